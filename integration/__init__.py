@@ -1,0 +1,1 @@
+"""Running real engines: local processes from Maven Central, or testcontainers."""

@@ -1,0 +1,118 @@
+"""Write the configuration of one engine instance.
+
+Settings are rendered as plain ``key: value`` YAML lines from a dict, so the
+result is easy to assert on in unit tests.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from tandem.integration.specs import EngineKind, EngineSpec
+
+
+@dataclass(frozen=True)
+class InstanceLayout:
+    """Folders of one running instance: its config, data and logs."""
+
+    root: Path
+
+    @property
+    def config(self) -> Path:
+        return self.root / "config"
+
+    @property
+    def data(self) -> Path:
+        return self.root / "data"
+
+    @property
+    def logs(self) -> Path:
+        return self.root / "logs"
+
+    @property
+    def stdout_log(self) -> Path:
+        return self.logs / "stdout.log"
+
+    @property
+    def state_file(self) -> Path:
+        return self.root / "state.json"
+
+    def server_log(self, spec: EngineSpec) -> Path:
+        """The engine's own log (``<cluster.name>.log``; JSON lines for Elasticsearch)."""
+        if spec.kind is EngineKind.ELASTICSEARCH:
+            return self.logs / f"{cluster_name(spec)}_server.json"
+        return self.logs / f"{cluster_name(spec)}.log"
+
+
+def cluster_name(spec: EngineSpec) -> str:
+    return f"tandem-{spec.kind.value}"
+
+
+def engine_settings(spec: EngineSpec, layout: InstanceLayout) -> dict[str, str]:
+    """The node settings: loopback, single node, no disk watermark."""
+    settings = {
+        "cluster.name": cluster_name(spec),
+        "node.name": "tandem-node",
+        "network.host": "127.0.0.1",
+        "http.port": str(spec.http_port),
+        "transport.port": str(spec.transport_port),
+        "discovery.type": "single-node",
+        "path.data": str(layout.data),
+        "path.logs": str(layout.logs),
+        # Small CI disks would otherwise push shards read-only.
+        "cluster.routing.allocation.disk.threshold_enabled": "false",
+    }
+    if spec.kind is EngineKind.ELASTICSEARCH:
+        settings["xpack.security.enabled"] = "false"
+    return settings
+
+
+def render_yaml(settings: dict[str, str]) -> str:
+    return "".join(f"{key}: {value}\n" for key, value in settings.items())
+
+
+def heap_options(heap: str) -> str:
+    return f"-Xms{heap}\n-Xmx{heap}\n"
+
+
+_RELATIVE_PATHS = re.compile(r"(?<=[=:])(logs|data)(?=/|$)", re.MULTILINE)
+
+
+def absolute_jvm_paths(options: str, layout: InstanceLayout) -> str:
+    """Point jvm.options' relative ``logs/`` and ``data`` paths into the instance.
+
+    The launch scripts cd into the (shared, read-only) engine home, so GC logs,
+    error files and heap dumps would otherwise be written there.
+    """
+    folders = {"logs": layout.logs, "data": layout.data}
+    return _RELATIVE_PATHS.sub(lambda m: str(folders[m.group(1)]), options)
+
+
+def write_instance_config(spec: EngineSpec, home: Path, layout: InstanceLayout, heap: str) -> None:
+    """Copy the distribution's config to the instance and overwrite what Tandem sets."""
+    shutil.rmtree(layout.config, ignore_errors=True)
+    shutil.copytree(home / "config", layout.config)
+    for folder in (layout.data, layout.logs):
+        folder.mkdir(parents=True, exist_ok=True)
+    jvm_options = layout.config / "jvm.options"
+    jvm_options.write_text(absolute_jvm_paths(jvm_options.read_text(), layout))
+    yml = layout.config / f"{spec.kind.value}.yml"
+    yml.write_text(render_yaml(engine_settings(spec, layout)))
+    options = layout.config / "jvm.options.d"
+    options.mkdir(exist_ok=True)
+    (options / "tandem-heap.options").write_text(heap_options(heap))
+
+
+def parse_heap(value: str) -> str:
+    """Validate a heap size such as ``512m`` or ``1g``; Tandem caps it at 1 GB."""
+    text = value.strip().lower()
+    units = {"m": 1, "g": 1024}
+    if len(text) < 2 or text[-1] not in units or not text[:-1].isdigit():
+        raise ValueError(f"heap must look like 512m or 1g, got {value!r}")
+    megabytes = int(text[:-1]) * units[text[-1]]
+    if not 128 <= megabytes <= 1024:
+        raise ValueError(f"heap must be between 128m and 1g, got {value!r}")
+    return text

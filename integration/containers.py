@@ -1,0 +1,84 @@
+"""Engines from Docker images through testcontainers, where a Docker engine exists.
+
+This path cannot run on machines without a Docker daemon (such as Tandem's CI
+machines), which use :mod:`tandem.integration.launcher`'s local processes
+instead. The official images carry every module and plugin, so no
+workarounds from docs/engines.md apply here.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from tandem.integration import probe
+from tandem.integration.errors import EngineStartError
+from tandem.integration.handle import EngineHandle
+from tandem.integration.specs import EngineKind, EngineSpec
+
+IMAGES = {
+    EngineKind.OPENSEARCH: "opensearchproject/opensearch:{version}",
+    EngineKind.ELASTICSEARCH: "docker.elastic.co/elasticsearch/elasticsearch:{version}",
+}
+
+
+def container_env(spec: EngineSpec, heap: str = "512m") -> dict[str, str]:
+    env = {
+        "discovery.type": "single-node",
+        "cluster.routing.allocation.disk.threshold_enabled": "false",
+    }
+    if spec.kind is EngineKind.OPENSEARCH:
+        env["DISABLE_SECURITY_PLUGIN"] = "true"
+        env["DISABLE_INSTALL_DEMO_CONFIG"] = "true"
+        env["OPENSEARCH_JAVA_OPTS"] = f"-Xms{heap} -Xmx{heap}"
+    else:
+        env["xpack.security.enabled"] = "false"
+        env["ES_JAVA_OPTS"] = f"-Xms{heap} -Xmx{heap}"
+    return env
+
+
+def docker_available() -> bool:
+    """True when a Docker daemon answers (not merely when the CLI is installed)."""
+    if os.environ.get("DOCKER_HOST") is None and not os.path.exists("/var/run/docker.sock"):
+        return False
+    try:
+        import docker
+
+        client = docker.from_env(timeout=3)
+        client.ping()
+    except Exception:
+        return False
+    return True
+
+
+def start(spec: EngineSpec, timeout: float = 240.0) -> EngineHandle:
+    """Start ``spec`` in a container and return an engine handle for it.
+
+    Ryuk is disabled so a container started by ``tandem engines up`` survives
+    the command; ``tandem engines down`` removes it by id.
+    """
+    from testcontainers.core.container import DockerContainer
+
+    os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
+    container = DockerContainer(IMAGES[spec.kind].format(version=spec.version))
+    container.with_envs(**container_env(spec)).with_bind_ports(9200, spec.http_port)
+    container.start()
+    deadline = time.monotonic() + timeout
+    while probe.cluster_health(spec.url) not in ("yellow", "green"):
+        if time.monotonic() > deadline:
+            logs = container.get_logs()
+            container.stop()
+            raise EngineStartError(
+                f"{spec.kind.title} {spec.version} container was not healthy after {timeout:.0f}s; "
+                f"container log tail:\n{logs[0].decode(errors='replace')[-2000:]}"
+            )
+        time.sleep(1)
+    return EngineHandle(
+        spec.kind, spec.version, spec.url, "container", container_id=container.get_container_id()
+    )
+
+
+def stop(container_id: str) -> None:
+    import docker
+
+    docker.from_env().containers.get(container_id).remove(force=True)

@@ -1,0 +1,42 @@
+"""A reachable engine and how Tandem got hold of it."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Literal
+
+from tandem.integration.specs import EngineKind
+
+Origin = Literal["started", "attached", "container"]
+
+
+@dataclass(frozen=True)
+class EngineHandle:
+    kind: EngineKind
+    version: str
+    url: str
+    origin: Origin
+    pid: int | None = None
+    log: str | None = None
+    container_id: str | None = None
+
+    @property
+    def name(self) -> str:
+        return f"{self.kind.value}-{self.version}"
+
+    def save(self, path: Path) -> None:
+        data = asdict(self)
+        data["kind"] = self.kind.value
+        path.write_text(json.dumps(data))
+
+
+def load_handle(path: Path) -> EngineHandle | None:
+    """Read a handle saved by :meth:`EngineHandle.save`; ``None`` if unreadable."""
+    try:
+        data = json.loads(path.read_text())
+        data["kind"] = EngineKind(data["kind"])
+        return EngineHandle(**data)
+    except (OSError, ValueError, TypeError, KeyError):
+        return None

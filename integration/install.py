@@ -1,0 +1,135 @@
+"""Unpack an engine distribution and install its plugins, once per version.
+
+The result lives in ``<engines>/dist/<kind>-<version>`` and is reused by later
+runs; a marker file written last makes a half-finished install detectable.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+
+from tandem.integration import maven
+from tandem.integration.errors import EngineError
+from tandem.integration.jdk import Jdk
+from tandem.integration.specs import EngineSpec, ModuleJar
+
+_MARKER = ".tandem-installed.json"
+# Jars the distribution itself carries; a rebuilt module must not bring its own copy.
+_ENGINE_GROUPS = ("org.opensearch", "org.apache.lucene", "org.apache.logging.log4j")
+
+
+def extract_zip(archive: Path, dest: Path) -> None:
+    """Unzip keeping Unix permission bits, which :mod:`zipfile` drops by default."""
+    with zipfile.ZipFile(archive) as zf:
+        for info in zf.infolist():
+            path = Path(zf.extract(info, dest))
+            mode = info.external_attr >> 16
+            if mode and not info.is_dir():
+                path.chmod(mode & 0o777)
+
+
+def _single_child(folder: Path) -> Path:
+    children = [p for p in folder.iterdir() if not p.name.startswith(".")]
+    if len(children) != 1 or not children[0].is_dir():
+        raise EngineError(f"unexpected layout in {folder}: {[c.name for c in children]}")
+    return children[0]
+
+
+def _install_plugin(home: Path, spec: EngineSpec, archive: Path, jdk: Jdk, log_path: Path) -> None:
+    tool = home / "bin" / f"{spec.kind.value}-plugin"
+    env = {**os.environ, spec.java_home_env: str(jdk.home), "JAVA_HOME": str(jdk.home)}
+    with log_path.open("a") as log:
+        log.write(f"$ {tool} install --batch {archive}\n")
+        log.flush()
+        result = subprocess.run(
+            [str(tool), "install", "--batch", archive.as_uri()],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            check=False,
+            timeout=600,
+        )
+    if result.returncode != 0:
+        raise EngineError(f"installing plugin {archive.name} failed; log: {log_path}")
+
+
+def _install_module(home: Path, spec: EngineSpec, module: ModuleJar, jdk: Jdk, log_path: Path) -> None:
+    target = home / "modules" / module.name
+    if target.exists():
+        return
+    staging = home / "modules" / f".{module.name}.tmp"
+    shutil.rmtree(staging, ignore_errors=True)
+    maven.fetch_with_dependencies(module.artifact, _ENGINE_GROUPS, staging, jdk.home, log_path)
+    main_jar = maven.fetch(module.artifact, staging, jdk.home, log_path)
+    lines = {
+        "description": f"{module.name} rebuilt by Tandem from {module.artifact.coordinates}",
+        "version": spec.version,
+        "name": module.name,
+        "classname": module.classname,
+        "java.version": "11",
+        "opensearch.version": spec.version,
+        "extended.plugins": ",".join(module.extended_plugins),
+        "has.native.controller": "false",
+    }
+    (staging / "plugin-descriptor.properties").write_text(
+        "".join(f"{k}={v}\n" for k, v in lines.items())
+    )
+    with zipfile.ZipFile(main_jar) as jar:
+        if "plugin-security.policy" in jar.namelist():
+            (staging / "plugin-security.policy").write_bytes(jar.read("plugin-security.policy"))
+    staging.rename(target)
+
+
+def ensure_installed(
+    spec: EngineSpec, root: Path, jdk: Jdk, log_path: Path, progress: Callable[[str], None]
+) -> Path:
+    """Return the engine home for ``spec``, fetching and installing what is missing."""
+    home = root / "dist" / spec.name
+    marker = home / _MARKER
+    wanted = {
+        "distribution": spec.distribution.coordinates,
+        "plugins": [p.coordinates for p in spec.plugins],
+        "modules": [m.artifact.coordinates for m in spec.modules],
+    }
+    if marker.is_file() and json.loads(marker.read_text()) == wanted:
+        return home
+    artifacts = root / "artifacts"
+    progress(f"fetching {spec.distribution.coordinates} from Maven Central")
+    archive = maven.fetch(spec.distribution, artifacts, jdk.home, log_path)
+    plugin_archives = []
+    for plugin in spec.plugins:
+        progress(f"fetching {plugin.coordinates}")
+        plugin_archives.append(maven.fetch(plugin, artifacts, jdk.home, log_path))
+
+    shutil.rmtree(home, ignore_errors=True)
+    staging = root / "dist" / f".{spec.name}.tmp"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    progress(f"unpacking {archive.name}")
+    extract_zip(archive, staging)
+    _single_child(staging).rename(home)
+    staging.rmdir()
+
+    for module in spec.modules:
+        progress(f"rebuilding module {module.name} from {module.artifact.coordinates}")
+        _install_module(home, spec, module, jdk, log_path)
+    for plugin_archive in plugin_archives:
+        progress(f"installing plugin {plugin_archive.name}")
+        _install_plugin(home, spec, plugin_archive, jdk, log_path)
+    marker.write_text(json.dumps(wanted))
+    return home
+
+
+def installed_modules(home: Path) -> list[str]:
+    """Names under ``modules/`` and ``plugins/`` (for status and docs)."""
+    names = []
+    for folder in ("modules", "plugins"):
+        if (home / folder).is_dir():
+            names += sorted(p.name for p in (home / folder).iterdir() if not p.name.startswith("."))
+    return names

@@ -1,0 +1,266 @@
+"""Bring engines up, report on them and take them down.
+
+``up`` attaches when possible (an engine URL in the environment, or the right
+engine already answering on the port), uses testcontainers where a Docker
+engine exists, and otherwise runs the engine from its Maven Central zip as a
+local process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from tandem.integration import containers, probe
+from tandem.integration.config import InstanceLayout, write_instance_config
+from tandem.integration.handle import EngineHandle, Origin, load_handle
+from tandem.integration.errors import (
+    EngineError,
+    EngineStartError,
+    EngineUnreachableError,
+    PortInUseError,
+)
+from tandem.integration.install import ensure_installed
+from tandem.integration.jdk import choose_jdk, discover_jdks
+from tandem.integration.paths import engines_dir
+from tandem.integration.process import (
+    chown_tree,
+    ensure_service_user,
+    group_alive,
+    spawn,
+    stop_group,
+    tail,
+)
+from tandem.integration.specs import EngineKind, EngineSpec, engine_spec
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class EngineStatus:
+    name: str
+    url: str
+    origin: str
+    state: str
+    health: str | None
+    pid: int | None
+    log: str | None
+
+
+def _quiet(_: str) -> None:
+    return None
+
+
+class Launcher:
+    """Starts, attaches to and stops engines under one engines directory."""
+
+    def __init__(
+        self,
+        root: Path | None = None,
+        progress: Progress = _quiet,
+        provider: str | None = None,
+    ) -> None:
+        self.root = root or engines_dir()
+        self.progress = progress
+        self.provider = provider or os.environ.get("TANDEM_ENGINE_PROVIDER", "auto")
+        if self.provider not in ("auto", "process", "docker"):
+            raise ValueError(
+                f"TANDEM_ENGINE_PROVIDER must be auto, process or docker, got {self.provider!r}"
+            )
+        self._popens: dict[int, subprocess.Popen[bytes]] = {}
+
+    # -- up -------------------------------------------------------------
+
+    def up(
+        self,
+        kind: EngineKind,
+        version: str | None = None,
+        port: int | None = None,
+        heap: str = "512m",
+        timeout: float = 240.0,
+    ) -> EngineHandle:
+        """Return a healthy engine of ``kind``, attaching or starting as needed."""
+        env_url = os.environ.get(kind.url_env)
+        if env_url:
+            return self._attach_env(kind, version, env_url)
+        spec = engine_spec(kind, version, port)
+        attached = self._attach_port(spec, explicit_version=version is not None)
+        if attached is not None:
+            return attached
+        if self._use_docker():
+            self.progress(f"starting {spec.kind.title} {spec.version} with testcontainers")
+            return containers.start(spec)
+        return self._start_process(spec, heap, timeout)
+
+    def _use_docker(self) -> bool:
+        if self.provider == "process":
+            return False
+        available = containers.docker_available()
+        if self.provider == "docker" and not available:
+            raise EngineError(
+                "TANDEM_ENGINE_PROVIDER=docker but no Docker engine answers; "
+                "start Docker or use TANDEM_ENGINE_PROVIDER=process"
+            )
+        return available
+
+    def _attach_env(self, kind: EngineKind, version: str | None, url: str) -> EngineHandle:
+        shown = probe.redact(url)
+        try:
+            identity = probe.identify(url)
+        except probe.NotAnEngine as err:
+            raise EngineUnreachableError(f"{kind.url_env}={shown}: {err}") from None
+        if identity is None:
+            raise EngineUnreachableError(
+                f"{kind.url_env}={shown} does not answer; start that engine or unset the variable"
+            )
+        if identity.kind is not kind:
+            raise EngineUnreachableError(
+                f"{kind.url_env}={shown} is {identity.kind.title} {identity.version}, not {kind.title}"
+            )
+        if version is not None and identity.version != version:
+            raise EngineUnreachableError(
+                f"{kind.url_env}={shown} runs {identity.version}, but --version {version} was asked"
+            )
+        self.progress(f"attached to {kind.title} {identity.version} at {shown} ({kind.url_env})")
+        return EngineHandle(kind, identity.version, url, "attached")
+
+    def _attach_port(self, spec: EngineSpec, explicit_version: bool) -> EngineHandle | None:
+        try:
+            identity = probe.identify(spec.url)
+        except probe.NotAnEngine as err:
+            raise PortInUseError(
+                f"port {spec.http_port} is in use by something that is not an engine ({err}); "
+                f"free it or pass --port"
+            ) from None
+        if identity is None:
+            for port in (spec.http_port, spec.transport_port):
+                if not probe.port_is_free(port):
+                    raise PortInUseError(
+                        f"port {port} (needed by {spec.kind.title} {spec.version}) is in use by "
+                        f"another process; free it or pass --port"
+                    )
+            return None
+        if identity.kind is not spec.kind or (explicit_version and identity.version != spec.version):
+            raise PortInUseError(
+                f"port {spec.http_port} answers with {identity.kind.title} {identity.version}, "
+                f"not {spec.kind.title} {spec.version}; stop it or pass --port"
+            )
+        self.progress(f"attached to {identity.kind.title} {identity.version} already on {spec.url}")
+        state = self._read_state(spec.kind, identity.version)
+        origin: Origin = "started" if state and state.url == spec.url else "attached"
+        pid = state.pid if state and origin == "started" else None
+        log = state.log if state and origin == "started" else None
+        return EngineHandle(spec.kind, identity.version, spec.url, origin, pid, log)
+
+    def _start_process(self, spec: EngineSpec, heap: str, timeout: float) -> EngineHandle:
+        layout = InstanceLayout(self.root / "instances" / spec.name)
+        layout.logs.mkdir(parents=True, exist_ok=True)
+        setup_log = layout.logs / "setup.log"
+        jdk = choose_jdk(spec, discover_jdks(), os.environ.get(spec.java_home_env))
+        self.progress(f"{spec.kind.title} {spec.version} will run on Java {jdk.major} ({jdk.home})")
+        home = ensure_installed(spec, self.root, jdk, setup_log, self.progress)
+        write_instance_config(spec, home, layout, heap)
+        user = ensure_service_user() if os.geteuid() == 0 else None
+        if user is not None:
+            chown_tree(layout.root, user)
+        env = {
+            "PATH": f"{jdk.home / 'bin'}:/usr/bin:/bin",
+            spec.java_home_env: str(jdk.home),
+            spec.conf_env: str(layout.config),
+            "HOME": str(layout.root),
+            "LANG": "C.UTF-8",
+        }
+        self.progress(f"starting {spec.kind.title} {spec.version} on {spec.url}")
+        # cwd is the instance: jvm.options writes logs/gc.log and heap dumps relative to it.
+        popen = spawn([str(home / spec.executable)], env, layout.root, layout.stdout_log, user)
+        self._popens[popen.pid] = popen
+        server_log = layout.server_log(spec)
+
+        def describe(what: str) -> str:
+            popen.poll()
+            excerpt = tail(server_log) or tail(layout.stdout_log)
+            return (
+                f"{spec.kind.title} {spec.version} {what}"
+                + (f" (exit code {popen.returncode})" if popen.returncode is not None else "")
+                + f". Logs: {server_log} and {layout.stdout_log}."
+                + (f"\nLast lines:\n{excerpt}" if excerpt else "")
+            )
+
+        started = time.monotonic()
+        try:
+            probe.wait_healthy(spec.url, timeout, lambda: popen.poll() is None, describe)
+        except EngineStartError:
+            stop_group(popen.pid, grace=10, popen=popen)
+            raise
+        handle = EngineHandle(
+            spec.kind, spec.version, spec.url, "started", popen.pid, str(server_log)
+        )
+        handle.save(layout.state_file)
+        self.progress(f"{spec.kind.title} {spec.version} healthy after {time.monotonic() - started:.0f}s")
+        return handle
+
+    # -- status and down ------------------------------------------------
+
+    def _state_files(self) -> list[Path]:
+        return sorted((self.root / "instances").glob("*/state.json"))
+
+    def _read_state(self, kind: EngineKind, version: str) -> EngineHandle | None:
+        path = self.root / "instances" / f"{kind.value}-{version}" / "state.json"
+        return load_handle(path) if path.is_file() else None
+
+    def handles(self) -> list[EngineHandle]:
+        """Engines this engines directory started (running or not), plus env attachments."""
+        found = [h for h in (load_handle(p) for p in self._state_files()) if h is not None]
+        for kind in EngineKind:
+            url = os.environ.get(kind.url_env)
+            if url:
+                found.append(EngineHandle(kind, "?", url, "attached"))
+        return found
+
+    def status(self) -> list[EngineStatus]:
+        rows = []
+        for handle in self.handles():
+            health = probe.cluster_health(handle.url)
+            if handle.origin == "attached":
+                state = "reachable" if health else "unreachable"
+            else:
+                alive = handle.pid is not None and group_alive(handle.pid)
+                state = "running" if alive and health else "starting" if alive else "stopped"
+            rows.append(
+                EngineStatus(
+                    handle.name, probe.redact(handle.url), handle.origin, state, health,
+                    handle.pid, handle.log,
+                )
+            )
+        return rows
+
+    def stop(self, handle: EngineHandle, grace: float = 60.0) -> None:
+        """Stop an engine this launcher started; attached engines are left alone."""
+        if handle.origin == "container" and handle.container_id:
+            containers.stop(handle.container_id)
+        elif handle.origin == "started" and handle.pid is not None:
+            self.progress(f"stopping {handle.name} (process group {handle.pid})")
+            clean = stop_group(handle.pid, grace, self._popens.pop(handle.pid, None))
+            if not clean:
+                self.progress(f"{handle.name} ignored SIGTERM for {grace:.0f}s and was killed")
+        else:
+            return
+        state = self.root / "instances" / handle.name / "state.json"
+        state.unlink(missing_ok=True)
+
+    def down(self, kinds: tuple[EngineKind, ...] = tuple(EngineKind)) -> list[str]:
+        """Stop every engine of ``kinds`` that this engines directory started."""
+        stopped = []
+        for path in self._state_files():
+            handle = load_handle(path)
+            if handle is None or handle.kind not in kinds:
+                continue
+            self.stop(handle)
+            stopped.append(handle.name)
+        return stopped
+

@@ -1,0 +1,195 @@
+"""What to fetch and how to run each engine line.
+
+An :class:`EngineSpec` is everything the launcher needs to know about one
+engine version: its Maven coordinates, the plugins to install, the JDKs it
+runs on and the ports it listens on. Specs are pure data; nothing here touches
+the network or the disk.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import Enum
+
+
+class EngineKind(str, Enum):
+    OPENSEARCH = "opensearch"
+    ELASTICSEARCH = "elasticsearch"
+
+    @property
+    def title(self) -> str:
+        return "OpenSearch" if self is EngineKind.OPENSEARCH else "Elasticsearch"
+
+    @property
+    def url_env(self) -> str:
+        """Environment variable that points Tandem at an existing engine of this kind."""
+        return f"TANDEM_{self.name}_URL"
+
+
+DEFAULT_VERSIONS: dict[EngineKind, str] = {
+    # Newest lines on Maven Central that start here with their plugins (docs/engines.md).
+    EngineKind.OPENSEARCH: "3.6.0",
+    EngineKind.ELASTICSEARCH: "9.5.4",
+}
+
+# HTTP ports by (kind, major version), so the whole matrix can run side by side.
+_HTTP_PORTS: dict[tuple[EngineKind, int], int] = {
+    (EngineKind.OPENSEARCH, 3): 9200,
+    (EngineKind.ELASTICSEARCH, 9): 9210,
+    (EngineKind.OPENSEARCH, 2): 9220,
+    (EngineKind.ELASTICSEARCH, 8): 9230,
+}
+_TRANSPORT_OFFSET = 100
+
+_VERSION_RE = re.compile(r"^(\d+)\.(\d+)\.(\d+)$")
+
+
+@dataclass(frozen=True)
+class MavenArtifact:
+    group: str
+    artifact: str
+    version: str
+    packaging: str = "zip"
+
+    @property
+    def coordinates(self) -> str:
+        return f"{self.group}:{self.artifact}:{self.version}:{self.packaging}"
+
+    @property
+    def filename(self) -> str:
+        return f"{self.artifact}-{self.version}.{self.packaging}"
+
+
+@dataclass(frozen=True)
+class ModuleJar:
+    """A module missing from a stripped zip, rebuilt from its jar on Maven Central.
+
+    Maven resolves the jar's runtime dependencies; the engine's own jars are
+    excluded because the distribution already carries them.
+    """
+
+    name: str
+    artifact: MavenArtifact
+    classname: str
+    extended_plugins: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class EngineSpec:
+    kind: EngineKind
+    version: str
+    http_port: int
+    transport_port: int
+    min_java: int
+    max_java: int | None
+    distribution: MavenArtifact
+    plugins: tuple[MavenArtifact, ...] = ()
+    modules: tuple[ModuleJar, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not _VERSION_RE.match(self.version):
+            raise ValueError(f"engine version must look like 3.6.0, got {self.version!r}")
+        if not 0 < self.http_port < 65536 or not 0 < self.transport_port < 65536:
+            raise ValueError(f"ports must be in 1..65535, got {self.http_port}")
+
+    @property
+    def name(self) -> str:
+        return f"{self.kind.value}-{self.version}"
+
+    @property
+    def major(self) -> int:
+        return major_of(self.version)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}"
+
+    @property
+    def java_home_env(self) -> str:
+        return "OPENSEARCH_JAVA_HOME" if self.kind is EngineKind.OPENSEARCH else "ES_JAVA_HOME"
+
+    @property
+    def conf_env(self) -> str:
+        return "OPENSEARCH_PATH_CONF" if self.kind is EngineKind.OPENSEARCH else "ES_PATH_CONF"
+
+    @property
+    def executable(self) -> str:
+        return f"bin/{self.kind.value}"
+
+    def java_range(self) -> str:
+        if self.max_java is None:
+            return f"{self.min_java}+"
+        return f"{self.min_java}..{self.max_java}"
+
+
+def major_of(version: str) -> int:
+    match = _VERSION_RE.match(version)
+    if not match:
+        raise ValueError(f"engine version must look like 3.6.0, got {version!r}")
+    return int(match.group(1))
+
+
+def parse_kind(value: str) -> EngineKind:
+    try:
+        return EngineKind(value.lower())
+    except ValueError:
+        names = ", ".join(k.value for k in EngineKind)
+        raise ValueError(f"unknown engine {value!r}: choose one of {names}") from None
+
+
+def _opensearch_modules(version: str) -> tuple[ModuleJar, ...]:
+    """Modules that 2.x integ-test zips lack but k-NN and Tandem need."""
+    if major_of(version) >= 3:
+        return ()
+    plugin = "org.opensearch.plugin"
+    return (
+        ModuleJar(
+            "lang-painless",
+            MavenArtifact(plugin, "lang-painless", version, "jar"),
+            "org.opensearch.painless.PainlessModulePlugin",
+        ),
+        ModuleJar(
+            "mapper-extras",
+            MavenArtifact(plugin, "mapper-extras-client", version, "jar"),
+            "org.opensearch.index.mapper.MapperExtrasModulePlugin",
+        ),
+    )
+
+
+def engine_spec(kind: EngineKind, version: str | None = None, port: int | None = None) -> EngineSpec:
+    """Build the spec for ``kind`` at ``version`` (default: the tested line)."""
+    version = version or DEFAULT_VERSIONS[kind]
+    major = major_of(version)
+    http_port = port or _HTTP_PORTS.get((kind, major), _HTTP_PORTS[(kind, major_of(DEFAULT_VERSIONS[kind]))])
+    transport_port = http_port + _TRANSPORT_OFFSET
+    if kind is EngineKind.OPENSEARCH:
+        plugin_version = f"{version}.0"
+        return EngineSpec(
+            kind=kind,
+            version=version,
+            http_port=http_port,
+            transport_port=transport_port,
+            # 2.x relies on the Security Manager, which JDK 24 removed.
+            min_java=21 if major >= 3 else 11,
+            max_java=None if major >= 3 else 23,
+            distribution=MavenArtifact(
+                "org.opensearch.distribution.integ-test-zip", "opensearch", version
+            ),
+            plugins=(
+                MavenArtifact("org.opensearch.plugin", "opensearch-knn", plugin_version),
+                MavenArtifact("org.opensearch.plugin", "neural-search", plugin_version),
+            ),
+            modules=_opensearch_modules(version),
+        )
+    return EngineSpec(
+        kind=kind,
+        version=version,
+        http_port=http_port,
+        transport_port=transport_port,
+        min_java=21 if major >= 9 else 17,
+        max_java=None,
+        distribution=MavenArtifact(
+            "org.elasticsearch.distribution.integ-test-zip", "elasticsearch", version
+        ),
+    )

@@ -1,0 +1,1 @@
+"""Tandem's sidecar: CLI, servicers, engine adapters, rewriter and fusion."""

@@ -1,0 +1,38 @@
+"""The ``tandem`` command line.
+
+Each command group lives in its own module and registers its subcommands on
+the shared parser; ``main`` turns Tandem's own errors into one-line messages
+and a non-zero exit code instead of tracebacks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from tandem.integration.errors import EngineError
+from tandem.plugin.cli import engines
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tandem",
+        description="Hybrid search sidecar for OpenSearch and Elasticsearch.",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    engines.register(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        code: int = args.handler(args)
+    except (EngineError, ValueError) as err:
+        print(f"tandem: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return code

@@ -1,0 +1,84 @@
+"""``tandem engines up|status|down``: run real engines for development and tests."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import asdict
+from typing import Any
+
+from tandem.integration.config import parse_heap
+from tandem.integration.launcher import Launcher
+from tandem.integration.specs import EngineKind, parse_kind
+
+_WHICH = ["opensearch", "elasticsearch", "all"]
+
+
+def register(commands: Any) -> None:
+    parser = commands.add_parser("engines", help="start, inspect and stop local search engines")
+    verbs = parser.add_subparsers(dest="verb", metavar="VERB", required=True)
+
+    up = verbs.add_parser(
+        "up",
+        help="start engines (or attach to running ones)",
+        description=(
+            "Start OpenSearch and/or Elasticsearch from Maven Central artifacts as local "
+            "processes (testcontainers where Docker runs). Attaches instead when "
+            "TANDEM_OPENSEARCH_URL / TANDEM_ELASTICSEARCH_URL is set or the engine already "
+            "answers on its port."
+        ),
+    )
+    up.add_argument("which", nargs="?", default="all", choices=_WHICH)
+    up.add_argument("--version", help="engine version, e.g. 3.6.0 (only with one engine)")
+    up.add_argument("--port", type=int, help="HTTP port (transport port is HTTP + 100)")
+    up.add_argument("--heap", default="512m", type=parse_heap, help="JVM heap, at most 1g (default 512m)")
+    up.add_argument("--timeout", type=float, default=240.0, help="seconds to wait for health")
+    up.set_defaults(handler=_up)
+
+    status = verbs.add_parser("status", help="list engines and their health")
+    status.add_argument("--json", action="store_true", help="print JSON")
+    status.set_defaults(handler=_status)
+
+    down = verbs.add_parser("down", help="stop engines that 'tandem engines up' started")
+    down.add_argument("which", nargs="?", default="all", choices=_WHICH)
+    down.set_defaults(handler=_down)
+
+
+def _kinds(which: str) -> tuple[EngineKind, ...]:
+    return tuple(EngineKind) if which == "all" else (parse_kind(which),)
+
+
+def _say(message: str) -> None:
+    print(f"· {message}", file=sys.stderr, flush=True)
+
+
+def _up(args: argparse.Namespace) -> int:
+    kinds = _kinds(args.which)
+    if len(kinds) > 1 and (args.version or args.port):
+        raise ValueError("--version and --port need one engine: 'tandem engines up opensearch --version 3.6.0'")
+    launcher = Launcher(progress=_say)
+    for kind in kinds:
+        handle = launcher.up(kind, args.version, args.port, args.heap, args.timeout)
+        print(f"{handle.name}\t{handle.url}\t{handle.origin}")
+    return 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    rows = Launcher().status()
+    if args.json:
+        print(json.dumps([asdict(r) for r in rows], indent=2))
+        return 0
+    if not rows:
+        print("no engines: start them with 'tandem engines up'")
+        return 0
+    print(f"{'ENGINE':<22} {'URL':<24} {'ORIGIN':<10} {'STATE':<11} {'HEALTH':<7} LOG")
+    for r in rows:
+        print(f"{r.name:<22} {r.url:<24} {r.origin:<10} {r.state:<11} {r.health or '-':<7} {r.log or '-'}")
+    return 0
+
+
+def _down(args: argparse.Namespace) -> int:
+    stopped = Launcher(progress=_say).down(_kinds(args.which))
+    print("stopped: " + (", ".join(stopped) if stopped else "nothing was running"))
+    return 0
