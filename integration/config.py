@@ -47,6 +47,24 @@ class InstanceLayout:
         return self.logs / f"{cluster_name(spec)}.log"
 
 
+@dataclass(frozen=True)
+class StartOptions:
+    """How to start a local engine process.
+
+    ``settings`` are extra node settings written after Tandem's own (for
+    example ``thread_pool.write.queue_size`` to provoke 429s in fault tests).
+    """
+
+    heap: str = "512m"
+    timeout: float = 240.0
+    settings: tuple[tuple[str, str], ...] = ()
+
+    def __post_init__(self) -> None:
+        parse_heap(self.heap)
+        if self.timeout <= 0:
+            raise ValueError(f"timeout must be positive, got {self.timeout}")
+
+
 def cluster_name(spec: EngineSpec) -> str:
     return f"tandem-{spec.kind.value}"
 
@@ -91,7 +109,9 @@ def absolute_jvm_paths(options: str, layout: InstanceLayout) -> str:
     return _RELATIVE_PATHS.sub(lambda m: str(folders[m.group(1)]), options)
 
 
-def write_instance_config(spec: EngineSpec, home: Path, layout: InstanceLayout, heap: str) -> None:
+def write_instance_config(
+    spec: EngineSpec, home: Path, layout: InstanceLayout, options: StartOptions
+) -> None:
     """Copy the distribution's config to the instance and overwrite what Tandem sets."""
     shutil.rmtree(layout.config, ignore_errors=True)
     shutil.copytree(home / "config", layout.config)
@@ -100,10 +120,19 @@ def write_instance_config(spec: EngineSpec, home: Path, layout: InstanceLayout, 
     jvm_options = layout.config / "jvm.options"
     jvm_options.write_text(absolute_jvm_paths(jvm_options.read_text(), layout))
     yml = layout.config / f"{spec.kind.value}.yml"
-    yml.write_text(render_yaml(engine_settings(spec, layout)))
-    options = layout.config / "jvm.options.d"
-    options.mkdir(exist_ok=True)
-    (options / "tandem-heap.options").write_text(heap_options(heap))
+    settings = {**engine_settings(spec, layout), **dict(options.settings)}
+    yml.write_text(render_yaml(settings))
+    options_dir = layout.config / "jvm.options.d"
+    options_dir.mkdir(exist_ok=True)
+    (options_dir / "tandem-heap.options").write_text(heap_options(options.heap))
+
+
+def parse_setting(text: str) -> tuple[str, str]:
+    """``key=value`` from the command line, as a node setting."""
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise ValueError(f"a setting must look like key=value, got {text!r}")
+    return key.strip(), value.strip()
 
 
 def parse_heap(value: str) -> str:

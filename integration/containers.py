@@ -69,7 +69,7 @@ def start(spec: EngineSpec, timeout: float = 240.0) -> EngineHandle:
             logs = container.get_logs()
             container.stop()
             raise EngineStartError(
-                f"{spec.kind.title} {spec.version} container was not healthy after {timeout:.0f}s; "
+                f"{spec.kind.label} {spec.version} container was not healthy after {timeout:.0f}s; "
                 f"container log tail:\n{logs[0].decode(errors='replace')[-2000:]}"
             )
         time.sleep(1)

@@ -6,6 +6,7 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from tandem.integration.specs import EngineKind
 
@@ -21,10 +22,15 @@ class EngineHandle:
     pid: int | None = None
     log: str | None = None
     container_id: str | None = None
+    instance: str | None = None
 
     @property
     def name(self) -> str:
         return f"{self.kind.value}-{self.version}"
+
+    @property
+    def port(self) -> int | None:
+        return urlsplit(self.url).port
 
     def save(self, path: Path) -> None:
         data = asdict(self)

@@ -20,8 +20,10 @@ from tandem.integration.jdk import Jdk
 from tandem.integration.specs import EngineSpec, ModuleJar
 
 _MARKER = ".tandem-installed.json"
-# Jars the distribution itself carries; a rebuilt module must not bring its own copy.
-_ENGINE_GROUPS = ("org.opensearch", "org.apache.lucene", "org.apache.logging.log4j")
+# The engine itself and what it drags in: ``lib/`` already carries these jars, so the
+# dependency tree of a rebuilt module is pruned there (``org.opensearch.plugin`` jars such
+# as the painless SPI are kept: they belong to the module, as in the full distribution).
+_ENGINE_EXCLUSIONS = ("org.opensearch:*", "org.apache.lucene:*", "org.apache.logging.log4j:*")
 
 
 def extract_zip(archive: Path, dest: Path) -> None:
@@ -59,14 +61,24 @@ def _install_plugin(home: Path, spec: EngineSpec, archive: Path, jdk: Jdk, log_p
         raise EngineError(f"installing plugin {archive.name} failed; log: {log_path}")
 
 
-def _install_module(home: Path, spec: EngineSpec, module: ModuleJar, jdk: Jdk, log_path: Path) -> None:
+def _install_module(
+    home: Path, spec: EngineSpec, module: ModuleJar, jdk: Jdk, log_path: Path
+) -> None:
     target = home / "modules" / module.name
     if target.exists():
         return
     staging = home / "modules" / f".{module.name}.tmp"
     shutil.rmtree(staging, ignore_errors=True)
-    maven.fetch_with_dependencies(module.artifact, _ENGINE_GROUPS, staging, jdk.home, log_path)
-    main_jar = maven.fetch(module.artifact, staging, jdk.home, log_path)
+    jars = maven.fetch_with_dependencies(
+        module.artifact, _ENGINE_EXCLUSIONS, staging, jdk.home, log_path
+    )
+    if not (staging / module.artifact.filename).is_file():
+        raise EngineError(f"Maven did not copy {module.artifact.coordinates}; log: {log_path}")
+    # Two copies of a class on the module's and the engine's classpath fail jar hell checks.
+    shipped = {jar.name for jar in (home / "lib").glob("*.jar")}
+    for jar in jars:
+        if jar.name in shipped:
+            jar.unlink()
     lines = {
         "description": f"{module.name} rebuilt by Tandem from {module.artifact.coordinates}",
         "version": spec.version,
@@ -80,9 +92,9 @@ def _install_module(home: Path, spec: EngineSpec, module: ModuleJar, jdk: Jdk, l
     (staging / "plugin-descriptor.properties").write_text(
         "".join(f"{k}={v}\n" for k, v in lines.items())
     )
-    with zipfile.ZipFile(main_jar) as jar:
-        if "plugin-security.policy" in jar.namelist():
-            (staging / "plugin-security.policy").write_bytes(jar.read("plugin-security.policy"))
+    policy = module.security_policy
+    if policy is not None:
+        (staging / "plugin-security.policy").write_text(policy)
     staging.rename(target)
 
 

@@ -74,14 +74,16 @@ def fits(spec: EngineSpec, jdk: Jdk) -> bool:
 
 
 def choose_jdk(spec: EngineSpec, jdks: list[Jdk], override: str | None) -> Jdk:
-    """The JDK for ``spec``: ``override`` (the engine's JAVA_HOME variable) or the newest that fits."""
+    """The JDK for ``spec``: ``override`` (its JAVA_HOME variable) or the newest that fits."""
     if override:
         jdk = read_jdk(Path(override))
         if jdk is None:
-            raise ToolMissingError(f"{spec.java_home_env}={override} is not a JDK (no bin/java or release file)")
+            raise ToolMissingError(
+                f"{spec.java_home_env}={override} is not a JDK (no bin/java or release file)"
+            )
         if not fits(spec, jdk):
             raise ToolMissingError(
-                f"{spec.java_home_env}={override} is Java {jdk.major}, but {spec.kind.title} "
+                f"{spec.java_home_env}={override} is Java {jdk.major}, but {spec.kind.label} "
                 f"{spec.version} needs Java {spec.java_range()}"
             )
         return jdk
@@ -90,7 +92,7 @@ def choose_jdk(spec: EngineSpec, jdks: list[Jdk], override: str | None) -> Jdk:
             return jdk
     seen = ", ".join(f"{j.major} ({j.home})" for j in jdks) or "none"
     raise ToolMissingError(
-        f"No installed JDK fits {spec.kind.title} {spec.version}, which needs Java "
+        f"No installed JDK fits {spec.kind.label} {spec.version}, which needs Java "
         f"{spec.java_range()} (found: {seen}). Install one (Debian: apt-get install "
-        f"openjdk-{spec.min_java if spec.min_java >= 17 else 17}-jdk-headless) or set {spec.java_home_env}."
+        f"openjdk-{max(spec.min_java, 17)}-jdk-headless) or set {spec.java_home_env}."
     )

@@ -8,7 +8,6 @@ local process.
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import time
@@ -17,14 +16,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tandem.integration import containers, probe
-from tandem.integration.config import InstanceLayout, write_instance_config
-from tandem.integration.handle import EngineHandle, Origin, load_handle
+from tandem.integration.config import InstanceLayout, StartOptions, write_instance_config
 from tandem.integration.errors import (
     EngineError,
     EngineStartError,
     EngineUnreachableError,
     PortInUseError,
 )
+from tandem.integration.handle import EngineHandle, Origin, load_handle
 from tandem.integration.install import ensure_installed
 from tandem.integration.jdk import choose_jdk, discover_jdks
 from tandem.integration.paths import engines_dir
@@ -81,8 +80,7 @@ class Launcher:
         kind: EngineKind,
         version: str | None = None,
         port: int | None = None,
-        heap: str = "512m",
-        timeout: float = 240.0,
+        options: StartOptions | None = None,
     ) -> EngineHandle:
         """Return a healthy engine of ``kind``, attaching or starting as needed."""
         env_url = os.environ.get(kind.url_env)
@@ -93,9 +91,9 @@ class Launcher:
         if attached is not None:
             return attached
         if self._use_docker():
-            self.progress(f"starting {spec.kind.title} {spec.version} with testcontainers")
+            self.progress(f"starting {spec.kind.label} {spec.version} with testcontainers")
             return containers.start(spec)
-        return self._start_process(spec, heap, timeout)
+        return self._start_process(spec, options or StartOptions())
 
     def _use_docker(self) -> bool:
         if self.provider == "process":
@@ -120,13 +118,14 @@ class Launcher:
             )
         if identity.kind is not kind:
             raise EngineUnreachableError(
-                f"{kind.url_env}={shown} is {identity.kind.title} {identity.version}, not {kind.title}"
+                f"{kind.url_env}={shown} is {identity.kind.label} {identity.version}, "
+                f"not {kind.label}"
             )
         if version is not None and identity.version != version:
             raise EngineUnreachableError(
                 f"{kind.url_env}={shown} runs {identity.version}, but --version {version} was asked"
             )
-        self.progress(f"attached to {kind.title} {identity.version} at {shown} ({kind.url_env})")
+        self.progress(f"attached to {kind.label} {identity.version} at {shown} ({kind.url_env})")
         return EngineHandle(kind, identity.version, url, "attached")
 
     def _attach_port(self, spec: EngineSpec, explicit_version: bool) -> EngineHandle | None:
@@ -141,30 +140,35 @@ class Launcher:
             for port in (spec.http_port, spec.transport_port):
                 if not probe.port_is_free(port):
                     raise PortInUseError(
-                        f"port {port} (needed by {spec.kind.title} {spec.version}) is in use by "
+                        f"port {port} (needed by {spec.kind.label} {spec.version}) is in use by "
                         f"another process; free it or pass --port"
                     )
             return None
-        if identity.kind is not spec.kind or (explicit_version and identity.version != spec.version):
+        if identity.kind is not spec.kind or (
+            explicit_version and identity.version != spec.version
+        ):
             raise PortInUseError(
-                f"port {spec.http_port} answers with {identity.kind.title} {identity.version}, "
-                f"not {spec.kind.title} {spec.version}; stop it or pass --port"
+                f"port {spec.http_port} answers with {identity.kind.label} {identity.version}, "
+                f"not {spec.kind.label} {spec.version}; stop it or pass --port"
             )
-        self.progress(f"attached to {identity.kind.title} {identity.version} already on {spec.url}")
-        state = self._read_state(spec.kind, identity.version)
+        self.progress(f"attached to {identity.kind.label} {identity.version} already on {spec.url}")
+        state = load_handle(self._instance_dir(spec) / "state.json")
         origin: Origin = "started" if state and state.url == spec.url else "attached"
         pid = state.pid if state and origin == "started" else None
         log = state.log if state and origin == "started" else None
         return EngineHandle(spec.kind, identity.version, spec.url, origin, pid, log)
 
-    def _start_process(self, spec: EngineSpec, heap: str, timeout: float) -> EngineHandle:
-        layout = InstanceLayout(self.root / "instances" / spec.name)
+    def _instance_dir(self, spec: EngineSpec) -> Path:
+        return self.root / "instances" / f"{spec.name}-{spec.http_port}"
+
+    def _start_process(self, spec: EngineSpec, options: StartOptions) -> EngineHandle:
+        layout = InstanceLayout(self._instance_dir(spec))
         layout.logs.mkdir(parents=True, exist_ok=True)
         setup_log = layout.logs / "setup.log"
         jdk = choose_jdk(spec, discover_jdks(), os.environ.get(spec.java_home_env))
-        self.progress(f"{spec.kind.title} {spec.version} will run on Java {jdk.major} ({jdk.home})")
+        self.progress(f"{spec.kind.label} {spec.version} will run on Java {jdk.major} ({jdk.home})")
         home = ensure_installed(spec, self.root, jdk, setup_log, self.progress)
-        write_instance_config(spec, home, layout, heap)
+        write_instance_config(spec, home, layout, options)
         user = ensure_service_user() if os.geteuid() == 0 else None
         if user is not None:
             chown_tree(layout.root, user)
@@ -175,7 +179,7 @@ class Launcher:
             "HOME": str(layout.root),
             "LANG": "C.UTF-8",
         }
-        self.progress(f"starting {spec.kind.title} {spec.version} on {spec.url}")
+        self.progress(f"starting {spec.kind.label} {spec.version} on {spec.url}")
         # cwd is the instance: jvm.options writes logs/gc.log and heap dumps relative to it.
         popen = spawn([str(home / spec.executable)], env, layout.root, layout.stdout_log, user)
         self._popens[popen.pid] = popen
@@ -185,7 +189,7 @@ class Launcher:
             popen.poll()
             excerpt = tail(server_log) or tail(layout.stdout_log)
             return (
-                f"{spec.kind.title} {spec.version} {what}"
+                f"{spec.kind.label} {spec.version} {what}"
                 + (f" (exit code {popen.returncode})" if popen.returncode is not None else "")
                 + f". Logs: {server_log} and {layout.stdout_log}."
                 + (f"\nLast lines:\n{excerpt}" if excerpt else "")
@@ -193,25 +197,29 @@ class Launcher:
 
         started = time.monotonic()
         try:
-            probe.wait_healthy(spec.url, timeout, lambda: popen.poll() is None, describe)
+            probe.wait_healthy(spec.url, options.timeout, lambda: popen.poll() is None, describe)
         except EngineStartError:
             stop_group(popen.pid, grace=10, popen=popen)
             raise
         handle = EngineHandle(
-            spec.kind, spec.version, spec.url, "started", popen.pid, str(server_log)
+            spec.kind,
+            spec.version,
+            spec.url,
+            "started",
+            popen.pid,
+            str(server_log),
+            instance=layout.root.name,
         )
         handle.save(layout.state_file)
-        self.progress(f"{spec.kind.title} {spec.version} healthy after {time.monotonic() - started:.0f}s")
+        self.progress(
+            f"{spec.kind.label} {spec.version} healthy after {time.monotonic() - started:.0f}s"
+        )
         return handle
 
     # -- status and down ------------------------------------------------
 
     def _state_files(self) -> list[Path]:
         return sorted((self.root / "instances").glob("*/state.json"))
-
-    def _read_state(self, kind: EngineKind, version: str) -> EngineHandle | None:
-        path = self.root / "instances" / f"{kind.value}-{version}" / "state.json"
-        return load_handle(path) if path.is_file() else None
 
     def handles(self) -> list[EngineHandle]:
         """Engines this engines directory started (running or not), plus env attachments."""
@@ -233,8 +241,13 @@ class Launcher:
                 state = "running" if alive and health else "starting" if alive else "stopped"
             rows.append(
                 EngineStatus(
-                    handle.name, probe.redact(handle.url), handle.origin, state, health,
-                    handle.pid, handle.log,
+                    handle.name,
+                    probe.redact(handle.url),
+                    handle.origin,
+                    state,
+                    health,
+                    handle.pid,
+                    handle.log,
                 )
             )
         return rows
@@ -250,17 +263,20 @@ class Launcher:
                 self.progress(f"{handle.name} ignored SIGTERM for {grace:.0f}s and was killed")
         else:
             return
-        state = self.root / "instances" / handle.name / "state.json"
-        state.unlink(missing_ok=True)
+        if handle.instance:
+            (self.root / "instances" / handle.instance / "state.json").unlink(missing_ok=True)
 
-    def down(self, kinds: tuple[EngineKind, ...] = tuple(EngineKind)) -> list[str]:
-        """Stop every engine of ``kinds`` that this engines directory started."""
+    def down(
+        self, kinds: tuple[EngineKind, ...] = tuple(EngineKind), port: int | None = None
+    ) -> list[str]:
+        """Stop every engine of ``kinds`` (on ``port``, if given) that this directory started."""
         stopped = []
         for path in self._state_files():
             handle = load_handle(path)
             if handle is None or handle.kind not in kinds:
                 continue
+            if port is not None and handle.port != port:
+                continue
             self.stop(handle)
             stopped.append(handle.name)
         return stopped
-

@@ -41,7 +41,9 @@ def _run_maven(args: list[str], java_home: Path, log_path: Path, what: str) -> N
             f"{what} is not available on Maven Central (or the configured mirror). "
             f"Pick a version listed in docs/engines.md. Maven's log: {log_path}"
         )
-    raise EngineError(f"Maven failed while fetching {what} (exit {result.returncode}); log: {log_path}")
+    raise EngineError(
+        f"Maven failed while fetching {what} (exit {result.returncode}); log: {log_path}"
+    )
 
 
 def fetch(artifact: MavenArtifact, cache: Path, java_home: Path, log_path: Path) -> Path:
@@ -70,15 +72,25 @@ def fetch(artifact: MavenArtifact, cache: Path, java_home: Path, log_path: Path)
 
 
 def fetch_with_dependencies(
-    artifact: MavenArtifact, exclude_groups: tuple[str, ...], dest: Path, java_home: Path, log_path: Path
+    artifact: MavenArtifact,
+    exclusions: tuple[str, ...],
+    dest: Path,
+    java_home: Path,
+    log_path: Path,
 ) -> list[Path]:
     """Copy ``artifact`` and its runtime dependencies into ``dest``.
 
+    ``exclusions`` are ``group:artifact`` patterns (``*`` matches any artifact)
+    pruned from the dependency tree together with everything only they pull in.
     Maven needs a project to resolve transitive dependencies, so a throwaway
-    POM declaring the one artifact is written next to the log.
+    POM declaring the one artifact is written to a temporary folder.
     """
     mvn = find_maven()
     dest.mkdir(parents=True, exist_ok=True)
+    excluded = "".join(
+        f"<exclusion><groupId>{group}</groupId><artifactId>{name}</artifactId></exclusion>"
+        for group, _, name in (pattern.partition(":") for pattern in exclusions)
+    )
     with tempfile.TemporaryDirectory(prefix="tandem-pom-") as tmp:
         pom = Path(tmp, "pom.xml")
         pom.write_text(
@@ -87,7 +99,8 @@ def fetch_with_dependencies(
   <groupId>tandem.fetch</groupId><artifactId>module</artifactId><version>0</version>
   <dependencies><dependency>
     <groupId>{artifact.group}</groupId><artifactId>{artifact.artifact}</artifactId>
-    <version>{artifact.version}</version>
+    <version>{artifact.version}</version><type>{artifact.packaging}</type>
+    <exclusions>{excluded}</exclusions>
   </dependency></dependencies>
 </project>
 """
@@ -101,7 +114,6 @@ def fetch_with_dependencies(
                 str(pom),
                 "dependency:copy-dependencies",
                 "-DincludeScope=runtime",
-                f"-DexcludeGroupIds={','.join(exclude_groups)}",
                 f"-DoutputDirectory={dest}",
             ],
             java_home,

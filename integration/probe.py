@@ -82,7 +82,7 @@ def identify(url: str, timeout: float = 3.0) -> EngineIdentity | None:
     """
     try:
         status, headers, payload = _get(url, "/", timeout)
-    except (urllib.error.URLError, ConnectionError, TimeoutError, socket.timeout):
+    except (urllib.error.URLError, ConnectionError, TimeoutError):
         return None
     except OSError as err:
         raise NotAnEngine(str(err)) from err
@@ -100,7 +100,9 @@ def identify(url: str, timeout: float = 3.0) -> EngineIdentity | None:
         versions = [n.get("version") for n in (nodes or {}).get("nodes", {}).values()]
         if versions:
             return EngineIdentity(EngineKind.ELASTICSEARCH, str(versions[0]), url)
-    raise NotAnEngine(f"HTTP {status} from {redact(url)} is not an OpenSearch or Elasticsearch answer")
+    raise NotAnEngine(
+        f"HTTP {status} from {redact(url)} is not an OpenSearch or Elasticsearch answer"
+    )
 
 
 def cluster_health(url: str, timeout: float = 3.0) -> str | None:

@@ -50,7 +50,11 @@ def chown_tree(path: Path, user: pwd.struct_passwd) -> None:
 
 
 def spawn(
-    command: list[str], env: dict[str, str], cwd: Path, log_path: Path, user: pwd.struct_passwd | None
+    command: list[str],
+    env: dict[str, str],
+    cwd: Path,
+    log_path: Path,
+    user: pwd.struct_passwd | None,
 ) -> subprocess.Popen[bytes]:
     """Start ``command`` in a new session with its output in ``log_path`` (truncated)."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -79,7 +83,9 @@ def group_alive(pgid: int) -> bool:
     return True
 
 
-def stop_group(pgid: int, grace: float = 30.0, popen: subprocess.Popen[bytes] | None = None) -> bool:
+def stop_group(
+    pgid: int, grace: float = 30.0, popen: subprocess.Popen[bytes] | None = None
+) -> bool:
     """SIGTERM the process group, then SIGKILL what is left after ``grace`` seconds.
 
     Returns True when the group stopped within the grace period.

@@ -18,7 +18,7 @@ class EngineKind(str, Enum):
     ELASTICSEARCH = "elasticsearch"
 
     @property
-    def title(self) -> str:
+    def label(self) -> str:
         return "OpenSearch" if self is EngineKind.OPENSEARCH else "Elasticsearch"
 
     @property
@@ -66,13 +66,24 @@ class ModuleJar:
     """A module missing from a stripped zip, rebuilt from its jar on Maven Central.
 
     Maven resolves the jar's runtime dependencies; the engine's own jars are
-    excluded because the distribution already carries them.
+    excluded because the distribution already carries them. The jars carry
+    neither a plugin descriptor nor a security policy, so the plugin class and
+    the policy's permissions (enforced by the Security Manager on 2.x) live here.
     """
 
     name: str
     artifact: MavenArtifact
     classname: str
     extended_plugins: tuple[str, ...] = ()
+    permissions: tuple[str, ...] = ()
+
+    @property
+    def security_policy(self) -> str | None:
+        """Text of ``plugin-security.policy``, or ``None`` when no grant is needed."""
+        if not self.permissions:
+            return None
+        grants = "".join(f"  permission {p};\n" for p in self.permissions)
+        return f"grant {{\n{grants}}};\n"
 
 
 @dataclass(frozen=True)
@@ -139,7 +150,13 @@ def parse_kind(value: str) -> EngineKind:
 
 
 def _opensearch_modules(version: str) -> tuple[ModuleJar, ...]:
-    """Modules that 2.x integ-test zips lack but k-NN and Tandem need."""
+    """Modules that 2.x integ-test zips lack but k-NN and Tandem need.
+
+    k-NN extends ``lang-painless`` (whose module also carries the
+    ``opensearch-scripting-painless-spi`` jar that k-NN builds on);
+    ``mapper-extras`` provides ``rank_features`` for neural sparse search.
+    Classnames and permissions mirror the modules in the full 2.x distribution.
+    """
     if major_of(version) >= 3:
         return ()
     plugin = "org.opensearch.plugin"
@@ -147,21 +164,29 @@ def _opensearch_modules(version: str) -> tuple[ModuleJar, ...]:
         ModuleJar(
             "lang-painless",
             MavenArtifact(plugin, "lang-painless", version, "jar"),
-            "org.opensearch.painless.PainlessModulePlugin",
+            "org.opensearch.painless.PainlessPlugin",
+            permissions=(
+                'java.lang.RuntimePermission "createClassLoader"',
+                'java.lang.RuntimePermission "getClassLoader"',
+            ),
         ),
         ModuleJar(
             "mapper-extras",
             MavenArtifact(plugin, "mapper-extras-client", version, "jar"),
-            "org.opensearch.index.mapper.MapperExtrasModulePlugin",
+            "org.opensearch.index.mapper.MapperExtrasPlugin",
         ),
     )
 
 
-def engine_spec(kind: EngineKind, version: str | None = None, port: int | None = None) -> EngineSpec:
+def engine_spec(
+    kind: EngineKind, version: str | None = None, port: int | None = None
+) -> EngineSpec:
     """Build the spec for ``kind`` at ``version`` (default: the tested line)."""
     version = version or DEFAULT_VERSIONS[kind]
     major = major_of(version)
-    http_port = port or _HTTP_PORTS.get((kind, major), _HTTP_PORTS[(kind, major_of(DEFAULT_VERSIONS[kind]))])
+    http_port = port or _HTTP_PORTS.get(
+        (kind, major), _HTTP_PORTS[(kind, major_of(DEFAULT_VERSIONS[kind]))]
+    )
     transport_port = http_port + _TRANSPORT_OFFSET
     if kind is EngineKind.OPENSEARCH:
         plugin_version = f"{version}.0"

@@ -8,7 +8,7 @@ import sys
 from dataclasses import asdict
 from typing import Any
 
-from tandem.integration.config import parse_heap
+from tandem.integration.config import StartOptions, parse_heap, parse_setting
 from tandem.integration.launcher import Launcher
 from tandem.integration.specs import EngineKind, parse_kind
 
@@ -32,8 +32,18 @@ def register(commands: Any) -> None:
     up.add_argument("which", nargs="?", default="all", choices=_WHICH)
     up.add_argument("--version", help="engine version, e.g. 3.6.0 (only with one engine)")
     up.add_argument("--port", type=int, help="HTTP port (transport port is HTTP + 100)")
-    up.add_argument("--heap", default="512m", type=parse_heap, help="JVM heap, at most 1g (default 512m)")
+    up.add_argument(
+        "--heap", default="512m", type=parse_heap, help="JVM heap, at most 1g (default 512m)"
+    )
     up.add_argument("--timeout", type=float, default=240.0, help="seconds to wait for health")
+    up.add_argument(
+        "--setting",
+        action="append",
+        default=[],
+        type=parse_setting,
+        metavar="KEY=VALUE",
+        help="extra node setting for a started engine (repeatable)",
+    )
     up.set_defaults(handler=_up)
 
     status = verbs.add_parser("status", help="list engines and their health")
@@ -42,6 +52,7 @@ def register(commands: Any) -> None:
 
     down = verbs.add_parser("down", help="stop engines that 'tandem engines up' started")
     down.add_argument("which", nargs="?", default="all", choices=_WHICH)
+    down.add_argument("--port", type=int, help="only the engine on this HTTP port")
     down.set_defaults(handler=_down)
 
 
@@ -56,10 +67,13 @@ def _say(message: str) -> None:
 def _up(args: argparse.Namespace) -> int:
     kinds = _kinds(args.which)
     if len(kinds) > 1 and (args.version or args.port):
-        raise ValueError("--version and --port need one engine: 'tandem engines up opensearch --version 3.6.0'")
+        raise ValueError(
+            "--version and --port need one engine: 'tandem engines up opensearch --version 3.6.0'"
+        )
     launcher = Launcher(progress=_say)
+    options = StartOptions(heap=args.heap, timeout=args.timeout, settings=tuple(args.setting))
     for kind in kinds:
-        handle = launcher.up(kind, args.version, args.port, args.heap, args.timeout)
+        handle = launcher.up(kind, args.version, args.port, options)
         print(f"{handle.name}\t{handle.url}\t{handle.origin}")
     return 0
 
@@ -74,11 +88,12 @@ def _status(args: argparse.Namespace) -> int:
         return 0
     print(f"{'ENGINE':<22} {'URL':<24} {'ORIGIN':<10} {'STATE':<11} {'HEALTH':<7} LOG")
     for r in rows:
-        print(f"{r.name:<22} {r.url:<24} {r.origin:<10} {r.state:<11} {r.health or '-':<7} {r.log or '-'}")
+        health = r.health or "-"
+        print(f"{r.name:<22} {r.url:<24} {r.origin:<10} {r.state:<11} {health:<7} {r.log or '-'}")
     return 0
 
 
 def _down(args: argparse.Namespace) -> int:
-    stopped = Launcher(progress=_say).down(_kinds(args.which))
+    stopped = Launcher(progress=_say).down(_kinds(args.which), args.port)
     print("stopped: " + (", ".join(stopped) if stopped else "nothing was running"))
     return 0
