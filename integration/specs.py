@@ -154,8 +154,11 @@ def _opensearch_modules(version: str) -> tuple[ModuleJar, ...]:
 
     k-NN extends ``lang-painless`` (whose module also carries the
     ``opensearch-scripting-painless-spi`` jar that k-NN builds on);
-    ``mapper-extras`` provides ``rank_features`` for neural sparse search.
-    Classnames and permissions mirror the modules in the full 2.x distribution.
+    ``mapper-extras`` provides ``rank_features`` for neural sparse search;
+    ``analysis-common`` (language analyzers, stemmers) and
+    ``search-pipeline-common`` (``filter_query`` and friends) match what the
+    3.x zip ships. Classnames and permissions mirror the full 2.x distribution
+    (3.x renamed the classes to ``*ModulePlugin``).
     """
     if major_of(version) >= 3:
         return ()
@@ -174,6 +177,18 @@ def _opensearch_modules(version: str) -> tuple[ModuleJar, ...]:
             "mapper-extras",
             MavenArtifact(plugin, "mapper-extras-client", version, "jar"),
             "org.opensearch.index.mapper.MapperExtrasPlugin",
+        ),
+        ModuleJar(
+            "analysis-common",
+            MavenArtifact(plugin, "analysis-common", version, "jar"),
+            "org.opensearch.analysis.common.CommonAnalysisPlugin",
+            extended_plugins=("lang-painless",),
+        ),
+        ModuleJar(
+            "search-pipeline-common",
+            MavenArtifact(plugin, "search-pipeline-common", version, "jar"),
+            "org.opensearch.search.pipeline.common.SearchPipelineCommonModulePlugin",
+            extended_plugins=("lang-painless",),
         ),
     )
 

@@ -5,14 +5,29 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from dataclasses import asdict
-from typing import Any
+from typing import Any, TypeVar
 
 from tandem.integration.config import StartOptions, parse_heap, parse_setting
 from tandem.integration.launcher import Launcher
 from tandem.integration.specs import EngineKind, parse_kind
 
 _WHICH = ["opensearch", "elasticsearch", "all"]
+T = TypeVar("T")
+
+
+def _argument(parse: Callable[[str], T]) -> Callable[[str], T]:
+    """Let argparse show a parser's own ValueError message instead of 'invalid value'."""
+
+    def wrapped(text: str) -> T:
+        try:
+            return parse(text)
+        except ValueError as err:
+            raise argparse.ArgumentTypeError(str(err)) from None
+
+    wrapped.__name__ = parse.__name__
+    return wrapped
 
 
 def register(commands: Any) -> None:
@@ -33,14 +48,17 @@ def register(commands: Any) -> None:
     up.add_argument("--version", help="engine version, e.g. 3.6.0 (only with one engine)")
     up.add_argument("--port", type=int, help="HTTP port (transport port is HTTP + 100)")
     up.add_argument(
-        "--heap", default="512m", type=parse_heap, help="JVM heap, at most 1g (default 512m)"
+        "--heap",
+        default="512m",
+        type=_argument(parse_heap),
+        help="JVM heap, at most 1g (default 512m)",
     )
     up.add_argument("--timeout", type=float, default=240.0, help="seconds to wait for health")
     up.add_argument(
         "--setting",
         action="append",
         default=[],
-        type=parse_setting,
+        type=_argument(parse_setting),
         metavar="KEY=VALUE",
         help="extra node setting for a started engine (repeatable)",
     )
