@@ -23,7 +23,7 @@ from tandem.integration.errors import (
     EngineUnreachableError,
     PortInUseError,
 )
-from tandem.integration.handle import EngineHandle, Origin, load_handle
+from tandem.integration.handle import EngineHandle, load_handle
 from tandem.integration.install import ensure_installed
 from tandem.integration.jdk import choose_jdk, discover_jdks
 from tandem.integration.paths import engines_dir
@@ -152,11 +152,17 @@ class Launcher:
                 f"not {spec.kind.label} {spec.version}; stop it or pass --port"
             )
         self.progress(f"attached to {identity.kind.label} {identity.version} already on {spec.url}")
+        # Attached, even if an earlier `up` started it: only `down` stops it then.
         state = load_handle(self._instance_dir(spec) / "state.json")
-        origin: Origin = "started" if state and state.url == spec.url else "attached"
-        pid = state.pid if state and origin == "started" else None
-        log = state.log if state and origin == "started" else None
-        return EngineHandle(spec.kind, identity.version, spec.url, origin, pid, log)
+        known = state is not None and state.url == spec.url
+        return EngineHandle(
+            spec.kind,
+            identity.version,
+            spec.url,
+            "attached",
+            pid=state.pid if state and known else None,
+            log=state.log if state and known else None,
+        )
 
     def _instance_dir(self, spec: EngineSpec) -> Path:
         return self.root / "instances" / f"{spec.name}-{spec.http_port}"
