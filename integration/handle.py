@@ -23,6 +23,7 @@ class EngineHandle:
     log: str | None = None
     container_id: str | None = None
     instance: str | None = None
+    pid_start: int | None = None
 
     @property
     def name(self) -> str:

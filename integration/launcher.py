@@ -32,6 +32,7 @@ from tandem.integration.process import (
     ensure_service_user,
     group_alive,
     spawn,
+    start_ticks,
     stop_group,
     tail,
 )
@@ -215,6 +216,7 @@ class Launcher:
             popen.pid,
             str(server_log),
             instance=layout.root.name,
+            pid_start=start_ticks(popen.pid),
         )
         handle.save(layout.state_file)
         self.progress(
@@ -243,7 +245,7 @@ class Launcher:
             if handle.origin == "attached":
                 state = "reachable" if health else "unreachable"
             else:
-                alive = handle.pid is not None and group_alive(handle.pid)
+                alive = _owns_process(handle)
                 state = "running" if alive and health else "starting" if alive else "stopped"
             rows.append(
                 EngineStatus(
@@ -263,10 +265,13 @@ class Launcher:
         if handle.origin == "container" and handle.container_id:
             containers.stop(handle.container_id)
         elif handle.origin == "started" and handle.pid is not None:
-            self.progress(f"stopping {handle.name} (process group {handle.pid})")
-            clean = stop_group(handle.pid, grace, self._popens.pop(handle.pid, None))
-            if not clean:
-                self.progress(f"{handle.name} ignored SIGTERM for {grace:.0f}s and was killed")
+            if _owns_process(handle):
+                self.progress(f"stopping {handle.name} (process group {handle.pid})")
+                clean = stop_group(handle.pid, grace, self._popens.pop(handle.pid, None))
+                if not clean:
+                    self.progress(f"{handle.name} ignored SIGTERM for {grace:.0f}s and was killed")
+            else:
+                self.progress(f"{handle.name} was no longer running; forgetting it")
         else:
             return
         if handle.instance:
@@ -286,3 +291,15 @@ class Launcher:
             self.stop(handle)
             stopped.append(handle.name)
         return stopped
+
+
+def _owns_process(handle: EngineHandle) -> bool:
+    """Whether the handle's process group still runs, and is still the engine.
+
+    A state file can outlive its engine (a reboot, a kill -9); the recorded
+    start time keeps ``down`` from signalling an unrelated process that has
+    since been given the same pid.
+    """
+    if handle.pid is None or not group_alive(handle.pid):
+        return False
+    return handle.pid_start is None or start_ticks(handle.pid) == handle.pid_start

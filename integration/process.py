@@ -73,6 +73,17 @@ def spawn(
         )
 
 
+def start_ticks(pid: int) -> int | None:
+    """When ``pid`` started (clock ticks since boot), to tell it from a reused pid."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # Field 22; the command name (field 2) may contain spaces, so split after it.
+    fields = stat.rsplit(")", 1)[1].split()
+    return int(fields[19])
+
+
 def group_alive(pgid: int) -> bool:
     try:
         os.killpg(pgid, 0)

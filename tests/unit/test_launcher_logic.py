@@ -113,3 +113,31 @@ def test_tail_makes_json_log_lines_readable(tmp_path: Path) -> None:
     log.write_text("plain line\n" + json.dumps(record) + "\n")
     assert tail(log) == "plain line\n[ERROR] fatal: unknown setting [x]"
     assert tail(tmp_path / "missing.log") == ""
+
+
+def test_stale_state_never_signals_a_reused_pid(tmp_path: Path) -> None:
+    import os
+
+    from tandem.integration.handle import EngineHandle
+    from tandem.integration.process import start_ticks
+
+    me = os.getpgid(0)
+    instance = tmp_path / "instances" / "opensearch-3.6.0-9200"
+    instance.mkdir(parents=True)
+    ticks = start_ticks(me)
+    assert ticks is not None
+    # A state file whose pid is now some other live process (this test's group).
+    stale = EngineHandle(
+        EngineKind.OPENSEARCH,
+        "3.6.0",
+        "http://127.0.0.1:9200",
+        "started",
+        pid=me,
+        instance=instance.name,
+        pid_start=ticks - 1,
+    )
+    stale.save(instance / "state.json")
+    launcher = Launcher(tmp_path, provider="process")
+    assert [row.state for row in launcher.status()] == ["stopped"]
+    assert launcher.down() == ["opensearch-3.6.0"]  # forgotten, not signalled
+    assert not (instance / "state.json").exists()
