@@ -116,28 +116,33 @@ def test_tail_makes_json_log_lines_readable(tmp_path: Path) -> None:
 
 
 def test_stale_state_never_signals_a_reused_pid(tmp_path: Path) -> None:
-    import os
+    import subprocess
 
     from tandem.integration.handle import EngineHandle
-    from tandem.integration.process import start_ticks
+    from tandem.integration.process import group_alive, start_ticks
 
-    me = os.getpgid(0)
-    instance = tmp_path / "instances" / "opensearch-3.6.0-9200"
-    instance.mkdir(parents=True)
-    ticks = start_ticks(me)
-    assert ticks is not None
-    # A state file whose pid is now some other live process (this test's group).
-    stale = EngineHandle(
-        EngineKind.OPENSEARCH,
-        "3.6.0",
-        "http://127.0.0.1:9200",
-        "started",
-        pid=me,
-        instance=instance.name,
-        pid_start=ticks - 1,
-    )
-    stale.save(instance / "state.json")
-    launcher = Launcher(tmp_path, provider="process")
-    assert [row.state for row in launcher.status()] == ["stopped"]
-    assert launcher.down() == ["opensearch-3.6.0"]  # forgotten, not signalled
-    assert not (instance / "state.json").exists()
+    # A live process group that is not the engine the state file remembers.
+    bystander = subprocess.Popen(["sleep", "30"], start_new_session=True)
+    try:
+        ticks = start_ticks(bystander.pid)
+        assert ticks is not None
+        instance = tmp_path / "instances" / "opensearch-3.6.0-9200"
+        instance.mkdir(parents=True)
+        stale = EngineHandle(
+            EngineKind.OPENSEARCH,
+            "3.6.0",
+            "http://127.0.0.1:9200",
+            "started",
+            pid=bystander.pid,
+            instance=instance.name,
+            pid_start=ticks - 1,
+        )
+        stale.save(instance / "state.json")
+        launcher = Launcher(tmp_path, provider="process")
+        assert [row.state for row in launcher.status()] == ["stopped"]
+        assert launcher.down() == ["opensearch-3.6.0"]  # forgotten, not signalled
+        assert not (instance / "state.json").exists()
+        assert bystander.poll() is None and group_alive(bystander.pid)
+    finally:
+        bystander.kill()
+        bystander.wait()
