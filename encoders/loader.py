@@ -1,0 +1,96 @@
+"""Build ready encoders from a model spec: pull, export and quantise on first use.
+
+Artifacts are cached under ``<cache>/models/<name>/``: ``checkpoint/`` (the
+pulled files), ``onnx/model.onnx`` and ``onnx/model.int8.onnx``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from tandem.encoders.bert_graph import Head
+from tandem.encoders.dense import DenseEncoder
+from tandem.encoders.registry import LocalSource, ModelKind, ModelSpec
+from tandem.encoders.session import OnnxModel, SessionOptions
+from tandem.encoders.sources import checkpoint_dir, models_dir, pull
+from tandem.encoders.sparse import SpladeEncoder, vocabulary_of
+from tandem.encoders.text import TextBatcher
+
+Progress = Callable[[str], None]
+FP32_FILE = "model.onnx"
+INT8_FILE = "model.int8.onnx"
+
+
+def _quiet(_: str) -> None:
+    return None
+
+
+def onnx_dir(spec: ModelSpec) -> Path:
+    return models_dir() / spec.cache_name / "onnx"
+
+
+def shipped_onnx(folder: Path) -> Path | None:
+    """An ONNX file that a local checkpoint folder already carries."""
+    for candidate in (folder / FP32_FILE, folder / "onnx" / FP32_FILE):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def ensure_onnx(spec: ModelSpec, int8: bool = False, progress: Progress = _quiet) -> Path:
+    """The ONNX file for ``spec``, exporting (and quantising) it the first time."""
+    try:
+        from tandem.encoders.export import export_bert
+        from tandem.encoders.quantize import quantize_int8
+    except ImportError as err:
+        raise ImportError(
+            f"exporting {spec.name} to ONNX needs the 'export' extra ({err.name} is missing): "
+            "pip install 'tandem-search[export]'"
+        ) from err
+
+    checkpoint = pull(spec)
+    fp32 = shipped_onnx(checkpoint) if isinstance(spec.source, LocalSource) else None
+    if fp32 is None:
+        fp32 = onnx_dir(spec) / FP32_FILE
+        if not fp32.is_file():
+            progress(f"exporting {spec.name} to ONNX")
+            head: Head = "mlm" if spec.kind is ModelKind.SPARSE else "base"
+            export_bert(checkpoint, fp32.parent, head)
+    if not int8:
+        return fp32
+    quantized = onnx_dir(spec) / INT8_FILE
+    if not quantized.is_file():
+        progress(f"quantising {spec.name} to int8 (dynamic, per channel)")
+        quantized.parent.mkdir(parents=True, exist_ok=True)
+        quantize_int8(fp32, quantized)
+    return quantized
+
+
+def _batcher(spec: ModelSpec) -> TextBatcher:
+    return TextBatcher(checkpoint_dir(spec) / "tokenizer.json", spec.max_length)
+
+
+def load_dense(
+    spec: ModelSpec,
+    int8: bool = False,
+    options: SessionOptions = SessionOptions(),
+    progress: Progress = _quiet,
+) -> DenseEncoder:
+    if spec.kind is not ModelKind.DENSE:
+        raise ValueError(f"{spec.name} is a {spec.kind.value} model, not a dense one")
+    model = OnnxModel(ensure_onnx(spec, int8, progress), options)
+    return DenseEncoder(spec, model, _batcher(spec))
+
+
+def load_sparse(
+    spec: ModelSpec,
+    int8: bool = False,
+    options: SessionOptions = SessionOptions(),
+    progress: Progress = _quiet,
+) -> SpladeEncoder:
+    if spec.kind is not ModelKind.SPARSE:
+        raise ValueError(f"{spec.name} is a {spec.kind.value} model, not a sparse one")
+    model = OnnxModel(ensure_onnx(spec, int8, progress), options)
+    batcher = _batcher(spec)
+    return SpladeEncoder(spec, model, batcher, vocabulary_of(batcher))

@@ -1,0 +1,98 @@
+"""Tokenisation into padded, length-sorted batches.
+
+Texts are tokenised with Hugging Face ``tokenizers``, truncated to the model's
+limit, sorted by length so that each batch pads only to its own longest text,
+and the encoders put results back in input order using ``Batch.indices``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+from tokenizers import Encoding, Tokenizer
+
+IntArray = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True)
+class Batch:
+    """One padded batch and the input positions of its rows."""
+
+    indices: tuple[int, ...]
+    input_ids: IntArray
+    attention_mask: IntArray
+    token_type_ids: IntArray
+
+    @property
+    def arrays(self) -> dict[str, IntArray]:
+        return {
+            "input_ids": self.input_ids,
+            "attention_mask": self.attention_mask,
+            "token_type_ids": self.token_type_ids,
+        }
+
+    @property
+    def tokens(self) -> int:
+        """Real (unpadded) tokens in the batch."""
+        return int(self.attention_mask.sum())
+
+
+def validate_texts(texts: Sequence[str]) -> None:
+    """Refuse what no encoder can give a meaningful answer for."""
+    if isinstance(texts, str):
+        raise TypeError("pass a list of texts, not a single string")
+    for i, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise TypeError(f"text {i} is {type(text).__name__}, not str")
+        if not text.strip():
+            raise ValueError(f"text {i} is empty: there is nothing to encode")
+
+
+class TextBatcher:
+    """A tokenizer configured for one model: truncation on, padding done per batch."""
+
+    def __init__(self, tokenizer_file: Path, max_length: int) -> None:
+        if max_length < 2:
+            raise ValueError(f"max_length must be at least 2, got {max_length}")
+        tokenizer = Tokenizer.from_file(str(tokenizer_file))
+        # Some tokenizer.json files (MiniLM's) pin padding and truncation to 128;
+        # padding happens per batch here, truncation at the model's own limit.
+        tokenizer.no_padding()
+        tokenizer.enable_truncation(max_length=max_length)
+        self.tokenizer = tokenizer
+        self.max_length = max_length
+
+    def encode(self, texts: Sequence[str]) -> list[Encoding]:
+        validate_texts(texts)
+        return self.tokenizer.encode_batch(list(texts))
+
+    def batches(self, texts: Sequence[str], batch_size: int, sort: bool = True) -> Iterator[Batch]:
+        """Yield padded batches; with ``sort``, longest texts first to limit padding."""
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be positive, got {batch_size}")
+        encodings = self.encode(texts)
+        order = list(range(len(encodings)))
+        if sort:
+            order.sort(key=lambda i: len(encodings[i].ids), reverse=True)
+        for start in range(0, len(order), batch_size):
+            chosen = order[start : start + batch_size]
+            yield pad([encodings[i] for i in chosen], tuple(chosen))
+
+
+def pad(encodings: Sequence[Encoding], indices: tuple[int, ...]) -> Batch:
+    """Pad ``encodings`` to the longest of them."""
+    width = max(len(e.ids) for e in encodings)
+    shape = (len(encodings), width)
+    ids = np.zeros(shape, dtype=np.int64)
+    mask = np.zeros(shape, dtype=np.int64)
+    types = np.zeros(shape, dtype=np.int64)
+    for row, enc in enumerate(encodings):
+        n = len(enc.ids)
+        ids[row, :n] = enc.ids
+        mask[row, :n] = enc.attention_mask
+        types[row, :n] = enc.type_ids
+    return Batch(indices, ids, mask, types)
