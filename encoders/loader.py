@@ -8,14 +8,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from tandem.encoders.bert_graph import Head
 from tandem.encoders.dense import DenseEncoder
 from tandem.encoders.registry import LocalSource, ModelKind, ModelSpec
 from tandem.encoders.session import OnnxModel, SessionOptions
 from tandem.encoders.sources import checkpoint_dir, models_dir, pull
 from tandem.encoders.sparse import SpladeEncoder, vocabulary_of
 from tandem.encoders.text import TextBatcher
+
+if TYPE_CHECKING:
+    from tandem.encoders.bert_graph import Head
 
 Progress = Callable[[str], None]
 FP32_FILE = "model.onnx"
@@ -67,7 +70,8 @@ def ensure_onnx(spec: ModelSpec, int8: bool = False, progress: Progress = _quiet
     return quantized
 
 
-def _batcher(spec: ModelSpec) -> TextBatcher:
+def text_batcher(spec: ModelSpec) -> TextBatcher:
+    """The tokenizer layer for ``spec``, from its pulled checkpoint."""
     return TextBatcher(checkpoint_dir(spec) / "tokenizer.json", spec.max_length)
 
 
@@ -80,7 +84,7 @@ def load_dense(
     if spec.kind is not ModelKind.DENSE:
         raise ValueError(f"{spec.name} is a {spec.kind.value} model, not a dense one")
     model = OnnxModel(ensure_onnx(spec, int8, progress), options)
-    return DenseEncoder(spec, model, _batcher(spec))
+    return DenseEncoder(spec, model, text_batcher(spec))
 
 
 def load_sparse(
@@ -92,5 +96,5 @@ def load_sparse(
     if spec.kind is not ModelKind.SPARSE:
         raise ValueError(f"{spec.name} is a {spec.kind.value} model, not a sparse one")
     model = OnnxModel(ensure_onnx(spec, int8, progress), options)
-    batcher = _batcher(spec)
+    batcher = text_batcher(spec)
     return SpladeEncoder(spec, model, batcher, vocabulary_of(batcher))

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
+from typing import Any
 
 import onnx
 
@@ -18,11 +20,22 @@ def quantize_int8(src: Path, dst: Path) -> None:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     dst.parent.mkdir(parents=True, exist_ok=True)
+    # The quantiser logs a generic "consider pre-processing" warning on the root logger.
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)
+    try:
+        _quantize(src, dst, quantize_dynamic, QuantType)
+    finally:
+        root.setLevel(level)
+
+
+def _quantize(src: Path, dst: Path, quantize_dynamic: Any, quant_type: Any) -> None:
     quantize_dynamic(
         model_input=src,
         model_output=dst,
         per_channel=True,
         reduce_range=True,
-        weight_type=QuantType.QInt8,
+        weight_type=quant_type.QInt8,
         extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
     )

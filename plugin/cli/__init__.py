@@ -11,8 +11,9 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from tandem.encoders.sources import SourceError
 from tandem.integration.errors import EngineError
-from tandem.plugin.cli import engines
+from tandem.plugin.cli import engines, models
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -22,6 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     engines.register(commands)
+    models.register(commands)
     return parser
 
 
@@ -30,7 +32,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         code: int = args.handler(args)
-    except (EngineError, ValueError) as err:
+    except (EngineError, SourceError, ValueError, ImportError, FileNotFoundError) as err:
         print(f"tandem: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
