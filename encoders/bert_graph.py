@@ -21,8 +21,10 @@ from numpy.typing import NDArray
 from onnx import TensorProto, helper, numpy_helper
 from safetensors.numpy import load_file
 
-Head = Literal["base", "mlm"]
-"""``base``: BertModel, outputs ``last_hidden_state``; ``mlm``: BertForMaskedLM, ``logits``."""
+Head = Literal["base", "mlm", "mlm_transform"]
+"""``base``: BertModel, outputs ``last_hidden_state``; ``mlm``: BertForMaskedLM, ``logits``;
+``mlm_transform``: BertForMaskedLM up to (not including) the vocabulary projection, outputs
+``mlm_transform``, so the projection can run in token chunks outside the graph."""
 
 OPSET = 17  # first opset with LayerNormalization, which the optimizer fuses directly
 IR_VERSION = 8  # the IR version that goes with opset 17; keeps older onnxruntime releases happy
@@ -109,6 +111,23 @@ def load_weights(checkpoint: Path) -> Weights:
     return weights
 
 
+def mlm_decoder(weights: Weights) -> tuple[NDArray[Any], NDArray[Any]]:
+    """The MLM vocabulary projection ``[vocab, hidden]`` and its bias ``[vocab]``.
+
+    The decoder is usually tied to the word embeddings and not stored; the
+    bias lives at ``cls.predictions.bias`` in most checkpoints.
+    """
+    decoder = weights.get("cls.predictions.decoder.weight")
+    if decoder is None:
+        decoder = weights.get("embeddings.word_embeddings.weight")
+    bias = weights.get("cls.predictions.decoder.bias")
+    if bias is None:
+        bias = weights.get("cls.predictions.bias")
+    if decoder is None or bias is None:
+        raise ValueError("the checkpoint has no MLM decoder weights: is it a BertForMaskedLM?")
+    return decoder, bias
+
+
 def build_bert_graph(checkpoint: Path, head: Head = "base") -> onnx.ModelProto:
     """Build the ONNX model for the checkpoint folder (``config.json`` + safetensors)."""
     config = BertConfig.from_file(checkpoint / "config.json")
@@ -127,6 +146,11 @@ def build_bert_model(config: BertConfig, weights: Weights, head: Head = "base") 
         output, width = graph.b.rename(hidden, "last_hidden_state"), config.hidden_size
     elif head == "mlm":
         output, width = graph.mlm_head(hidden), config.vocab_size
+    elif head == "mlm_transform":
+        output, width = (
+            graph.b.rename(graph.mlm_transform(hidden), "mlm_transform"),
+            config.hidden_size,
+        )
     else:
         raise ValueError(f"unknown head {head!r}")
     dims: list[str | int] = ["batch", "sequence"]
@@ -308,16 +332,15 @@ class _BertGraph:
         outer = self.linear(inner, f"{prefix}.output.dense")
         return self.layer_norm(b.op("Add", [outer, hidden]), f"{prefix}.output.LayerNorm")
 
-    def mlm_head(self, hidden: str) -> str:
-        """cls.predictions: dense + gelu + LayerNorm, then the decoder tied to word embeddings."""
+    def mlm_transform(self, hidden: str) -> str:
+        """cls.predictions.transform: dense + gelu + LayerNorm."""
         transformed = self.gelu(self.linear(hidden, "cls.predictions.transform.dense"))
-        transformed = self.layer_norm(transformed, "cls.predictions.transform.LayerNorm")
-        decoder = self.weights.get("cls.predictions.decoder.weight")
-        if decoder is None:  # tied weights are usually not stored
-            decoder = self.weight("embeddings.word_embeddings.weight")
-        bias = self.weights.get("cls.predictions.decoder.bias")
-        if bias is None:
-            bias = self.weight("cls.predictions.bias")
+        return self.layer_norm(transformed, "cls.predictions.transform.LayerNorm")
+
+    def mlm_head(self, hidden: str) -> str:
+        """cls.predictions: the transform, then the decoder tied to word embeddings."""
+        transformed = self.mlm_transform(hidden)
+        decoder, bias = mlm_decoder(self.weights)
         product = self.b.op(
             "MatMul", [transformed, self.b.tensor("cls.predictions.decoder.weight_t", decoder.T)]
         )

@@ -44,16 +44,20 @@ class ExportReport:
 
 
 def export_bert(
-    checkpoint: Path, output_dir: Path, head: Head, optimize: bool = True
+    checkpoint: Path,
+    output_dir: Path,
+    head: Head,
+    optimize: bool = True,
+    filename: str = MODEL_FILE,
 ) -> ExportReport:
-    """Write ``output_dir/model.onnx`` for the checkpoint folder and report on it.
+    """Write ``output_dir/filename`` (``model.onnx``) for the checkpoint folder and report on it.
 
     The weights stay inside the ``.onnx`` file (one self-contained artefact), which limits this to
     models under protobuf's 2 GB cap, far above the BERT encoders this project ships.
     """
     started = time.perf_counter()
     output_dir.mkdir(parents=True, exist_ok=True)
-    path = output_dir / MODEL_FILE
+    path = output_dir / filename
     model = build_bert_graph(checkpoint, head)
     onnx.save_model(model, path)
     if optimize:

@@ -15,6 +15,7 @@ from tandem.encoders.registry import LocalSource, ModelKind, ModelSpec
 from tandem.encoders.session import OnnxModel, SessionOptions
 from tandem.encoders.sources import checkpoint_dir, models_dir, pull
 from tandem.encoders.sparse import SpladeEncoder, vocabulary_of
+from tandem.encoders.splade_head import SpladeHead
 from tandem.encoders.text import TextBatcher
 
 if TYPE_CHECKING:
@@ -23,6 +24,9 @@ if TYPE_CHECKING:
 Progress = Callable[[str], None]
 FP32_FILE = "model.onnx"
 INT8_FILE = "model.int8.onnx"
+# SPLADE runs as a body (up to the MLM transform) plus a chunked numpy head.
+BODY_FILE = "splade_body.onnx"
+BODY_INT8_FILE = "splade_body.int8.onnx"
 
 
 def _quiet(_: str) -> None:
@@ -41,8 +45,14 @@ def shipped_onnx(folder: Path) -> Path | None:
     return None
 
 
-def ensure_onnx(spec: ModelSpec, int8: bool = False, progress: Progress = _quiet) -> Path:
-    """The ONNX file for ``spec``, exporting (and quantising) it the first time."""
+def ensure_onnx(
+    spec: ModelSpec, int8: bool = False, progress: Progress = _quiet, body: bool = False
+) -> Path:
+    """The ONNX file for ``spec``, exporting (and quantising) it the first time.
+
+    ``body`` asks for a SPLADE model's body (see :class:`SpladeHead`) instead
+    of the full-logits model.
+    """
     try:
         from tandem.encoders.export import export_bert
         from tandem.encoders.quantize import quantize_int8
@@ -53,16 +63,18 @@ def ensure_onnx(spec: ModelSpec, int8: bool = False, progress: Progress = _quiet
         ) from err
 
     checkpoint = pull(spec)
-    fp32 = shipped_onnx(checkpoint) if isinstance(spec.source, LocalSource) else None
+    fp32 = None if body or not isinstance(spec.source, LocalSource) else shipped_onnx(checkpoint)
     if fp32 is None:
-        fp32 = onnx_dir(spec) / FP32_FILE
+        fp32 = onnx_dir(spec) / (BODY_FILE if body else FP32_FILE)
         if not fp32.is_file():
             progress(f"exporting {spec.name} to ONNX")
-            head: Head = "mlm" if spec.kind is ModelKind.SPARSE else "base"
-            export_bert(checkpoint, fp32.parent, head)
+            head: Head = "base"
+            if spec.kind is ModelKind.SPARSE:
+                head = "mlm_transform" if body else "mlm"
+            export_bert(checkpoint, fp32.parent, head, filename=fp32.name)
     if not int8:
         return fp32
-    quantized = onnx_dir(spec) / INT8_FILE
+    quantized = onnx_dir(spec) / (BODY_INT8_FILE if body else INT8_FILE)
     if not quantized.is_file():
         progress(f"quantising {spec.name} to int8 (dynamic, per channel)")
         quantized.parent.mkdir(parents=True, exist_ok=True)
@@ -95,6 +107,15 @@ def load_sparse(
 ) -> SpladeEncoder:
     if spec.kind is not ModelKind.SPARSE:
         raise ValueError(f"{spec.name} is a {spec.kind.value} model, not a sparse one")
-    model = OnnxModel(ensure_onnx(spec, int8, progress), options)
+    checkpoint = pull(spec)
     batcher = text_batcher(spec)
-    return SpladeEncoder(spec, model, batcher, vocabulary_of(batcher))
+    if isinstance(spec.source, LocalSource) and shipped_onnx(checkpoint) is not None:
+        # A folder that ships only an ONNX file: run its full logits.
+        model = OnnxModel(ensure_onnx(spec, int8, progress), options)
+        return SpladeEncoder(spec, model, batcher, vocabulary_of(batcher))
+    from tandem.encoders.bert_graph import load_weights, mlm_decoder
+
+    body = OnnxModel(ensure_onnx(spec, int8, progress, body=True), options)
+    decoder, bias = mlm_decoder(load_weights(checkpoint))
+    head = SpladeHead.from_embeddings(decoder, bias)
+    return SpladeEncoder(spec, body, batcher, vocabulary_of(batcher), head)

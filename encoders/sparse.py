@@ -11,6 +11,7 @@ import numpy.typing as npt
 from tandem.encoders.pooling import FloatArray, splade_max
 from tandem.encoders.registry import ModelSpec
 from tandem.encoders.session import OnnxModel
+from tandem.encoders.splade_head import SpladeHead
 from tandem.encoders.text import TextBatcher
 
 
@@ -57,7 +58,12 @@ def to_sparse(row: FloatArray, vocabulary: Sequence[str], pruning: Pruning) -> S
 
 
 class SpladeEncoder:
-    """SPLADE: ``max over tokens of log(1 + relu(logits))`` from an MLM head."""
+    """SPLADE: ``max over tokens of log(1 + relu(logits))`` from an MLM head.
+
+    With a :class:`SpladeHead`, ``model`` outputs the MLM transform and the
+    vocabulary projection runs in token chunks (fast, bounded memory); without
+    one, ``model`` outputs full logits (any exported SPLADE ONNX file).
+    """
 
     def __init__(
         self,
@@ -65,20 +71,25 @@ class SpladeEncoder:
         model: OnnxModel,
         batcher: TextBatcher,
         vocabulary: Sequence[str],
+        head: SpladeHead | None = None,
         batch_size: int = 32,
     ) -> None:
         self.spec = spec
         self.model = model
         self.batcher = batcher
         self.vocabulary = vocabulary
+        self.head = head
         self.batch_size = batch_size
 
     def weights(self, texts: Sequence[str], sort: bool = True) -> FloatArray:
         """Dense ``[n, vocab]`` SPLADE weights in input order."""
         out = np.zeros((len(texts), len(self.vocabulary)), dtype=np.float32)
         for batch in self.batcher.batches(texts, self.batch_size, sort=sort):
-            logits = self.model.run(batch.arrays)
-            out[list(batch.indices)] = splade_max(logits, batch.attention_mask)
+            output = self.model.run(batch.arrays)
+            if self.head is not None:
+                out[list(batch.indices)] = self.head.weights(output, batch.attention_mask)
+            else:
+                out[list(batch.indices)] = splade_max(output, batch.attention_mask)
         return out
 
     def encode(self, texts: Sequence[str], pruning: Pruning = Pruning()) -> list[SparseVector]:

@@ -69,3 +69,29 @@ def test_model_spec_validates_itself() -> None:
         ModelSpec("m", ModelKind.DENSE, WheelSource("x", "y"), max_length=1)
     with pytest.raises(ValueError, match="needs a name"):
         ModelSpec(" ", ModelKind.DENSE, WheelSource("x", "y"))
+
+
+def test_chunked_splade_head_equals_full_logits() -> None:
+    from tandem.encoders.splade_head import SpladeHead
+
+    rng = np.random.default_rng(3)
+    hidden, vocab = 8, 50
+    decoder = rng.normal(size=(vocab, hidden)).astype(np.float32)
+    bias = rng.normal(size=vocab).astype(np.float32)
+    transformed = rng.normal(size=(4, 9, hidden)).astype(np.float32)
+    mask = np.zeros((4, 9), dtype=np.int64)
+    for row, n in enumerate([9, 3, 1, 6]):
+        mask[row, :n] = 1
+    transformed[mask == 0] = 100.0  # padding must never count
+    logits = transformed @ decoder.T + bias
+    expected = splade_max(logits, mask)
+    for chunk in (1, 4, 9, 64):  # documents split across, and grouped within, chunks
+        head = SpladeHead.from_embeddings(decoder, bias, chunk_tokens=chunk)
+        np.testing.assert_allclose(head.weights(transformed, mask), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_splade_head_shapes_are_checked() -> None:
+    from tandem.encoders.splade_head import SpladeHead
+
+    with pytest.raises(ValueError, match="bias"):
+        SpladeHead(np.zeros((4, 10), np.float32), np.zeros(9, np.float32))
