@@ -53,33 +53,54 @@ def ensure_onnx(
     ``body`` asks for a SPLADE model's body (see :class:`SpladeHead`) instead
     of the full-logits model.
     """
-    try:
-        from tandem.encoders.export import export_bert
-        from tandem.encoders.quantize import quantize_int8
-    except ImportError as err:
-        raise ImportError(
-            f"exporting {spec.name} to ONNX needs the 'export' extra ({err.name} is missing): "
-            "pip install 'tandem-search[export]'"
-        ) from err
-
     checkpoint = pull(spec)
     fp32 = None if body or not isinstance(spec.source, LocalSource) else shipped_onnx(checkpoint)
     if fp32 is None:
         fp32 = onnx_dir(spec) / (BODY_FILE if body else FP32_FILE)
         if not fp32.is_file():
             progress(f"exporting {spec.name} to ONNX")
-            head: Head = "base"
-            if spec.kind is ModelKind.SPARSE:
-                head = "mlm_transform" if body else "mlm"
-            export_bert(checkpoint, fp32.parent, head, filename=fp32.name)
+            _require_export_extra(spec)
+            _export(spec, checkpoint, fp32, body)
     if not int8:
         return fp32
     quantized = onnx_dir(spec) / (BODY_INT8_FILE if body else INT8_FILE)
     if not quantized.is_file():
         progress(f"quantising {spec.name} to int8 (dynamic, per channel)")
-        quantized.parent.mkdir(parents=True, exist_ok=True)
+        _require_export_extra(spec)
+        from tandem.encoders.quantize import quantize_int8
+
         quantize_int8(fp32, quantized)
     return quantized
+
+
+def _require_export_extra(spec: ModelSpec) -> None:
+    try:
+        import onnx  # noqa: F401
+        import safetensors  # noqa: F401
+    except ImportError as err:
+        raise ImportError(
+            f"exporting {spec.name} to ONNX needs the 'export' extra ({err.name} is missing): "
+            "pip install 'tandem-search[export]'"
+        ) from err
+
+
+def _export(spec: ModelSpec, checkpoint: Path, target: Path, body: bool) -> None:
+    from tandem.encoders.export_optimum import export_with_optimum, is_torch_free
+
+    sparse = spec.kind is ModelKind.SPARSE
+    if not is_torch_free(checkpoint):
+        if body:
+            raise ValueError(
+                f"{spec.name}: only BERT-family SPLADE models split into body and head"
+            )
+        export_with_optimum(checkpoint, target, "fill-mask" if sparse else "feature-extraction")
+        return
+    from tandem.encoders.export import export_bert
+
+    head: Head = "base"
+    if sparse:
+        head = "mlm_transform" if body else "mlm"
+    export_bert(checkpoint, target.parent, head, filename=target.name)
 
 
 def text_batcher(spec: ModelSpec) -> TextBatcher:
@@ -109,8 +130,11 @@ def load_sparse(
         raise ValueError(f"{spec.name} is a {spec.kind.value} model, not a sparse one")
     checkpoint = pull(spec)
     batcher = text_batcher(spec)
-    if isinstance(spec.source, LocalSource) and shipped_onnx(checkpoint) is not None:
-        # A folder that ships only an ONNX file: run its full logits.
+    from tandem.encoders.export_optimum import is_torch_free
+
+    shipped = isinstance(spec.source, LocalSource) and shipped_onnx(checkpoint) is not None
+    if shipped or not is_torch_free(checkpoint):
+        # A folder that ships its own ONNX file, or a non-BERT model: run full logits.
         model = OnnxModel(ensure_onnx(spec, int8, progress), options)
         return SpladeEncoder(spec, model, batcher, vocabulary_of(batcher))
     from tandem.encoders.bert_graph import load_weights, mlm_decoder

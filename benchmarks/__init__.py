@@ -1,0 +1,1 @@
+"""Benchmarks for Tandem (run as modules from the repository root)."""

@@ -1,0 +1,99 @@
+"""``tandem models`` as a user runs it: real PyPI pulls, real exports, JSON lines out."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from tandem.encoders.loader import ensure_onnx, load_dense
+from tandem.encoders.registry import KNOWN_MODELS, resolve_spec
+from tandem.encoders.sources import checkpoint_dir
+
+
+def tandem(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from tandem.plugin.cli import main; raise SystemExit(main())",
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, **(env or {})},
+        check=False,
+    )
+
+
+def test_encode_dense_json_lines() -> None:
+    result = tandem("models", "encode", "minilm", "heart attack", "protein folding", "--json")
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    vectors = np.asarray([line["vector"] for line in lines])
+    assert vectors.shape == (2, 384)
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    in_process = load_dense(KNOWN_MODELS["minilm"]).encode(["heart attack"])
+    np.testing.assert_allclose(vectors[0], in_process[0], atol=1e-6)
+
+
+def test_encode_sparse_json_lines_with_pruning() -> None:
+    result = tandem(
+        "models", "encode", "splade-tiny", "what causes heart attacks", "--top-k", "5", "--json"
+    )
+    assert result.returncode == 0, result.stderr
+    (line,) = [json.loads(x) for x in result.stdout.splitlines()]
+    terms = line["terms"]
+    assert list(terms)[:2] == ["heart", "causes"]
+    assert len(terms) == 5
+    assert list(terms.values()) == sorted(terms.values(), reverse=True)
+
+
+def test_encode_int8_and_list() -> None:
+    result = tandem("models", "encode", "minilm", "heart attack", "--int8", "--json")
+    assert result.returncode == 0, result.stderr
+    listing = json.loads(tandem("models", "list", "--json").stdout)
+    minilm = next(row for row in listing if row["name"] == "minilm")
+    assert minilm["pulled"] and minilm["onnx_bytes"] > 50e6 and 10e6 < minilm["int8_bytes"] < 40e6
+
+
+def test_unknown_package_fails_clearly(tmp_path: Path) -> None:
+    result = tandem(
+        "models", "encode", "no-such-model", "x", env={"TANDEM_CACHE_DIR": str(tmp_path)}
+    )
+    assert result.returncode == 2
+    assert "unknown model 'no-such-model'" in result.stderr and "minilm" in result.stderr
+
+
+def test_empty_text_is_a_clear_error() -> None:
+    result = tandem("models", "encode", "minilm", "", "--json")
+    assert result.returncode == 2
+    assert "text 0 is empty" in result.stderr
+
+
+def test_local_folder_holding_an_onnx_file(tmp_path: Path) -> None:
+    spec = KNOWN_MODELS["minilm"]
+    folder = tmp_path / "my-minilm"
+    folder.mkdir()
+    for name in ("config.json", "tokenizer.json"):
+        shutil.copy(checkpoint_dir(spec) / name, folder / name)
+    shutil.copy(ensure_onnx(spec), folder / "model.onnx")  # no safetensors at all
+    local = resolve_spec(str(folder))
+    got = load_dense(local).encode(["heart attack"])
+    want = load_dense(spec).encode(["heart attack"])
+    np.testing.assert_allclose(got, want, atol=1e-6)
+
+
+def test_export_prints_size_time_and_parity() -> None:
+    result = tandem("models", "export", "splade-tiny", "--int8")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "MB" in out and "export time" in out and "fully fused" in out
+    assert "fused vs unfused graph: max |error|" in out
+    assert "int8 vs fp32" in out
