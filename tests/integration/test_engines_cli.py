@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import os
 import socket
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,27 +13,11 @@ import pytest
 from tandem.integration import probe
 from tandem.integration.handle import EngineHandle
 
+from .cli import tandem
+
 # Ports away from the session's engines (9200-9230).
 LIFECYCLE_PORT = 9290
 FAILING_PORT = 9292
-
-
-def tandem(
-    *args: str, env: dict[str, str] | None = None, timeout: float = 300
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "from tandem.plugin.cli import main; raise SystemExit(main())",
-            *args,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env={**os.environ, **(env or {})},
-        check=False,
-    )
 
 
 def _processes_in_group(pgid: int) -> list[int]:

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -15,21 +12,7 @@ from tandem.encoders.loader import ensure_onnx, load_dense
 from tandem.encoders.registry import KNOWN_MODELS, resolve_spec
 from tandem.encoders.sources import checkpoint_dir
 
-
-def tandem(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "from tandem.plugin.cli import main; raise SystemExit(main())",
-            *args,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env={**os.environ, **(env or {})},
-        check=False,
-    )
+from .cli import tandem
 
 
 def test_encode_dense_json_lines() -> None:
