@@ -6,6 +6,7 @@ pulled files), ``onnx/model.onnx`` and ``onnx/model.int8.onnx``.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -139,7 +140,8 @@ def load_sparse(
         return SpladeEncoder(spec, model, batcher, vocabulary_of(batcher))
     from tandem.encoders.bert_graph import load_weights, mlm_decoder
 
-    body = OnnxModel(ensure_onnx(spec, int8, progress, body=True), options)
+    quiet = dataclasses.replace(options, spinning=False)  # body and head alternate
+    body = OnnxModel(ensure_onnx(spec, int8, progress, body=True), quiet)
     decoder, bias = mlm_decoder(load_weights(checkpoint))
-    head = SpladeHead.from_embeddings(decoder, bias)
+    head = SpladeHead(decoder, bias, quiet)
     return SpladeEncoder(spec, body, batcher, vocabulary_of(batcher), head)

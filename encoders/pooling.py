@@ -46,8 +46,3 @@ def splade_max(logits: FloatArray, mask: IntArray) -> FloatArray:
     peak = masked.max(axis=1)
     weights: FloatArray = np.log1p(np.maximum(peak, 0.0)).astype(np.float32)
     return weights
-
-
-def running_max(current: FloatArray | None, chunk: FloatArray) -> FloatArray:
-    """Fold a chunk's ``[batch, vocab]`` maxima into the running maxima."""
-    return chunk if current is None else np.maximum(current, chunk)

@@ -23,6 +23,9 @@ class SessionOptions:
     threads: int = 0
     providers: tuple[str, ...] = ()
     optimize: bool = True
+    # Idle intra-op threads spin for the next run: good for one model's latency,
+    # bad when two sessions (SPLADE's body and head) alternate on few cores.
+    spinning: bool = True
 
     def __post_init__(self) -> None:
         if self.threads < 0:
@@ -42,6 +45,21 @@ def available_providers(requested: tuple[str, ...] = ()) -> list[str]:
     return [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in have]
 
 
+def ort_session_options(options: SessionOptions) -> ort.SessionOptions:
+    """onnxruntime's options for ours: threads, optimisation level, spinning."""
+    session_options = ort.SessionOptions()
+    session_options.intra_op_num_threads = options.threads or (os.cpu_count() or 1)
+    session_options.inter_op_num_threads = 1
+    session_options.graph_optimization_level = (
+        ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        if options.optimize
+        else ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
+    )
+    if not options.spinning:
+        session_options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return session_options
+
+
 class OnnxModel:
     """A ready onnxruntime session plus the names of its inputs and outputs."""
 
@@ -50,14 +68,7 @@ class OnnxModel:
             raise FileNotFoundError(
                 f"no ONNX model at {path}: export it with 'tandem models export'"
             )
-        session_options = ort.SessionOptions()
-        session_options.intra_op_num_threads = options.threads or (os.cpu_count() or 1)
-        session_options.inter_op_num_threads = 1
-        session_options.graph_optimization_level = (
-            ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-            if options.optimize
-            else ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
-        )
+        session_options = ort_session_options(options)
         self.path = path
         self.session = ort.InferenceSession(
             str(path),

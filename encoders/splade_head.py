@@ -1,93 +1,82 @@
-"""SPLADE's vocabulary projection, computed in token chunks with a running max.
+"""SPLADE's vocabulary projection, one document at a time, reduced as it is computed.
 
 A SPLADE model's cost is its MLM head: ``tokens x hidden x vocab`` multiply-adds
 whose ``[batch, tokens, vocab]`` output (500 MB for 32 x 128 tokens of a 30k
-vocabulary) is written once and read once just to take a max over tokens. Here
-the projection runs on the real (unpadded) tokens only, a chunk at a time, and
-each chunk is reduced to per-document maxima at once, so the full logits tensor
-never exists. The bias is the same for every token, so it is added after the
-max, and ``log1p(relu(.))`` is applied to ``[batch, vocab]`` only.
+vocabulary) is written once and read once just to take a max over tokens.
+Here a tiny ONNX graph (``MatMul`` then ``ReduceMax`` over tokens) runs on each
+document's real tokens only, so padding costs nothing and the batch's logits
+tensor never exists. The bias is the same for every token, so it is added
+after the max, and ``log1p(relu(.))`` is applied to ``[batch, vocab]`` only.
+
+onnxruntime's GEMM beats numpy's BLAS here and shares no thread pool with it:
+measured 107 docs/s for the head alone at 128 tokens, against 60 with numpy.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import numpy.typing as npt
+import onnxruntime as ort
 
 from tandem.encoders.pooling import FloatArray, IntArray
+from tandem.encoders.session import SessionOptions, ort_session_options
 
-DEFAULT_CHUNK_TOKENS = 128
+_OPSET = 17
 
 
-@dataclass(frozen=True)
+def _head_graph(decoder_t: FloatArray) -> bytes:
+    from onnx import TensorProto, helper, numpy_helper
+
+    hidden, vocab = decoder_t.shape
+    graph = helper.make_graph(
+        [
+            helper.make_node("MatMul", ["tokens", "decoder"], ["logits"]),
+            helper.make_node("ReduceMax", ["logits"], ["peak"], keepdims=0, axes=[0]),
+        ],
+        "splade_head",
+        [helper.make_tensor_value_info("tokens", TensorProto.FLOAT, ["tokens", hidden])],
+        [helper.make_tensor_value_info("peak", TensorProto.FLOAT, [vocab])],
+        [numpy_helper.from_array(decoder_t, "decoder")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", _OPSET)])
+    model.ir_version = 8
+    serialized: bytes = model.SerializeToString()
+    return serialized
+
+
 class SpladeHead:
-    """The decoder ``[hidden, vocab]`` (contiguous, for a fast GEMM) and bias ``[vocab]``."""
+    """The decoder ``[vocab, hidden]`` and bias ``[vocab]`` as a ready session."""
 
-    decoder: FloatArray
-    bias: FloatArray
-    chunk_tokens: int = DEFAULT_CHUNK_TOKENS
-
-    def __post_init__(self) -> None:
-        if self.decoder.ndim != 2 or self.bias.shape != (self.decoder.shape[1],):
+    def __init__(
+        self,
+        decoder: npt.NDArray[np.floating],
+        bias: npt.NDArray[np.floating],
+        options: SessionOptions = SessionOptions(spinning=False),
+    ) -> None:
+        if decoder.ndim != 2 or bias.shape != (decoder.shape[0],):
             raise ValueError(
-                f"decoder must be [hidden, vocab] and bias [vocab], got {self.decoder.shape} "
-                f"and {self.bias.shape}"
+                f"decoder must be [vocab, hidden] and bias [vocab], got {decoder.shape} "
+                f"and {bias.shape}"
             )
-        if self.chunk_tokens < 1:
-            raise ValueError(f"chunk_tokens must be positive, got {self.chunk_tokens}")
+        self.bias = np.asarray(bias, dtype=np.float32)
+        decoder_t = np.ascontiguousarray(decoder.T, dtype=np.float32)
+        self.session = ort.InferenceSession(
+            _head_graph(decoder_t),
+            sess_options=ort_session_options(options),
+            providers=["CPUExecutionProvider"],
+        )
 
     @property
     def vocab_size(self) -> int:
-        return int(self.decoder.shape[1])
-
-    @classmethod
-    def from_embeddings(
-        cls,
-        decoder: npt.NDArray[np.floating],
-        bias: npt.NDArray[np.floating],
-        chunk_tokens: int = DEFAULT_CHUNK_TOKENS,
-    ) -> SpladeHead:
-        """From the checkpoint's ``[vocab, hidden]`` decoder (tied word embeddings)."""
-        return cls(
-            np.ascontiguousarray(decoder.T, dtype=np.float32),
-            np.asarray(bias, dtype=np.float32),
-            chunk_tokens,
-        )
+        return int(self.bias.shape[0])
 
     def weights(self, transformed: FloatArray, mask: IntArray) -> FloatArray:
         """SPLADE weights ``[batch, vocab]`` from the transform ``[batch, tokens, hidden]``."""
-        lengths = mask.sum(axis=1).astype(np.int64)
-        # Right padding: each row's real tokens come first, so boolean indexing keeps
-        # documents contiguous and in order.
-        rows = transformed[mask.astype(bool)]
-        peaks = np.full((len(lengths), self.vocab_size), -np.inf, dtype=np.float32)
-        starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
-        for first, last in _chunks(lengths, self.chunk_tokens):
-            lo, hi = int(starts[first]), int(starts[last - 1] + lengths[last - 1])
-            if lo == hi:
-                continue
-            logits = rows[lo:hi] @ self.decoder
-            offsets = starts[first:last] - lo
-            nonempty = lengths[first:last] > 0
-            reduced = np.maximum.reduceat(logits, offsets[nonempty], axis=0)
-            docs = np.arange(first, last)[nonempty]
-            peaks[docs] = np.maximum(peaks[docs], reduced)
+        peaks = np.empty((transformed.shape[0], self.vocab_size), dtype=np.float32)
+        lengths = mask.sum(axis=1)
+        for row, length in enumerate(lengths.tolist()):
+            # Right padding: a row's real tokens come first.
+            tokens = np.ascontiguousarray(transformed[row, :length])
+            peaks[row] = self.session.run(["peak"], {"tokens": tokens})[0]
         out: FloatArray = np.log1p(np.maximum(peaks + self.bias, 0.0)).astype(np.float32)
         return out
-
-
-def _chunks(lengths: npt.NDArray[np.int64], budget: int) -> list[tuple[int, int]]:
-    """Group consecutive documents into runs of at most ``budget`` tokens (a longer
-    document forms a run of its own)."""
-    runs: list[tuple[int, int]] = []
-    first, used = 0, 0
-    for i, n in enumerate(lengths.tolist()):
-        if i > first and used + n > budget:
-            runs.append((first, i))
-            first, used = i, 0
-        used += n
-    if len(lengths):
-        runs.append((first, len(lengths)))
-    return runs
