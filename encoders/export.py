@@ -53,16 +53,22 @@ def export_bert(
     """Write ``output_dir/filename`` (``model.onnx``) for the checkpoint folder and report on it.
 
     The weights stay inside the ``.onnx`` file (one self-contained artefact), which limits this to
-    models under protobuf's 2 GB cap, far above the BERT encoders this project ships.
+    models under protobuf's 2 GB cap, far above the BERT encoders this project ships. The file
+    appears only once complete: a failed optimisation never leaves an unfused model in the cache.
     """
     started = time.perf_counter()
     output_dir.mkdir(parents=True, exist_ok=True)
     path = output_dir / filename
-    model = build_bert_graph(checkpoint, head)
-    onnx.save_model(model, path)
-    if optimize:
-        config = BertConfig.from_file(checkpoint / "config.json")
-        model = _optimize(path, config)
+    staging = output_dir / f".{filename}.partial"
+    try:
+        model = build_bert_graph(checkpoint, head)
+        onnx.save_model(model, staging)
+        if optimize:
+            config = BertConfig.from_file(checkpoint / "config.json")
+            model = _optimize(staging, config)
+        staging.replace(path)
+    finally:
+        staging.unlink(missing_ok=True)
     counts = Counter(node.op_type for node in model.graph.node)
     return ExportReport(
         path=path,

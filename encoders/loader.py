@@ -7,6 +7,7 @@ pulled files), ``onnx/model.onnx`` and ``onnx/model.int8.onnx``.
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -75,14 +76,13 @@ def ensure_onnx(
 
 
 def _require_export_extra(spec: ModelSpec) -> None:
-    try:
-        import onnx  # noqa: F401
-        import safetensors  # noqa: F401
-    except ImportError as err:
-        raise ImportError(
-            f"exporting {spec.name} to ONNX needs the 'export' extra ({err.name} is missing): "
-            "pip install 'tandem-search[export]'"
-        ) from err
+    # sympy: onnxruntime's transformer optimizer needs it for symbolic shape inference.
+    for module in ("onnx", "safetensors", "sympy"):
+        if importlib.util.find_spec(module) is None:
+            raise ImportError(
+                f"exporting {spec.name} to ONNX needs the 'export' extra ({module} is missing): "
+                "pip install 'tandem-search[export]'"
+            )
 
 
 def _export(spec: ModelSpec, checkpoint: Path, target: Path, body: bool) -> None:

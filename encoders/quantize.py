@@ -24,10 +24,13 @@ def quantize_int8(src: Path, dst: Path) -> None:
     root = logging.getLogger()
     level = root.level
     root.setLevel(logging.ERROR)
+    staging = dst.parent / f".{dst.name}.partial"
     try:
-        _quantize(src, dst, quantize_dynamic, QuantType)
+        _quantize(src, staging, quantize_dynamic, QuantType)
+        staging.replace(dst)  # only a complete file ever lands in the cache
     finally:
         root.setLevel(level)
+        staging.unlink(missing_ok=True)
 
 
 def _quantize(src: Path, dst: Path, quantize_dynamic: Any, quant_type: Any) -> None:

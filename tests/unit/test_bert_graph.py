@@ -256,3 +256,33 @@ def test_unsupported_activation_is_refused(tmp_path: Path) -> None:
     path.write_text(json.dumps(dict(CONFIG, hidden_act="gelu_new")), encoding="utf-8")
     with pytest.raises(ValueError, match="gelu_new"):
         BertConfig.from_file(path)
+
+
+def test_failed_optimisation_leaves_no_model_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tandem.encoders.export as export_module
+
+    def broken(path: Path, config: object) -> onnx.ModelProto:
+        raise ImportError("sympy is required for symbolic shape inference")
+
+    monkeypatch.setattr(export_module, "_optimize", broken)
+    checkpoint = _write_checkpoint(tmp_path / "ckpt", _random_weights(), "base")
+    with pytest.raises(ImportError, match="sympy"):
+        export_bert(checkpoint, tmp_path / "out", "base")
+    assert list((tmp_path / "out").iterdir()) == []  # no unfused model.onnx for the cache to reuse
+
+
+def test_mlm_transform_head_outputs_hidden_width(tmp_path: Path) -> None:
+    weights = _random_weights(seed=5)
+    checkpoint = _write_checkpoint(tmp_path / "ckpt", weights, "mlm")
+    report = export_bert(checkpoint, tmp_path / "out", "mlm_transform", filename="body.onnx")
+    session = _session(report.path)
+    feeds = _feeds(2, 5, 9)
+    (transformed,) = session.run(["mlm_transform"], feeds)
+    assert transformed.shape == (2, 5, HIDDEN)
+    logits = _reference(weights, feeds, "mlm")
+    decoder = weights["embeddings.word_embeddings.weight"].T
+    np.testing.assert_allclose(
+        transformed @ decoder + weights["cls.predictions.bias"], logits, atol=1e-4, rtol=0
+    )

@@ -1,0 +1,1 @@
+"""Engine adapters: one protocol over OpenSearch and Elasticsearch."""

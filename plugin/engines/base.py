@@ -1,0 +1,125 @@
+"""The adapter protocol and the plain data it exchanges.
+
+Everything above the adapters (mappings, bulk writer, rewriter, servicers)
+talks to engines through :class:`EngineAdapter` and sees only these types and
+:mod:`tandem.plugin.engines.errors`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from tandem.integration.specs import EngineKind
+
+Json = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What an engine can do, detected once on connect.
+
+    ``plugins`` holds plugin and module names as the engine reports them
+    (``opensearch-knn``, ``opensearch-neural-search``, ``mapper-extras``, ...).
+    """
+
+    kind: EngineKind
+    version: tuple[int, int, int]
+    build_type: str
+    plugins: frozenset[str]
+    license: str | None
+    dense: bool
+    knn_engines: tuple[str, ...]
+    rank_features: bool
+    sparse_vector: bool
+    neural_sparse: bool
+    hybrid_query: bool
+    normalization_techniques: tuple[str, ...]
+    rrf_pipeline: bool
+    retrievers: tuple[str, ...]
+
+    @property
+    def version_text(self) -> str:
+        return ".".join(str(p) for p in self.version)
+
+    @property
+    def sparse_field_types(self) -> tuple[str, ...]:
+        """Sparse field types usable here, preferred first."""
+        types = []
+        if self.rank_features:
+            types.append("rank_features")
+        if self.sparse_vector:
+            types.append("sparse_vector")
+        return tuple(types)
+
+
+@dataclass(frozen=True)
+class BulkItemResult:
+    """The engine's answer for one document of a bulk request."""
+
+    id: str
+    status: int
+    error_type: str | None = None
+    reason: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
+
+    @property
+    def retryable(self) -> bool:
+        """429 and 5xx: the document may go through if sent again later."""
+        return self.status == 429 or self.status >= 500
+
+
+class EngineAdapter(Protocol):
+    """One engine cluster. Methods raise :mod:`~tandem.plugin.engines.errors` only."""
+
+    @property
+    def kind(self) -> EngineKind: ...
+
+    @property
+    def url(self) -> str:
+        """The engine URL with any password redacted."""
+        ...
+
+    @property
+    def capabilities(self) -> Capabilities: ...
+
+    def create_index(self, name: str, body: Mapping[str, Any]) -> None: ...
+
+    def delete_index(self, name: str) -> None:
+        """Delete ``name``; a missing index is not an error."""
+        ...
+
+    def index_exists(self, name: str) -> bool: ...
+
+    def bulk(
+        self, operations: Sequence[Mapping[str, Any]], refresh: bool = False
+    ) -> list[BulkItemResult]:
+        """Send NDJSON-style ``operations`` (action line, source line, ...).
+
+        Returns one result per action, in order. A failure of the whole request
+        (unreachable, 429, 5xx) raises instead.
+        """
+        ...
+
+    def existing_ids(self, index: str, ids: Sequence[str]) -> set[str]:
+        """Which of ``ids`` are stored in ``index``."""
+        ...
+
+    def count(self, index: str) -> int: ...
+
+    def refresh(self, index: str) -> None: ...
+
+    def search(self, index: str, body: Mapping[str, Any]) -> Json: ...
+
+    def msearch(self, searches: Sequence[tuple[str, Mapping[str, Any]]]) -> list[Json]:
+        """One round trip for several ``(index, body)`` searches; responses in order.
+
+        A sub-search that failed comes back as a response with an ``error`` key.
+        """
+        ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,159 @@
+"""Bulk writes cut by count and bytes, retried with capped backoff, a result per document.
+
+Only what the engine refused with 429 or 5xx is sent again, after capped
+exponential backoff with full jitter; a whole request that fails the same way
+(or cannot reach the engine) is retried as a whole. Anything else (a mapping
+conflict, say) fails that document at once with the engine's reason. Ids are
+the documents' own, so a resend overwrites instead of duplicating.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from tandem.plugin.engines.base import EngineAdapter
+from tandem.plugin.engines.errors import EngineRequestError
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """``attempts`` sends at most; delays grow from ``base`` to ``cap`` seconds, jittered."""
+
+    attempts: int = 8
+    base: float = 0.25
+    cap: float = 10.0
+
+    def __post_init__(self) -> None:
+        if self.attempts < 1 or self.base < 0 or self.cap < self.base:
+            raise ValueError("retry policy needs attempts >= 1 and 0 <= base <= cap")
+
+    def delay(self, attempt: int, rng: random.Random) -> float:
+        """Full jitter: uniform in ``[0, min(cap, base * 2**attempt)]``."""
+        return rng.uniform(0.0, min(self.cap, self.base * (2**attempt)))
+
+
+@dataclass(frozen=True)
+class BulkOptions:
+    max_docs: int = 500
+    max_bytes: int = 5 * 1024 * 1024
+    concurrency: int = 2
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+
+    def __post_init__(self) -> None:
+        if self.max_docs < 1 or self.max_bytes < 1024 or self.concurrency < 1:
+            raise ValueError(
+                "bulk options need max_docs >= 1, max_bytes >= 1 KiB, concurrency >= 1"
+            )
+
+
+@dataclass(frozen=True)
+class DocResult:
+    """What happened to one document."""
+
+    id: str
+    ok: bool
+    status: int | None
+    reason: str | None = None
+    attempts: int = 1
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A document ready to send: its id, its source and the source's size in bytes."""
+
+    id: str
+    source: Mapping[str, Any]
+    size: int
+
+    @classmethod
+    def of(cls, doc_id: str, source: Mapping[str, Any]) -> Pending:
+        return cls(
+            doc_id, source, len(json.dumps(source, separators=(",", ":"))) + len(doc_id) + 40
+        )
+
+
+def chunks(items: Iterable[Pending], max_docs: int, max_bytes: int) -> Iterator[list[Pending]]:
+    """Group items into requests of at most ``max_docs`` documents and ``max_bytes`` bytes.
+
+    A single document larger than ``max_bytes`` goes alone rather than being dropped.
+    """
+    chunk: list[Pending] = []
+    size = 0
+    for item in items:
+        if chunk and (len(chunk) >= max_docs or size + item.size > max_bytes):
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(item)
+        size += item.size
+    if chunk:
+        yield chunk
+
+
+class BulkWriter:
+    """Sends chunks to one index and answers with a :class:`DocResult` per document."""
+
+    def __init__(
+        self,
+        adapter: EngineAdapter,
+        index: str,
+        options: BulkOptions = BulkOptions(),
+        sleep: Callable[[float], None] = time.sleep,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.adapter = adapter
+        self.index = index
+        self.options = options
+        self._sleep = sleep
+        self._rng = rng or random.Random()
+
+    def _operations(self, items: list[Pending]) -> list[Mapping[str, Any]]:
+        operations: list[Mapping[str, Any]] = []
+        for item in items:
+            operations.append({"index": {"_index": self.index, "_id": item.id}})
+            operations.append(item.source)
+        return operations
+
+    def send(self, items: list[Pending]) -> list[DocResult]:
+        """Write ``items``; retry what may succeed later; return results in input order."""
+        results: dict[str, DocResult] = {}
+        waiting = list(items)
+        attempts = self.options.retry.attempts
+        last_reason = "not sent"
+        for attempt in range(attempts):
+            if attempt:
+                self._sleep(self.options.retry.delay(attempt - 1, self._rng))
+            try:
+                answers = self.adapter.bulk(self._operations(waiting))
+            except EngineRequestError as err:
+                last_reason = f"{type(err).__name__}: {err}"
+                if not err.retryable:
+                    for item in waiting:
+                        results[item.id] = DocResult(
+                            item.id, False, err.status, last_reason, attempt + 1
+                        )
+                    waiting = []
+                    break
+                continue
+            retry: list[Pending] = []
+            for item, answer in zip(waiting, answers, strict=True):
+                if answer.ok:
+                    results[item.id] = DocResult(item.id, True, answer.status, None, attempt + 1)
+                elif answer.retryable:
+                    retry.append(item)
+                    last_reason = f"{answer.status} {answer.error_type}: {answer.reason}"
+                else:
+                    reason = f"{answer.error_type}: {answer.reason}"
+                    results[item.id] = DocResult(item.id, False, answer.status, reason, attempt + 1)
+            waiting = retry
+            if not waiting:
+                break
+        for item in waiting:
+            results[item.id] = DocResult(
+                item.id, False, None, f"gave up after {attempts} attempts: {last_reason}", attempts
+            )
+        return [results[item.id] for item in items]
