@@ -10,21 +10,21 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 
 
-class ModelKind(str, Enum):
+class ModelKind(StrEnum):
     DENSE = "dense"
     SPARSE = "sparse"
 
 
-class Pooling(str, Enum):
+class Pooling(StrEnum):
     MEAN = "mean"
     CLS = "cls"
 
 
-class InputKind(str, Enum):
+class InputKind(StrEnum):
     QUERY = "query"
     DOCUMENT = "document"
 

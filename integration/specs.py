@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 
-class EngineKind(str, Enum):
+class EngineKind(StrEnum):
     OPENSEARCH = "opensearch"
     ELASTICSEARCH = "elasticsearch"
 

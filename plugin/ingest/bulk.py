@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import random
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -77,21 +77,33 @@ class Pending:
         )
 
 
-def chunks(items: Iterable[Pending], max_docs: int, max_bytes: int) -> Iterator[list[Pending]]:
-    """Group items into requests of at most ``max_docs`` documents and ``max_bytes`` bytes.
+class ChunkBuffer:
+    """Collects documents into requests of at most ``max_docs`` documents and ``max_bytes``.
 
     A single document larger than ``max_bytes`` goes alone rather than being dropped.
     """
-    chunk: list[Pending] = []
-    size = 0
-    for item in items:
-        if chunk and (len(chunk) >= max_docs or size + item.size > max_bytes):
-            yield chunk
-            chunk, size = [], 0
-        chunk.append(item)
-        size += item.size
-    if chunk:
-        yield chunk
+
+    def __init__(self, max_docs: int, max_bytes: int) -> None:
+        self.max_docs = max_docs
+        self.max_bytes = max_bytes
+        self._items: list[Pending] = []
+        self._bytes = 0
+
+    def add(self, item: Pending) -> list[Pending] | None:
+        """Add ``item``; return the chunk it closed, if adding it would overflow."""
+        full = None
+        if self._items and (
+            len(self._items) >= self.max_docs or self._bytes + item.size > self.max_bytes
+        ):
+            full = self.flush()
+        self._items.append(item)
+        self._bytes += item.size
+        return full
+
+    def flush(self) -> list[Pending]:
+        """Whatever is buffered (possibly nothing), emptying the buffer."""
+        items, self._items, self._bytes = self._items, [], 0
+        return items
 
 
 class BulkWriter:

@@ -6,7 +6,11 @@ import tomllib
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-ROOTS = {"plugin": "tandem.plugin", "encoders": "tandem.encoders", "integration": "tandem.integration"}
+ROOTS = {
+    "plugin": "tandem.plugin",
+    "encoders": "tandem.encoders",
+    "integration": "tandem.integration",
+}
 
 
 def test_every_package_folder_is_declared() -> None:
