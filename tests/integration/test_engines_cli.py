@@ -15,9 +15,17 @@ from tandem.integration.handle import EngineHandle
 
 from .cli import tandem
 
-# Ports away from the session's engines (9200-9230).
-LIFECYCLE_PORT = 9290
-FAILING_PORT = 9292
+
+def _free_port_pair(start: int) -> int:
+    """An HTTP port whose transport twin (+100) is free too, away from the matrix's ports."""
+    for port in range(start, start + 50):
+        if probe.port_is_free(port) and probe.port_is_free(port + 100):
+            return port
+    raise RuntimeError(f"no free port pair in {start}..{start + 50}")
+
+
+LIFECYCLE_PORT = _free_port_pair(9400)
+FAILING_PORT = _free_port_pair(LIFECYCLE_PORT + 1)
 
 
 def _processes_in_group(pgid: int) -> list[int]:
