@@ -1,17 +1,23 @@
-"""``tandem engines up|status|down``: run real engines for development and tests."""
+"""``tandem engines up|status|down|info``: run real engines and see what they can do."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+import textwrap
 from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any, TypeVar
 
 from tandem.integration.config import StartOptions, parse_heap, parse_setting
 from tandem.integration.launcher import Launcher
-from tandem.integration.specs import EngineKind, parse_kind
+from tandem.integration.specs import EngineKind, engine_spec, parse_kind
+from tandem.plugin.engines.base import Capabilities
+from tandem.plugin.engines.capabilities import capabilities_json
+from tandem.plugin.engines.connect import connect
+from tandem.plugin.engines.errors import EngineRequestError
 
 _WHICH = ["opensearch", "elasticsearch", "all"]
 T = TypeVar("T")
@@ -73,6 +79,20 @@ def register(commands: Any) -> None:
     down.add_argument("--port", type=int, help="only the engine on this HTTP port")
     down.set_defaults(handler=_down)
 
+    info = verbs.add_parser(
+        "info",
+        help="show what an engine can do (version, plugins, licence, features)",
+        description=(
+            "Detect an engine's capabilities the way the sidecar does on start. URL defaults "
+            "to TANDEM_OPENSEARCH_URL, then the default OpenSearch URL; credentials may be "
+            "in it (http://user:pass@host:9200)."
+        ),
+    )
+    info.add_argument("url", nargs="?", metavar="URL", help="engine URL")
+    info.add_argument("--json", action="store_true", help="print JSON")
+    info.add_argument("--timeout", type=float, default=30.0, help="seconds per request")
+    info.set_defaults(handler=_info)
+
 
 def _kinds(which: str) -> tuple[EngineKind, ...]:
     return tuple(EngineKind) if which == "all" else (parse_kind(which),)
@@ -115,3 +135,55 @@ def _down(args: argparse.Namespace) -> int:
     stopped = Launcher(progress=_say).down(_kinds(args.which), args.port)
     print("stopped: " + (", ".join(stopped) if stopped else "nothing was running"))
     return 0
+
+
+def _default_url() -> str:
+    return os.environ.get(EngineKind.OPENSEARCH.url_env) or engine_spec(EngineKind.OPENSEARCH).url
+
+
+def _info(args: argparse.Namespace) -> int:
+    try:
+        adapter = connect(args.url or _default_url(), timeout=args.timeout)
+    except EngineRequestError as err:
+        print(f"tandem: error: {err}", file=sys.stderr)
+        return 2
+    try:
+        caps = adapter.capabilities
+        if args.json:
+            print(json.dumps({"url": adapter.url, **capabilities_json(caps)}, indent=2))
+        else:
+            print(_describe(adapter.url, caps))
+    finally:
+        adapter.close()
+    return 0
+
+
+_FEATURES = (
+    "dense",
+    "knn_engines",
+    "rank_features",
+    "sparse_vector",
+    "neural_sparse",
+    "hybrid_query",
+    "normalization_techniques",
+    "rrf_pipeline",
+    "retrievers",
+)
+
+
+def _describe(url: str, caps: Capabilities) -> str:
+    plugins = textwrap.fill(
+        ", ".join(sorted(caps.plugins)) or "-", width=72, break_on_hyphens=False
+    )
+    lines = [
+        f"{'engine':<26} {caps.kind.label} {caps.version_text} at {url}",
+        f"{'build type':<26} {caps.build_type}",
+        f"{'licence':<26} {caps.license or '-'}",
+        f"{'plugins and modules':<26} " + plugins.replace("\n", "\n" + " " * 27),
+    ]
+    for name in _FEATURES:
+        value = getattr(caps, name)
+        shown = ", ".join(value) if isinstance(value, tuple) else ""
+        yes = "yes" if value else "no"
+        lines.append(f"{name:<26} {yes}" + (f" ({shown})" if shown else ""))
+    return "\n".join(lines)

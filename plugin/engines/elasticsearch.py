@@ -1,0 +1,167 @@
+"""The :class:`~tandem.plugin.engines.base.EngineAdapter` for Elasticsearch (elasticsearch-py 9).
+
+Never calls the client's ``info()``: the integ-test zip has no ``GET /``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from contextlib import suppress
+from typing import Any
+
+from elastic_transport import ConnectionError as ClientConnectionError
+from elastic_transport import ConnectionTimeout, TransportError
+from elasticsearch import ApiError, Elasticsearch, UnsupportedProductError
+
+from tandem.integration.probe import redact
+from tandem.integration.specs import EngineKind
+from tandem.plugin.engines.base import BulkItemResult, Capabilities, Json
+from tandem.plugin.engines.capabilities import (
+    NODES_FILTER,
+    License,
+    elasticsearch_capabilities,
+    parse_license,
+    parse_node,
+)
+from tandem.plugin.engines.errors import EngineBadRequest, EngineRequestError, IndexNotFound
+from tandem.plugin.engines.responses import (
+    MGET_CHUNK,
+    bulk_results,
+    chunked,
+    engine_errors,
+    error_from_body,
+    found_ids,
+    msearch_lines,
+    msearch_responses,
+    split_auth,
+)
+
+
+def translate(err: Exception, what: str, url: str) -> EngineRequestError | None:
+    """elasticsearch-py's exception as the vocabulary's; ``None`` for other exceptions."""
+    if isinstance(err, UnsupportedProductError):
+        return EngineRequestError(f"{what} failed on {url}: {err}")
+    if isinstance(err, ApiError):
+        return error_from_body(err.meta.status, err.body, what, url, fallback=err.message)
+    if isinstance(err, (ClientConnectionError, ConnectionTimeout)):
+        return error_from_body(None, None, what, url, fallback=err.message)
+    if isinstance(err, TransportError):  # serialisation and other client-side failures
+        return EngineRequestError(f"{what} failed on {url}: {err}")
+    return None
+
+
+def _license(client: Elasticsearch, url: str) -> License | None:
+    """The cluster's licence; ``None`` where there is no licensing API (no x-pack)."""
+    with suppress(IndexNotFound, EngineBadRequest), engine_errors(translate, "licence", url):
+        return parse_license(client.license.get().body)
+    return None
+
+
+class ElasticsearchAdapter:
+    """One Elasticsearch cluster behind the adapter protocol.
+
+    Build it with :meth:`open` (or :func:`tandem.plugin.engines.connect.connect`),
+    which detects the capabilities before the adapter exists.
+    """
+
+    def __init__(self, client: Elasticsearch, url: str, capabilities: Capabilities) -> None:
+        self._client = client
+        self._url = url
+        self._capabilities = capabilities
+
+    @classmethod
+    def open(cls, url: str, timeout: float = 30.0) -> ElasticsearchAdapter:
+        """Connect to ``url`` (credentials may be in it) and detect what it can do.
+
+        The client does not retry: retries with backoff belong to the bulk
+        writer, which knows which documents to resend.
+        """
+        bare, auth = split_auth(url)
+        client = Elasticsearch(
+            bare,
+            basic_auth=auth,
+            request_timeout=timeout,
+            max_retries=0,
+            retry_on_status=(),
+            retry_on_timeout=False,
+        )
+        shown = redact(url)
+        try:
+            with engine_errors(translate, "capability detection", shown):
+                info = client.nodes.info(
+                    node_id="_local", metric="plugins", filter_path=NODES_FILTER
+                )
+            capabilities = elasticsearch_capabilities(
+                parse_node(info.body), _license(client, shown)
+            )
+        except ValueError as err:  # the engine answered, but not as expected
+            client.close()
+            raise EngineRequestError(f"capability detection failed on {shown}: {err}") from err
+        except BaseException:
+            client.close()
+            raise
+        return cls(client, shown, capabilities)
+
+    @property
+    def kind(self) -> EngineKind:
+        return EngineKind.ELASTICSEARCH
+
+    @property
+    def url(self) -> str:
+        return self._url
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return self._capabilities
+
+    def create_index(self, name: str, body: Mapping[str, Any]) -> None:
+        with engine_errors(translate, f"creating index {name}", self._url):
+            self._client.indices.create(index=name, body=dict(body))
+
+    def delete_index(self, name: str) -> None:
+        with engine_errors(translate, f"deleting index {name}", self._url):
+            self._client.indices.delete(index=name, ignore_unavailable=True)
+
+    def index_exists(self, name: str) -> bool:
+        with engine_errors(translate, f"checking index {name}", self._url):
+            return bool(self._client.indices.exists(index=name))
+
+    def bulk(
+        self, operations: Sequence[Mapping[str, Any]], refresh: bool = False
+    ) -> list[BulkItemResult]:
+        if not operations:
+            return []
+        with engine_errors(translate, "bulk", self._url):
+            response = self._client.bulk(operations=list(operations), refresh=refresh)
+        return bulk_results(response.body)
+
+    def existing_ids(self, index: str, ids: Sequence[str]) -> set[str]:
+        what = f"looking up ids in {index}"
+        found: set[str] = set()
+        for chunk in chunked(ids, MGET_CHUNK):
+            with engine_errors(translate, what, self._url):
+                response = self._client.mget(index=index, ids=list(chunk), source=False)
+            found |= found_ids(response.body, what, self._url)
+        return found
+
+    def count(self, index: str) -> int:
+        with engine_errors(translate, f"counting {index}", self._url):
+            return int(self._client.count(index=index)["count"])
+
+    def refresh(self, index: str) -> None:
+        with engine_errors(translate, f"refreshing {index}", self._url):
+            self._client.indices.refresh(index=index)
+
+    def search(self, index: str, body: Mapping[str, Any]) -> Json:
+        with engine_errors(translate, f"search in {index}", self._url):
+            return dict(self._client.search(index=index, body=dict(body)).body)
+
+    def msearch(self, searches: Sequence[tuple[str, Mapping[str, Any]]]) -> list[Json]:
+        if not searches:
+            return []
+        with engine_errors(translate, "msearch", self._url):
+            response = self._client.msearch(searches=msearch_lines(searches))
+        return msearch_responses(response.body, len(searches))
+
+    def close(self) -> None:
+        self._client.close()
