@@ -13,7 +13,8 @@ from collections.abc import Sequence
 
 from tandem.encoders.sources import SourceError
 from tandem.integration.errors import EngineError
-from tandem.plugin.cli import engines, models
+from tandem.plugin.cli import engines, index, models
+from tandem.plugin.engines.errors import EngineRequestError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -24,6 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     engines.register(commands)
     models.register(commands)
+    index.register(commands)
     return parser
 
 
@@ -32,7 +34,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         code: int = args.handler(args)
-    except (EngineError, SourceError, ValueError, ImportError, FileNotFoundError) as err:
+    except (
+        EngineError,
+        EngineRequestError,
+        SourceError,
+        ValueError,
+        ImportError,
+        FileNotFoundError,
+    ) as err:
         print(f"tandem: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

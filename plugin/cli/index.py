@@ -1,0 +1,138 @@
+"""``tandem index DATA --index NAME``: encode documents and write them to an engine."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from tandem.encoders.loader import load_dense, load_sparse
+from tandem.encoders.registry import ModelKind, resolve_spec
+from tandem.encoders.sparse import Pruning
+from tandem.plugin.cli.targets import engine_url
+from tandem.plugin.engines.base import EngineAdapter
+from tandem.plugin.engines.connect import connect
+from tandem.plugin.index_spec import DenseField, IndexSpec, SparseField, TextField
+from tandem.plugin.ingest.bulk import BulkOptions, BulkWriter
+from tandem.plugin.ingest.documents import corpus_file, read_documents
+from tandem.plugin.ingest.pipeline import FieldMap, IngestOptions, Ingestor, SourceBuilder
+from tandem.plugin.ingest.progress import ProgressLine
+from tandem.plugin.mapping import build_index_body
+
+NONE = "none"
+
+
+def register(commands: Any) -> None:
+    parser = commands.add_parser(
+        "index",
+        help="encode a JSONL file or BEIR corpus and write it to an engine",
+        description=(
+            "Reads DATA (a JSONL file of {_id|id, title, text, ...} objects, or a BEIR folder "
+            "with corpus.jsonl), encodes each document with the dense and sparse models, and "
+            "bulk-writes it with retries. Creates the index when it does not exist. Exit code 1 "
+            "when any document failed; they are listed."
+        ),
+    )
+    parser.add_argument("data", type=Path, help="JSONL file or BEIR corpus folder")
+    parser.add_argument("--index", required=True, help="index name")
+    parser.add_argument(
+        "--engine", default="opensearch", help="opensearch, elasticsearch, or a URL"
+    )
+    parser.add_argument("--dense", default="minilm", help="dense model, or 'none'")
+    parser.add_argument("--sparse", default="splade-tiny", help="sparse model, or 'none'")
+    parser.add_argument("--int8", action="store_true", help="use int8 models")
+    parser.add_argument("--resume", action="store_true", help="skip ids already in the index")
+    parser.add_argument("--text-fields", default="title,text", help="fields holding text")
+    parser.add_argument("--batch-size", type=int, default=32, help="documents per encoder batch")
+    parser.add_argument("--bulk-docs", type=int, default=500, help="documents per bulk request")
+    parser.add_argument("--bulk-mb", type=float, default=5.0, help="megabytes per bulk request")
+    parser.add_argument("--concurrency", type=int, default=2, help="bulk requests in flight")
+    parser.add_argument("--top-k", type=int, help="keep at most K sparse terms per document")
+    parser.add_argument("--failures", type=Path, help="write every failure to this JSONL file")
+    parser.set_defaults(handler=_index)
+
+
+def _say(message: str) -> None:
+    print(f"· {message}", file=sys.stderr, flush=True)
+
+
+def default_spec(
+    name: str, text_fields: tuple[str, ...], dims: int | None, sparse: bool
+) -> IndexSpec:
+    """The index Tandem creates when none exists: text, ``embedding`` and ``sparse``."""
+    return IndexSpec(
+        name=name,
+        text_fields=tuple(TextField(f) for f in text_fields),
+        dense=DenseField("embedding", dims) if dims else None,
+        sparse=SparseField("sparse") if sparse else None,
+    )
+
+
+def _ensure_index(adapter: EngineAdapter, spec: IndexSpec, dims: int | None) -> None:
+    if adapter.index_exists(spec.name):
+        _say(f"index {spec.name} exists; writing into it")
+        return
+    body = build_index_body(spec, adapter.capabilities, model_dims=dims)
+    adapter.create_index(spec.name, body)
+    _say(f"created index {spec.name} on {adapter.url}")
+
+
+def _count_lines(path: Path) -> int:
+    with path.open("rb") as lines:
+        return sum(1 for line in lines if line.strip())
+
+
+def _index(args: argparse.Namespace) -> int:
+    text_fields = tuple(f.strip() for f in args.text_fields.split(",") if f.strip())
+    corpus = corpus_file(args.data)  # fail on a bad path before loading any model
+    dense = (
+        None
+        if args.dense == NONE
+        else load_dense(resolve_spec(args.dense, ModelKind.DENSE), args.int8, progress=_say)
+    )
+    sparse = (
+        None
+        if args.sparse == NONE
+        else load_sparse(resolve_spec(args.sparse, ModelKind.SPARSE), args.int8, progress=_say)
+    )
+    dims = None
+    if dense is not None:
+        dims = int(dense.encode(["dimension probe"]).shape[1])
+    adapter = connect(engine_url(args.engine))
+    try:
+        spec = default_spec(args.index, text_fields, dims, sparse is not None)
+        _ensure_index(adapter, spec, dims)
+        bulk = BulkOptions(
+            max_docs=args.bulk_docs,
+            max_bytes=int(args.bulk_mb * 1024 * 1024),
+            concurrency=args.concurrency,
+        )
+        builder = SourceBuilder(
+            FieldMap(dense="embedding", sparse="sparse"), dense, sparse, Pruning(top_k=args.top_k)
+        )
+        ingestor = Ingestor(
+            BulkWriter(adapter, args.index, bulk),
+            builder,
+            IngestOptions(batch_size=args.batch_size, resume=args.resume),
+            ProgressLine(),
+        )
+        report = ingestor.run(read_documents(corpus, text_fields), total=_count_lines(corpus))
+        adapter.refresh(args.index)
+    finally:
+        adapter.close()
+    print(
+        f"indexed {report.indexed:,}, skipped {report.skipped:,} already stored, "
+        f"failed {len(report.failures):,} in {report.seconds:.1f} s "
+        f"({report.docs_per_second:.1f} docs/s)"
+    )
+    for failure in report.failures[:20]:
+        print(f"  failed {failure.id}: {failure.reason}")
+    if len(report.failures) > 20:
+        print(f"  ... and {len(report.failures) - 20} more (--failures FILE lists them all)")
+    if args.failures:
+        with args.failures.open("w") as out:
+            for failure in report.failures:
+                out.write(json.dumps({"id": failure.id, "reason": failure.reason}) + "\n")
+    return 1 if report.failures else 0

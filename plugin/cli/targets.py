@@ -1,0 +1,21 @@
+"""Turn ``--engine opensearch|elasticsearch|URL`` into a URL."""
+
+from __future__ import annotations
+
+import os
+
+from tandem.integration.specs import EngineKind, engine_spec
+
+
+def engine_url(engine: str) -> str:
+    """An engine name means its ``TANDEM_*_URL`` or the local default; anything else is a URL."""
+    lowered = engine.lower()
+    for kind in EngineKind:
+        if lowered == kind.value:
+            return os.environ.get(kind.url_env) or engine_spec(kind).url
+    if "://" not in engine:
+        raise ValueError(
+            f"--engine {engine!r}: use opensearch, elasticsearch, or a URL such as "
+            "http://localhost:9200"
+        )
+    return engine

@@ -1,0 +1,358 @@
+"""What an index holds, engine-neutral: frozen dataclasses that validate themselves.
+
+An :class:`IndexSpec` names the text, dense, sparse and metadata fields of one
+Tandem index. It is checked when built, so a bad name or an out-of-range HNSW
+parameter fails here with a message saying what is allowed, long before any
+request reaches an engine. :mod:`tandem.plugin.mapping` turns a spec into the
+create-index body of a given engine; what depends on the engine (field types
+it lacks, the model's dimensions) is checked there.
+
+:meth:`IndexSpec.from_dict` reads the JSON form::
+
+    {"name": "docs", "shards": 1, "replicas": 0, "fields": [
+        {"name": "title", "type": "text", "analyzer": "english"},
+        {"name": "vector", "type": "dense", "dims": 384, "similarity": "cosine"},
+        {"name": "terms", "type": "sparse"},
+        {"name": "year", "type": "integer"}]}
+
+and names the JSON path of whatever it refuses.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import MISSING, dataclass, fields
+from typing import Any, Literal, get_args
+
+Similarity = Literal["cosine", "dot_product", "l2"]
+KnnEngine = Literal["lucene", "faiss"]
+Quantization = Literal["int8", "fp16"]
+EsIndexType = Literal["hnsw", "int8_hnsw", "bbq_hnsw"]
+SparseType = Literal["rank_features", "sparse_vector"]
+MetadataType = Literal["keyword", "integer", "long", "float", "boolean", "date"]
+
+MAX_DIMS = 4096  # Elasticsearch's dense_vector limit, the lower of the two engines'
+MAX_M = 512  # Lucene's HNSW limits: "maxConn must be ... less than or equal to 512"
+MAX_EF_CONSTRUCTION = 3200  # "beamWidth must be ... less than or equal to 3200"
+BBQ_MIN_DIMS = 64  # "bbq_hnsw does not support dimensions fewer than 64"
+
+_FIELD_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,254}")
+_ANALYZER = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,254}")
+_INDEX_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,254}")
+
+
+class SpecError(ValueError):
+    """An index spec that cannot be built; ``str()`` starts with where the problem is.
+
+    ``where`` locates the object (a field name, or a JSON path such as
+    ``fields[2]``) and ``key`` the attribute in it, so :meth:`IndexSpec.from_dict`
+    can re-locate a field's error under its JSON path.
+    """
+
+    def __init__(self, problem: str, key: str | None = None, where: str = "") -> None:
+        self.problem = problem
+        self.key = key
+        self.where = where
+        location = ".".join(part for part in (where, key) if part)
+        super().__init__(f"{location}: {problem}" if location else problem)
+
+    def at(self, where: str) -> SpecError:
+        """The same problem, located under ``where`` instead."""
+        return SpecError(self.problem, self.key, where)
+
+
+def _one_of(allowed: tuple[str, ...]) -> str:
+    return ", ".join(repr(a) for a in allowed)
+
+
+def _check_choice(value: object, choices: Any, key: str, where: str, optional: bool) -> None:
+    allowed: tuple[str, ...] = get_args(choices)
+    if value is None and optional:
+        return
+    if value not in allowed:
+        extra = " or None" if optional else ""
+        raise SpecError(
+            f"{value!r} is not supported; use one of {_one_of(allowed)}{extra}", key, where
+        )
+
+
+def _check_int(value: object, key: str, where: str, low: int, high: int, why: str = "") -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise SpecError(f"must be an integer, got {value!r}", key, where)
+    if not low <= value <= high:
+        raise SpecError(f"must be between {low} and {high}{why}, got {value}", key, where)
+
+
+def _check_field_name(name: object) -> None:
+    if not isinstance(name, str) or not _FIELD_NAME.fullmatch(name):
+        raise SpecError(
+            f"field name {name!r} is not allowed: use letters, digits, '_' and '-', starting "
+            "with a letter, at most 255 characters ('.' would make a nested object path, "
+            "and a leading '_' is reserved for the engines' metadata fields)",
+            "name",
+        )
+
+
+@dataclass(frozen=True)
+class TextField:
+    """A full-text field searched with BM25, analysed by ``analyzer``."""
+
+    name: str
+    analyzer: str = "standard"
+
+    def __post_init__(self) -> None:
+        _check_field_name(self.name)
+        if not isinstance(self.analyzer, str) or not _ANALYZER.fullmatch(self.analyzer):
+            raise SpecError(
+                f"{self.analyzer!r} is not an analyzer name (letters, digits, '_', '-')",
+                "analyzer",
+                self.name,
+            )
+
+
+@dataclass(frozen=True)
+class DenseField:
+    """A dense vector field with an HNSW graph.
+
+    ``engine`` and ``quantization`` are OpenSearch options: ``quantization="int8"``
+    is Lucene scalar quantisation (7 bits), ``"fp16"`` needs ``engine="faiss"``.
+    ``index_type`` is Elasticsearch's (``int8_hnsw``, ``bbq_hnsw``); ``None``
+    there means plain float ``hnsw``. A spec names one engine's options, not both.
+    """
+
+    name: str
+    dims: int
+    similarity: Similarity = "cosine"
+    m: int = 16
+    ef_construction: int = 100
+    engine: KnnEngine | None = None
+    quantization: Quantization | None = None
+    index_type: EsIndexType | None = None
+
+    def __post_init__(self) -> None:
+        _check_field_name(self.name)
+        where = self.name
+        _check_int(self.dims, "dims", where, 1, MAX_DIMS)
+        _check_choice(self.similarity, Similarity, "similarity", where, optional=False)
+        _check_int(self.m, "m", where, 2, MAX_M)
+        _check_int(
+            self.ef_construction,
+            "ef_construction",
+            where,
+            self.m,
+            MAX_EF_CONSTRUCTION,
+            " (at least m: each node keeps m links out of ef_construction candidates)",
+        )
+        _check_choice(self.engine, KnnEngine, "engine", where, optional=True)
+        _check_choice(self.quantization, Quantization, "quantization", where, optional=True)
+        _check_choice(self.index_type, EsIndexType, "index_type", where, optional=True)
+        if self.index_type is not None and (self.engine or self.quantization):
+            raise SpecError(
+                "index_type is Elasticsearch's option and engine/quantization are "
+                "OpenSearch's; a spec uses one engine's options",
+                "index_type",
+                where,
+            )
+        if self.quantization == "fp16" and self.engine != "faiss":
+            raise SpecError(
+                "'fp16' is faiss scalar quantisation: set engine='faiss', or use 'int8' "
+                "(Lucene's 7-bit quantisation)",
+                "quantization",
+                where,
+            )
+        if self.quantization == "int8" and self.engine == "faiss":
+            raise SpecError(
+                "faiss has no 'int8' scalar quantisation; use 'fp16' with faiss or 'int8' "
+                "with engine='lucene'",
+                "quantization",
+                where,
+            )
+        if self.index_type == "bbq_hnsw" and self.dims < BBQ_MIN_DIMS:
+            raise SpecError(
+                f"bbq_hnsw needs at least {BBQ_MIN_DIMS} dims, got {self.dims}; use "
+                "'int8_hnsw' or 'hnsw'",
+                "index_type",
+                where,
+            )
+
+
+@dataclass(frozen=True)
+class SparseField:
+    """Learned-sparse term weights. ``type=None`` takes the best type the engine has."""
+
+    name: str
+    type: SparseType | None = None
+
+    def __post_init__(self) -> None:
+        _check_field_name(self.name)
+        _check_choice(self.type, SparseType, "type", self.name, optional=True)
+
+
+@dataclass(frozen=True)
+class MetadataField:
+    """A filterable, sortable field stored beside the vectors (category, date, ...)."""
+
+    name: str
+    type: MetadataType
+
+    def __post_init__(self) -> None:
+        _check_field_name(self.name)
+        _check_choice(self.type, MetadataType, "type", self.name, optional=False)
+
+
+AnyField = TextField | DenseField | SparseField | MetadataField
+
+
+@dataclass(frozen=True)
+class IndexSpec:
+    """One Tandem index: its name, fields and shard layout."""
+
+    name: str
+    text_fields: tuple[TextField, ...]
+    dense: DenseField | None = None
+    sparse: SparseField | None = None
+    metadata: tuple[MetadataField, ...] = ()
+    shards: int = 1
+    replicas: int = 0
+
+    def __post_init__(self) -> None:
+        # Lists are accepted and frozen to tuples, so a spec stays hashable.
+        object.__setattr__(self, "text_fields", tuple(self.text_fields))
+        object.__setattr__(self, "metadata", tuple(self.metadata))
+        if not isinstance(self.name, str) or not _INDEX_NAME.fullmatch(self.name):
+            raise SpecError(
+                f"index name {self.name!r} is not allowed: use lowercase letters, digits, "
+                "'.', '_' and '-', starting with a letter or digit, at most 255 characters",
+                "name",
+            )
+        _check_int(self.shards, "shards", "", 1, 1024)
+        _check_int(self.replicas, "replicas", "", 0, 64)
+        self._check_kinds()
+        if not (self.text_fields or self.dense or self.sparse):
+            raise SpecError("an index needs at least one text, dense or sparse field", "fields")
+        seen: dict[str, str] = {}
+        for f in self.fields:
+            kind = _KIND_NAMES[type(f)]
+            if f.name in seen:
+                raise SpecError(
+                    f"field name {f.name!r} is used twice ({seen[f.name]} and {kind})", "fields"
+                )
+            seen[f.name] = kind
+
+    def _check_kinds(self) -> None:
+        expected: list[tuple[str, object, type]] = [
+            *(("text_fields", f, TextField) for f in self.text_fields),
+            *(("metadata", f, MetadataField) for f in self.metadata),
+        ]
+        if self.dense is not None:
+            expected.append(("dense", self.dense, DenseField))
+        if self.sparse is not None:
+            expected.append(("sparse", self.sparse, SparseField))
+        for key, value, cls in expected:
+            if not isinstance(value, cls):
+                raise SpecError(f"expected a {cls.__name__}, got {value!r}", key)
+
+    @property
+    def fields(self) -> tuple[AnyField, ...]:
+        """Every field in body order: text, dense, sparse, metadata."""
+        extra = tuple(f for f in (self.dense, self.sparse) if f is not None)
+        return (*self.text_fields, *extra, *self.metadata)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> IndexSpec:
+        """Read the JSON form (see the module docstring); unknown keys and types are errors."""
+        _only_keys(data, _SPEC_KEYS, "", "the index spec")
+        raw_fields = data.get("fields", [])
+        if not isinstance(raw_fields, list):
+            raise SpecError(f"must be a list of fields, got {raw_fields!r}", "fields")
+        text: list[TextField] = []
+        metadata: list[MetadataField] = []
+        dense: list[tuple[str, DenseField]] = []
+        sparse: list[tuple[str, SparseField]] = []
+        first_use: dict[str, str] = {}
+        for i, raw in enumerate(raw_fields):
+            where = f"fields[{i}]"
+            built = _field_from_dict(raw, where)
+            if built.name in first_use:
+                raise SpecError(
+                    f"field name {built.name!r} is already used by {first_use[built.name]}",
+                    "name",
+                    where,
+                )
+            first_use[built.name] = where
+            if isinstance(built, TextField):
+                text.append(built)
+            elif isinstance(built, MetadataField):
+                metadata.append(built)
+            elif isinstance(built, DenseField):
+                dense.append((where, built))
+            else:
+                sparse.append((where, built))
+        for kind, found in (("dense", dense), ("sparse", sparse)):
+            if len(found) > 1:
+                raise SpecError(
+                    f"a second {kind} field; an index holds at most one", "type", found[1][0]
+                )
+        return cls(
+            name=data.get("name", ""),
+            text_fields=tuple(text),
+            dense=dense[0][1] if dense else None,
+            sparse=sparse[0][1] if sparse else None,
+            metadata=tuple(metadata),
+            **{k: data[k] for k in ("shards", "replicas") if k in data},
+        )
+
+
+_KIND_NAMES: dict[type, str] = {
+    TextField: "text",
+    DenseField: "dense",
+    SparseField: "sparse",
+    MetadataField: "metadata",
+}
+_SPEC_KEYS = ("name", "fields", "shards", "replicas")
+
+
+def _only_keys(data: object, allowed: tuple[str, ...], where: str, what: str) -> None:
+    if not isinstance(data, Mapping):
+        raise SpecError(f"{what} must be a JSON object, got {data!r}", None, where)
+    for key in data:
+        if key not in allowed:
+            raise SpecError(
+                f"unknown key {key!r} for {what}; allowed: {', '.join(allowed)}", str(key), where
+            )
+
+
+# JSON field type -> (dataclass, the values the type itself fixes).
+_FIELD_TYPES: dict[str, tuple[type[AnyField], dict[str, Any]]] = {
+    "text": (TextField, {}),
+    "dense": (DenseField, {}),
+    "sparse": (SparseField, {}),
+    **{t: (SparseField, {"type": t}) for t in get_args(SparseType)},
+    **{t: (MetadataField, {"type": t}) for t in get_args(MetadataType)},
+}
+
+
+def _field_from_dict(raw: object, where: str) -> AnyField:
+    if not isinstance(raw, Mapping):
+        raise SpecError(f"a field must be a JSON object, got {raw!r}", None, where)
+    field_type = raw.get("type")
+    if field_type not in _FIELD_TYPES:
+        problem = (
+            "every field needs a type"
+            if field_type is None
+            else f"unknown field type {field_type!r}"
+        )
+        raise SpecError(f"{problem}; use one of {', '.join(_FIELD_TYPES)}", "type", where)
+    cls, fixed = _FIELD_TYPES[field_type]
+    # The JSON "type" names the field type; SparseField's own ``type`` comes from it.
+    keys = [f.name for f in fields(cls) if f.name != "type"]
+    _only_keys(raw, ("type", *keys), where, f"a {field_type} field")
+    values: dict[str, Any] = {k: v for k, v in raw.items() if k != "type"}
+    for f in fields(cls):
+        if f.name in keys and f.name not in values and f.default is MISSING:
+            raise SpecError(f"a {field_type} field needs {f.name!r}", f.name, where)
+    try:
+        return cls(**values, **fixed)
+    except SpecError as err:
+        raise err.at(where) from None

@@ -1,0 +1,176 @@
+"""The ingest pipeline: read, skip what is stored (resume), encode, write, report.
+
+Encoding runs in the calling thread while up to ``concurrency`` bulk requests
+are in flight on worker threads (onnxruntime releases the GIL), so the engine
+indexes one chunk while the next is being encoded. A document counts as
+indexed only once the engine has accepted it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from tandem.encoders.dense import DenseEncoder
+from tandem.encoders.registry import InputKind
+from tandem.encoders.sparse import Pruning, SpladeEncoder
+from tandem.plugin.ingest.bulk import BulkWriter, ChunkBuffer, DocResult, Pending
+from tandem.plugin.ingest.documents import BadLine, Document
+from tandem.plugin.ingest.progress import Snapshot
+from tandem.plugin.terms import encode_term
+
+
+@dataclass(frozen=True)
+class FieldMap:
+    """Where each part of a document goes in the index."""
+
+    dense: str | None = "embedding"
+    sparse: str | None = "sparse"
+
+
+@dataclass(frozen=True)
+class IngestOptions:
+    batch_size: int = 32
+    resume: bool = False
+    pruning: Pruning = field(default_factory=Pruning)
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be positive, got {self.batch_size}")
+
+
+@dataclass(frozen=True)
+class Failure:
+    id: str
+    reason: str
+
+
+@dataclass
+class IngestReport:
+    indexed: int = 0
+    skipped: int = 0
+    failures: list[Failure] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def docs_per_second(self) -> float:
+        return self.indexed / self.seconds if self.seconds > 0 else 0.0
+
+    def snapshot(self, total: int | None, started: float) -> Snapshot:
+        return Snapshot(
+            self.indexed, len(self.failures), self.skipped, time.monotonic() - started, total
+        )
+
+
+class SourceBuilder:
+    """Turns documents into engine sources with their dense vector and sparse terms."""
+
+    def __init__(
+        self,
+        fields: FieldMap,
+        dense: DenseEncoder | None,
+        sparse: SpladeEncoder | None,
+        pruning: Pruning = Pruning(),
+    ) -> None:
+        if dense is None and sparse is None:
+            raise ValueError("ingest needs a dense or a sparse encoder (or both)")
+        self.fields = fields
+        self.dense = dense
+        self.sparse = sparse
+        self.pruning = pruning
+
+    def build(self, docs: Sequence[Document]) -> list[Pending]:
+        passages = [d.passage() for d in docs]
+        sources: list[dict[str, Any]] = [{**d.metadata, **d.text} for d in docs]
+        if self.dense is not None and self.fields.dense:
+            vectors = self.dense.encode(passages, InputKind.DOCUMENT)
+            for source, vector in zip(sources, vectors, strict=True):
+                source[self.fields.dense] = vector.tolist()
+        if self.sparse is not None and self.fields.sparse:
+            for source, terms in zip(
+                sources, self.sparse.encode(passages, self.pruning), strict=True
+            ):
+                source[self.fields.sparse] = {
+                    encode_term(token): float(weight) for token, weight in terms.as_dict().items()
+                }
+        return [Pending.of(d.id, s) for d, s in zip(docs, sources, strict=True)]
+
+
+def batched(items: Iterable[Document | BadLine], size: int) -> Iterator[list[Document | BadLine]]:
+    batch: list[Document | BadLine] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+class Ingestor:
+    """Runs one ingest into one index."""
+
+    def __init__(
+        self,
+        writer: BulkWriter,
+        builder: SourceBuilder,
+        options: IngestOptions = IngestOptions(),
+        progress: Callable[[Snapshot, bool], None] | None = None,
+    ) -> None:
+        self.writer = writer
+        self.builder = builder
+        self.options = options
+        self.progress = progress
+
+    def run(self, records: Iterable[Document | BadLine], total: int | None = None) -> IngestReport:
+        report = IngestReport()
+        started = time.monotonic()
+        bulk = self.writer.options
+        inflight: deque[Future[list[DocResult]]] = deque()
+        buffer = ChunkBuffer(bulk.max_docs, bulk.max_bytes)
+
+        def collect(future: Future[list[DocResult]]) -> None:
+            for result in future.result():
+                if result.ok:
+                    report.indexed += 1
+                else:
+                    report.failures.append(Failure(result.id, result.reason or "rejected"))
+            if self.progress:
+                self.progress(report.snapshot(total, started), False)
+
+        with ThreadPoolExecutor(bulk.concurrency, thread_name_prefix="tandem-bulk") as pool:
+
+            def submit(chunk: list[Pending]) -> None:
+                while len(inflight) >= bulk.concurrency:
+                    collect(inflight.popleft())
+                inflight.append(pool.submit(self.writer.send, chunk))
+
+            for batch in batched(records, self.options.batch_size):
+                docs = [r for r in batch if isinstance(r, Document)]
+                for bad in (r for r in batch if isinstance(r, BadLine)):
+                    report.failures.append(Failure(bad.id, bad.reason))
+                if self.options.resume and docs:
+                    stored = self.writer.adapter.existing_ids(
+                        self.writer.index, [d.id for d in docs]
+                    )
+                    report.skipped += sum(1 for d in docs if d.id in stored)
+                    docs = [d for d in docs if d.id not in stored]
+                if not docs:
+                    continue
+                for item in self.builder.build(docs):
+                    full = buffer.add(item)
+                    if full:
+                        submit(full)
+            rest = buffer.flush()
+            if rest:
+                submit(rest)
+            while inflight:
+                collect(inflight.popleft())
+        report.seconds = time.monotonic() - started
+        if self.progress:
+            self.progress(report.snapshot(total, started), True)
+        return report

@@ -1,0 +1,292 @@
+"""Bodies from ``build_index_body`` on the real engines, and term names that survive them."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from opensearchpy.exceptions import RequestError
+
+from tandem.integration.handle import EngineHandle
+from tandem.integration.specs import EngineKind
+from tandem.plugin.engines.base import Capabilities
+from tandem.plugin.engines.errors import CapabilityError
+from tandem.plugin.index_spec import (
+    DenseField,
+    IndexSpec,
+    MetadataField,
+    SparseField,
+    SpecError,
+    TextField,
+)
+from tandem.plugin.mapping import build_index_body, sparse_field_type
+from tandem.plugin.terms import decode_term, decode_terms, encode_term, encode_terms
+
+DIMS = 8
+TRICKY = ["a.b", "..", ".", "%", "%2E", "a.b.c", "heart", "##ing", "[CLS]", "ü", "a\\b", "_id"]
+TRICKY += ["", " ", "\ud800", "\ud83d\ude00", "😀"]
+# Multiples of 0.25: exact in the engines' 9-bit sparse weights.
+WEIGHTS = {token: 0.25 * (i + 1) for i, token in enumerate(TRICKY)}
+
+
+def capabilities_for(engine: EngineHandle) -> Capabilities:
+    """What docs/engines.md records for this engine line; detection is tested on its own."""
+    major, minor, patch = (int(part) for part in engine.version.split("."))
+    version = (major, minor, patch)
+    if engine.kind is EngineKind.ELASTICSEARCH:
+        return Capabilities(
+            kind=engine.kind,
+            version=version,
+            build_type="integ-test-zip",
+            plugins=frozenset({"apm", "transport-netty4", "x-pack-core", "x-pack-security"}),
+            license="basic",
+            dense=True,
+            knn_engines=(),
+            rank_features=False,  # no mapper-extras module in the zip
+            sparse_vector=True,
+            neural_sparse=False,
+            hybrid_query=False,
+            normalization_techniques=(),
+            rrf_pipeline=False,
+            retrievers=(),
+        )
+    return Capabilities(
+        kind=engine.kind,
+        version=version,
+        build_type="integ-test-zip",
+        plugins=frozenset({"opensearch-knn", "opensearch-neural-search", "mapper-extras"}),
+        license=None,
+        dense=True,
+        knn_engines=("lucene",),  # no native libraries: faiss kills the node
+        rank_features=True,
+        sparse_vector=version >= (3, 3, 0),  # SEISMIC
+        neural_sparse=True,
+        hybrid_query=True,
+        normalization_techniques=("min_max", "l2", "z_score") if major >= 3 else ("min_max", "l2"),
+        rrf_pipeline=True,
+        retrievers=(),
+    )
+
+
+def _spec(name: str, dims: int = DIMS) -> IndexSpec:
+    return IndexSpec(
+        name=name,
+        text_fields=(TextField("title"), TextField("body", analyzer="simple")),
+        dense=DenseField("vector", dims=dims),
+        sparse=SparseField("terms"),
+        metadata=(
+            MetadataField("category", "keyword"),
+            MetadataField("year", "integer"),
+            MetadataField("views", "long"),
+            MetadataField("rating", "float"),
+            MetadataField("public", "boolean"),
+            MetadataField("published", "date"),
+        ),
+    )
+
+
+def _unit(values: list[float]) -> list[float]:
+    norm = math.sqrt(sum(v * v for v in values))
+    return [v / norm for v in values]
+
+
+def _contains(actual: Any, expected: Any) -> bool:
+    """Whether ``actual`` holds everything in ``expected`` (engines add defaults)."""
+    if isinstance(expected, dict):
+        return isinstance(actual, dict) and all(
+            key in actual and _contains(actual[key], value) for key, value in expected.items()
+        )
+    return bool(actual == expected)
+
+
+def _stored_source(engine: EngineHandle, client: Any, index: str, doc_id: str) -> Any:
+    """The document as stored; Elasticsearch 9 keeps vectors out of ``_source`` unless asked."""
+    body: dict[str, Any] = {"query": {"ids": {"values": [doc_id]}}}
+    if engine.kind is EngineKind.ELASTICSEARCH:
+        body["_source"] = {"exclude_vectors": False}
+    hits = client.search(index=index, body=body)["hits"]["hits"]
+    assert len(hits) == 1
+    return hits[0]["_source"]
+
+
+def _sparse_query(engine: EngineHandle, field: str, names: dict[str, float]) -> dict[str, Any]:
+    if engine.kind is EngineKind.ELASTICSEARCH:
+        return {"sparse_vector": {"field": field, "query_vector": names}}
+    return {"neural_sparse": {field: {"query_tokens": names}}}
+
+
+def _knn_query(engine: EngineHandle, vector: list[float], k: int) -> dict[str, Any]:
+    if engine.kind is EngineKind.ELASTICSEARCH:
+        return {
+            "size": k,
+            "knn": {"field": "vector", "query_vector": vector, "k": k, "num_candidates": 50},
+        }
+    return {"size": k, "query": {"knn": {"vector": {"vector": vector, "k": k}}}}
+
+
+@pytest.fixture
+def cleanup(engine_client: Any, index_name: str) -> Iterator[list[str]]:
+    """Extra index names a test creates, deleted afterwards."""
+    names: list[str] = []
+    yield names
+    for name in names:
+        engine_client.indices.delete(index=name, ignore_unavailable=True)
+
+
+def test_body_is_accepted_and_term_names_round_trip(
+    engine: EngineHandle, engine_client: Any, index_name: str
+) -> None:
+    caps = capabilities_for(engine)
+    spec = _spec(index_name)
+    body = build_index_body(spec, caps, model_dims=DIMS)
+    engine_client.indices.create(index=index_name, body=body)
+
+    stored = engine_client.indices.get_mapping(index=index_name)[index_name]["mappings"]
+    for field, expected in body["mappings"]["properties"].items():
+        assert _contains(stored["properties"][field], expected), (field, stored["properties"])
+
+    vector = _unit([float(i + 1) for i in range(DIMS)])
+    source = {
+        "title": "Tandem mapping check",
+        "body": "one document with tricky sparse terms",
+        "vector": vector,
+        "terms": encode_terms(WEIGHTS),
+        "category": "a",
+        "year": 2026,
+        "views": 10**12,
+        "rating": 4.5,
+        "public": True,
+        "published": "2026-11-23",
+    }
+    engine_client.index(index=index_name, id="d1", body=source, refresh=True)
+
+    terms = _stored_source(engine, engine_client, index_name, "d1")["terms"]
+    assert decode_terms(terms) == WEIGHTS
+
+    # Every term is found again by its encoded name, with its own weight.
+    for token, weight in WEIGHTS.items():
+        query = _sparse_query(engine, "terms", {encode_term(token): 1.0})
+        hits = engine_client.search(index=index_name, body={"query": query})["hits"]["hits"]
+        assert [h["_id"] for h in hits] == ["d1"], ascii(token)
+        assert hits[0]["_score"] == pytest.approx(weight, rel=1e-3), ascii(token)
+
+    if engine.kind is EngineKind.OPENSEARCH:
+        # rank_feature addresses "field.term" and splits at the last dot: only the
+        # escaped name reaches a term with a dot in it.
+        for token in ("a.b", "..", "a.b.c"):
+            query = {"rank_feature": {"field": f"terms.{encode_term(token)}", "linear": {}}}
+            hits = engine_client.search(index=index_name, body={"query": query})["hits"]["hits"]
+            assert [h["_id"] for h in hits] == ["d1"], token
+            assert hits[0]["_score"] == pytest.approx(WEIGHTS[token], rel=1e-3)
+
+    hits = engine_client.search(index=index_name, body=_knn_query(engine, vector, 1))
+    assert [h["_id"] for h in hits["hits"]["hits"]] == ["d1"]
+
+
+def test_every_encoded_character_survives(
+    engine: EngineHandle, engine_client: Any, index_name: str
+) -> None:
+    caps = capabilities_for(engine)
+    spec = IndexSpec(name=index_name, text_fields=(), sparse=SparseField("terms"))
+    engine_client.indices.create(index=index_name, body=build_index_body(spec, caps))
+    tokens = [chr(c) for c in [*range(0x250), 0xD800, 0xDBFF, 0xDC00, 0xDFFF, 0xFFFF, 0x10FFFF]]
+    tokens += [t for t in TRICKY if len(t) != 1]
+    weights = {token: 1.0 for token in tokens}
+    engine_client.index(
+        index=index_name, id="d1", body={"terms": encode_terms(weights)}, refresh=True
+    )
+    stored = _stored_source(engine, engine_client, index_name, "d1")["terms"]
+    assert sorted(map(decode_term, stored)) == sorted(tokens)
+
+
+def test_wrong_dims_fail_before_any_request(
+    engine: EngineHandle, engine_client: Any, index_name: str
+) -> None:
+    spec = _spec(index_name, dims=512)
+    with pytest.raises(SpecError, match="has 512 dims but the model minilm makes 384"):
+        body = build_index_body(spec, capabilities_for(engine), 384, model_name="minilm")
+        engine_client.indices.create(index=index_name, body=body)
+    assert not engine_client.indices.exists(index=index_name)
+
+
+def _unsupported_specs(engine: EngineHandle, name: str) -> list[IndexSpec]:
+    spec = _spec(name)
+    if engine.kind is EngineKind.ELASTICSEARCH:
+        return [
+            IndexSpec(name, spec.text_fields, sparse=SparseField("terms", type="rank_features")),
+            IndexSpec(
+                name, spec.text_fields, dense=DenseField("vector", DIMS, quantization="int8")
+            ),
+        ]
+    # A SEISMIC field beside a knn_vector (3.3+), or no SEISMIC at all (2.x); and faiss.
+    seismic = SparseField("terms", type="sparse_vector")
+    return [
+        IndexSpec(name, spec.text_fields, dense=spec.dense, sparse=seismic),
+        IndexSpec(name, spec.text_fields, dense=DenseField("vector", DIMS, engine="faiss")),
+    ]
+
+
+def test_what_the_engine_lacks_fails_before_any_request(
+    engine: EngineHandle, engine_client: Any, index_name: str
+) -> None:
+    caps = capabilities_for(engine)
+    for spec in _unsupported_specs(engine, index_name):
+        with pytest.raises(CapabilityError):
+            engine_client.indices.create(index=index_name, body=build_index_body(spec, caps))
+        assert not engine_client.indices.exists(index=index_name)
+
+
+def _dense_options(engine: EngineHandle) -> list[DenseField]:
+    if engine.kind is EngineKind.ELASTICSEARCH:
+        return [
+            DenseField("vector", 64, similarity="dot_product", m=8, ef_construction=64),
+            DenseField("vector", 64, similarity="l2", index_type="int8_hnsw"),
+            DenseField("vector", 64, index_type="bbq_hnsw"),
+        ]
+    return [
+        DenseField("vector", 64, similarity="dot_product", m=8, ef_construction=64),
+        DenseField("vector", 64, similarity="l2", quantization="int8"),
+        DenseField("vector", 64, engine="lucene", quantization="int8"),
+    ]
+
+
+def test_dense_options_are_accepted_and_searchable(
+    engine: EngineHandle, engine_client: Any, index_name: str, cleanup: list[str]
+) -> None:
+    caps = capabilities_for(engine)
+    vectors = [_unit([math.sin(d * (i + 1)) for i in range(64)]) for d in range(1, 21)]
+    for n, dense in enumerate(_dense_options(engine)):
+        name = f"{index_name}-{n}"
+        cleanup.append(name)
+        spec = IndexSpec(name, (TextField("body"),), dense=dense)
+        engine_client.indices.create(index=name, body=build_index_body(spec, caps))
+        for i, vector in enumerate(vectors):
+            engine_client.index(index=name, id=f"d{i}", body={"body": "x", "vector": vector})
+        engine_client.indices.refresh(index=name)
+        hits = engine_client.search(index=name, body=_knn_query(engine, vectors[7], 3))
+        assert hits["hits"]["hits"][0]["_id"] == "d7", dense
+
+
+def test_seismic_index_takes_token_ids_only(
+    engine: EngineHandle, engine_client: Any, index_name: str
+) -> None:
+    caps = capabilities_for(engine)
+    if engine.kind is not EngineKind.OPENSEARCH or not caps.sparse_vector:
+        pytest.skip("SEISMIC sparse_vector is OpenSearch 3.3+")
+    spec = IndexSpec(
+        index_name, (TextField("body"),), sparse=SparseField("terms", type="sparse_vector")
+    )
+    assert sparse_field_type(spec, caps) == "sparse_vector"
+    engine_client.indices.create(index=index_name, body=build_index_body(spec, caps))
+    engine_client.index(
+        index=index_name, id="d1", body={"body": "x", "terms": {"1012": 0.5}}, refresh=True
+    )
+    query = _sparse_query(engine, "terms", {"1012": 2.0})
+    hits = engine_client.search(index=index_name, body={"query": query})["hits"]["hits"]
+    assert [(h["_id"], h["_score"]) for h in hits] == [("d1", pytest.approx(1.0, rel=1e-3))]
+    with pytest.raises(RequestError) as refused:
+        engine_client.index(index=index_name, id="d2", body={"terms": {"heart": 1.0}})
+    reason = refused.value.info["error"]["caused_by"]["reason"]
+    assert reason == "[sparse_vector] fields should be valid integer"
