@@ -1,0 +1,132 @@
+"""Ingest speed: end-to-end docs/s against encode-only docs/s, same documents, one run.
+
+Run from the repository root::
+
+    python -m benchmarks.ingest [--docs N] [--engine opensearch|elasticsearch|URL] [--json]
+
+End-to-end means the whole ``tandem index`` path: read, encode (dense and
+sparse), bulk-write with retries, and wait for every acknowledgement. Encode-only
+runs the same encoders over the same documents with the same batch size and
+writes nothing. Their ratio shows how much of the engine's work hides behind
+encoding (the target is at least 0.85). Without ``--engine URL`` the benchmark
+starts (or attaches to) a local engine through the launcher.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from tandem.encoders.loader import load_dense, load_sparse
+from tandem.encoders.registry import KNOWN_MODELS, InputKind
+from tandem.encoders.sparse import Pruning
+from tandem.integration.launcher import Launcher
+from tandem.integration.specs import EngineKind, parse_kind
+from tandem.plugin.cli.index import default_spec
+from tandem.plugin.engines.connect import connect
+from tandem.plugin.ingest.bulk import BulkOptions, BulkWriter
+from tandem.plugin.ingest.documents import Document, read_documents
+from tandem.plugin.ingest.pipeline import FieldMap, IngestOptions, Ingestor, SourceBuilder
+from tandem.plugin.mapping import build_index_body
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_DATA = REPO_ROOT.parent / "shared" / "data" / "scifact"
+INDEX = "tandem-bench-ingest"
+
+
+@dataclass(frozen=True)
+class IngestBench:
+    engine: str
+    docs: int
+    batch_size: int
+    encode_only_docs_per_s: float
+    end_to_end_docs_per_s: float
+    failures: int
+
+    @property
+    def ratio(self) -> float:
+        return self.end_to_end_docs_per_s / self.encode_only_docs_per_s
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def documents(folder: Path, count: int) -> list[Document]:
+    docs = [r for r in read_documents(folder) if isinstance(r, Document)]
+    return docs[:count]
+
+
+def run(data: Path, count: int, engine: str, batch_size: int) -> IngestBench:
+    docs = documents(data, count)
+    dense = load_dense(KNOWN_MODELS["minilm"])
+    sparse = load_sparse(KNOWN_MODELS["splade-tiny"])
+    dense.encode([docs[0].passage()])  # warm both sessions before timing
+    sparse.encode([docs[0].passage()])
+
+    passages = [d.passage() for d in docs]
+    log(f"encode-only: {len(docs)} documents, batch {batch_size}")
+    started = time.perf_counter()
+    for start in range(0, len(passages), batch_size):
+        chunk = passages[start : start + batch_size]
+        dense.encode(chunk, InputKind.DOCUMENT)
+        sparse.encode(chunk, Pruning())
+    encode_only = len(docs) / (time.perf_counter() - started)
+
+    launcher = None
+    if "://" in engine:
+        url = engine
+    else:
+        launcher = Launcher(progress=log)
+        url = launcher.up(parse_kind(engine)).url
+    adapter = connect(url)
+    try:
+        adapter.delete_index(INDEX)
+        spec = default_spec(INDEX, ("title", "text"), 384, True)
+        adapter.create_index(INDEX, build_index_body(spec, adapter.capabilities, model_dims=384))
+        ingestor = Ingestor(
+            BulkWriter(adapter, INDEX, BulkOptions()),
+            SourceBuilder(FieldMap(), dense, sparse),
+            IngestOptions(batch_size=batch_size),
+        )
+        log(f"end-to-end into {adapter.kind.value} {adapter.capabilities.version_text} at {url}")
+        report = ingestor.run(docs)
+        adapter.delete_index(INDEX)
+        kind = f"{adapter.kind.value} {adapter.capabilities.version_text}"
+    finally:
+        adapter.close()
+    return IngestBench(
+        kind, len(docs), batch_size, encode_only, report.docs_per_second, len(report.failures)
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="BEIR folder")
+    parser.add_argument("--docs", type=int, default=512, help="documents to ingest")
+    parser.add_argument("--engine", default=EngineKind.OPENSEARCH.value)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--json", action="store_true", help="print JSON")
+    args = parser.parse_args()
+    result = run(args.data, args.docs, args.engine, args.batch_size)
+    if args.json:
+        print(json.dumps({**asdict(result), "ratio": result.ratio}, indent=2))
+        return 0
+    print(
+        f"Ingest benchmark: {result.docs} SciFact documents into {result.engine}, "
+        f"minilm + splade-tiny, batch {result.batch_size}, {os.cpu_count()} CPUs\n"
+        f"  encode-only   {result.encode_only_docs_per_s:7.1f} docs/s\n"
+        f"  end-to-end    {result.end_to_end_docs_per_s:7.1f} docs/s  "
+        f"(failures: {result.failures})\n"
+        f"  ratio         {result.ratio:7.2f}  (target >= 0.85)"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
