@@ -273,11 +273,21 @@ def test_seismic_index_takes_token_ids_only(
     engine: EngineHandle, engine_client: Any, index_name: str
 ) -> None:
     caps = capabilities_for(engine)
-    if engine.kind is not EngineKind.OPENSEARCH or not caps.sparse_vector:
-        pytest.skip("SEISMIC sparse_vector is OpenSearch 3.3+")
     spec = IndexSpec(
         index_name, (TextField("body"),), sparse=SparseField("terms", type="sparse_vector")
     )
+    if not caps.sparse_vector:  # OpenSearch before 3.3: refused before any request
+        with pytest.raises(CapabilityError, match="sparse_vector"):
+            build_index_body(spec, caps)
+        assert not engine_client.indices.exists(index=index_name)
+        return
+    if engine.kind is not EngineKind.OPENSEARCH:  # Elasticsearch's sparse_vector takes terms
+        engine_client.indices.create(index=index_name, body=build_index_body(spec, caps))
+        engine_client.index(
+            index=index_name, id="d1", body={"body": "x", "terms": {"heart": 0.5}}, refresh=True
+        )
+        assert engine_client.count(index=index_name)["count"] == 1
+        return
     assert sparse_field_type(spec, caps) == "sparse_vector"
     engine_client.indices.create(index=index_name, body=build_index_body(spec, caps))
     engine_client.index(
