@@ -121,3 +121,23 @@ def test_empty_text_is_refused_before_any_inference() -> None:
         _dense(256, int8=False).encode(["fine", ""])
     with pytest.raises(ValueError, match="text 0 is empty"):
         _sparse(int8=False).encode([" \n"])
+
+
+def test_query_and_passage_prefixes_are_configurable() -> None:
+    prefixed = dataclasses.replace(
+        KNOWN_MODELS["minilm"],
+        prefixes={InputKind.QUERY: "query: ", InputKind.DOCUMENT: "passage: "},
+    )
+    encoder = load_dense(prefixed)
+    plain = load_dense(KNOWN_MODELS["minilm"])
+    np.testing.assert_allclose(
+        encoder.encode(["heart attack"], InputKind.QUERY),
+        plain.encode(["query: heart attack"]),
+        atol=1e-6,
+    )
+    np.testing.assert_allclose(
+        encoder.encode(["heart attack"], InputKind.DOCUMENT),
+        plain.encode(["passage: heart attack"]),
+        atol=1e-6,
+    )
+    assert not np.allclose(plain.encode(["heart attack"]), plain.encode(["query: heart attack"]))
