@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import textwrap
 from collections.abc import Callable
@@ -13,11 +12,11 @@ from typing import Any, TypeVar
 
 from tandem.integration.config import StartOptions, parse_heap, parse_setting
 from tandem.integration.launcher import Launcher
-from tandem.integration.specs import EngineKind, engine_spec, parse_kind
+from tandem.integration.specs import EngineKind, parse_kind
+from tandem.plugin.cli.targets import engine_url
 from tandem.plugin.engines.base import Capabilities
 from tandem.plugin.engines.capabilities import capabilities_json
 from tandem.plugin.engines.connect import connect
-from tandem.plugin.engines.errors import EngineRequestError
 
 _WHICH = ["opensearch", "elasticsearch", "all"]
 T = TypeVar("T")
@@ -88,7 +87,9 @@ def register(commands: Any) -> None:
             "in it (http://user:pass@host:9200)."
         ),
     )
-    info.add_argument("url", nargs="?", metavar="URL", help="engine URL")
+    info.add_argument(
+        "url", nargs="?", metavar="URL", help="engine URL, or opensearch / elasticsearch"
+    )
     info.add_argument("--json", action="store_true", help="print JSON")
     info.add_argument("--timeout", type=float, default=30.0, help="seconds per request")
     info.set_defaults(handler=_info)
@@ -137,16 +138,8 @@ def _down(args: argparse.Namespace) -> int:
     return 0
 
 
-def _default_url() -> str:
-    return os.environ.get(EngineKind.OPENSEARCH.url_env) or engine_spec(EngineKind.OPENSEARCH).url
-
-
 def _info(args: argparse.Namespace) -> int:
-    try:
-        adapter = connect(args.url or _default_url(), timeout=args.timeout)
-    except EngineRequestError as err:
-        print(f"tandem: error: {err}", file=sys.stderr)
-        return 2
+    adapter = connect(engine_url(args.url or EngineKind.OPENSEARCH.value), timeout=args.timeout)
     try:
         caps = adapter.capabilities
         if args.json:
