@@ -1,0 +1,192 @@
+"""One query clause per retriever (BM25, dense kNN, sparse) for one engine.
+
+These are the pieces :mod:`tandem.plugin.rewriter` assembles into whole search
+bodies: the same clause serves a retriever's own search (sidecar fusion), a
+sub-query of OpenSearch's ``hybrid`` query and an Elasticsearch retriever, so
+the three can never drift apart. Everything is a plain dict built field by
+field: user text and filters are placed as values, never parsed or spliced
+into JSON text.
+
+User filters go into every clause, and where the engine allows it before the
+ranking cut: inside ``knn`` (a pre-filter, so kNN still returns ``window``
+matching documents) and inside SEISMIC's ``method_parameters``; elsewhere in a
+``bool`` whose ``filter`` does not score. Each call copies the filters afresh,
+so no two clauses share a dict.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from tandem.integration.specs import EngineKind
+from tandem.plugin.engines.base import Capabilities, Json
+from tandem.plugin.engines.errors import CapabilityError
+from tandem.plugin.index_spec import SparseType
+from tandem.plugin.search_request import MAX_WINDOW, SearchRequest
+from tandem.plugin.terms import encode_term
+
+# Elasticsearch's kNN explores num_candidates per shard: twice the window, at
+# least 100 (its usual default), at most 10000 (its hard limit).
+MIN_CANDIDATES = 100
+
+
+def plain_json(value: Any) -> Any:
+    """A deep copy of ``value`` with every mapping a dict and every list or tuple a list."""
+    if isinstance(value, Mapping):
+        return {key: plain_json(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain_json(item) for item in value]
+    return value
+
+
+def user_filters(req: SearchRequest) -> list[Json]:
+    """Fresh copies of the request's filter clauses, in order."""
+    return [plain_json(clause) for clause in req.filters]
+
+
+def filtered(query: Json, req: SearchRequest) -> Json:
+    """``query`` scored as is, restricted by the request's filters (``query`` itself if none)."""
+    filters = user_filters(req)
+    if not filters:
+        return query
+    return {"bool": {"must": [query], "filter": filters}}
+
+
+def num_candidates(window: int) -> int:
+    """Elasticsearch's ``num_candidates`` for a kNN that returns ``window`` hits."""
+    return min(max(2 * window, MIN_CANDIDATES), MAX_WINDOW)
+
+
+def bm25_query(req: SearchRequest) -> Json:
+    """BM25 over ``req.fields``: a ``best_fields`` ``multi_match`` of the text, filtered."""
+    match = {"multi_match": {"query": req.text, "fields": list(req.fields), "type": "best_fields"}}
+    return filtered(match, req)
+
+
+def opensearch_knn_query(req: SearchRequest, caps: Capabilities) -> Json:
+    """OpenSearch's ``knn`` query clause: ``window`` neighbours, filters inside as a pre-filter."""
+    vector = _query_vector(req, caps, EngineKind.OPENSEARCH)
+    clause: Json = {"vector": vector, "k": req.window}
+    filters = user_filters(req)
+    if filters:
+        clause["filter"] = {"bool": {"filter": filters}}
+    return {"knn": {req.dense_field: clause}}
+
+
+def elasticsearch_knn(req: SearchRequest, caps: Capabilities) -> Json:
+    """Elasticsearch's ``knn`` object (the search section or a ``knn`` retriever's body)."""
+    vector = _query_vector(req, caps, EngineKind.ELASTICSEARCH)
+    knn: Json = {
+        "field": req.dense_field,
+        "query_vector": vector,
+        "k": req.window,
+        "num_candidates": num_candidates(req.window),
+    }
+    filters = user_filters(req)
+    if filters:
+        knn["filter"] = filters
+    return knn
+
+
+def sparse_query(req: SearchRequest, caps: Capabilities, sparse_type: SparseType) -> Json:
+    """The sparse retriever's query clause for a field of ``sparse_type``, filtered.
+
+    OpenSearch: ``neural_sparse`` with raw ``query_tokens`` when neural-search is
+    installed, otherwise a sum of ``rank_feature`` clauses (``linear``, boosted
+    by the query weight: the same dot product); SEISMIC ``sparse_vector`` is
+    keyed by token id. Elasticsearch: the ``sparse_vector`` query, or the
+    ``rank_feature`` sum on ``rank_features``. Term names are encoded with
+    :func:`~tandem.plugin.terms.encode_term`, as the ingest side stores them.
+    """
+    terms = _sparse_terms(req)
+    _check_sparse_type(caps, sparse_type)
+    field = req.sparse_field
+    if caps.kind is EngineKind.OPENSEARCH:
+        if sparse_type == "sparse_vector":
+            return _seismic_query(req, terms)
+        if caps.neural_sparse:
+            tokens = {encode_term(t): w for t, w in terms.items()}
+            return filtered({"neural_sparse": {field: {"query_tokens": tokens}}}, req)
+        return filtered(_rank_feature_sum(field, terms), req)
+    if sparse_type == "sparse_vector":
+        vector = {encode_term(t): w for t, w in terms.items()}
+        return filtered({"sparse_vector": {"field": field, "query_vector": vector}}, req)
+    return filtered(_rank_feature_sum(field, terms), req)
+
+
+def _engine(caps: Capabilities) -> str:
+    return f"{caps.kind.label} {caps.version_text}"
+
+
+def _query_vector(req: SearchRequest, caps: Capabilities, kind: EngineKind) -> list[float]:
+    if caps.kind is not kind:
+        raise ValueError(f"this builder writes {kind.label} DSL, but the engine is {_engine(caps)}")
+    if req.vector is None:
+        raise ValueError("the dense retriever needs the query vector; encode the query first")
+    if not caps.dense:
+        plugin = " (install the opensearch-knn plugin)" if kind is EngineKind.OPENSEARCH else ""
+        raise CapabilityError(f"{_engine(caps)} has no dense vector search{plugin}")
+    return list(req.vector)
+
+
+def _sparse_terms(req: SearchRequest) -> Mapping[str, float]:
+    if not req.sparse_terms:
+        raise ValueError("the sparse retriever needs sparse_terms; encode the query first")
+    return req.sparse_terms
+
+
+def _check_sparse_type(caps: Capabilities, sparse_type: SparseType) -> None:
+    if sparse_type not in caps.sparse_field_types:
+        usable = ", ".join(caps.sparse_field_types) or "none"
+        raise CapabilityError(
+            f"{_engine(caps)} cannot search a {sparse_type} field (sparse types here: {usable}); "
+            "use the type tandem.plugin.mapping.sparse_field_type chose for the index"
+        )
+
+
+def _rank_feature_sum(field: str, terms: Mapping[str, float]) -> Json:
+    # linear: the score is the stored weight itself, so the sum is the dot product.
+    should = [
+        {"rank_feature": {"field": f"{field}.{encode_term(t)}", "boost": w, "linear": {}}}
+        for t, w in terms.items()
+    ]
+    return {"bool": {"should": should}}
+
+
+def _seismic_query(req: SearchRequest, terms: Mapping[str, float]) -> Json:
+    tokens = _by_token_id(req, list(terms))
+    query_tokens = {str(tokens[t]): w for t, w in terms.items()}
+    # SEISMIC returns its own top k (not size); filters in method_parameters apply
+    # before that cut, like the kNN pre-filter.
+    parameters: Json = {"k": req.window}
+    filters = user_filters(req)
+    if filters:
+        parameters["filter"] = {"bool": {"filter": filters}}
+    return {
+        "neural_sparse": {
+            req.sparse_field: {"query_tokens": query_tokens, "method_parameters": parameters}
+        }
+    }
+
+
+def _by_token_id(req: SearchRequest, tokens: Sequence[str]) -> dict[str, int]:
+    if req.token_ids is None:
+        raise ValueError(
+            "OpenSearch's SEISMIC sparse_vector field is keyed by token id: pass token_ids "
+            "(token -> vocabulary id from the sparse encoder's tokenizer) in the request"
+        )
+    ids = req.token_ids
+    missing = [t for t in tokens if t not in ids]
+    if missing:
+        shown = ", ".join(repr(t) for t in missing[:5])
+        more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+        raise ValueError(f"token_ids has no id for {shown}{more}; map every sparse term to its id")
+    seen: dict[int, str] = {}
+    for token in tokens:
+        other = seen.setdefault(ids[token], token)
+        if other != token:
+            raise ValueError(
+                f"tokens {other!r} and {token!r} both have id {ids[token]}; ids must be distinct"
+            )
+    return {t: ids[t] for t in tokens}

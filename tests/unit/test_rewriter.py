@@ -1,0 +1,754 @@
+"""The rewriter: search requests validate themselves, and the exact DSL per engine."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from tandem.integration.specs import EngineKind
+from tandem.plugin.engines.base import Capabilities
+from tandem.plugin.engines.errors import CapabilityError
+from tandem.plugin.query_dsl import num_candidates
+from tandem.plugin.rewriter import (
+    bm25_body,
+    dense_body,
+    hybrid_body,
+    pipeline_body,
+    pipeline_name,
+    retriever_body,
+    sparse_body,
+)
+from tandem.plugin.search_request import SearchRequest
+
+# What each engine of the matrix has (docs/engines.md), plus licensed and plugin-less variants.
+OPENSEARCH_36 = Capabilities(
+    kind=EngineKind.OPENSEARCH,
+    version=(3, 6, 0),
+    build_type="zip",
+    plugins=frozenset({"opensearch-knn", "opensearch-neural-search", "mapper-extras"}),
+    license=None,
+    dense=True,
+    knn_engines=("lucene",),
+    rank_features=True,
+    sparse_vector=True,
+    neural_sparse=True,
+    hybrid_query=True,
+    normalization_techniques=("min_max", "l2", "z_score"),
+    rrf_pipeline=True,
+    retrievers=(),
+)
+OPENSEARCH_219 = replace(
+    OPENSEARCH_36,
+    version=(2, 19, 6),
+    sparse_vector=False,
+    normalization_techniques=("min_max", "l2"),
+)
+OPENSEARCH_NO_NEURAL = replace(
+    OPENSEARCH_36,
+    plugins=frozenset({"opensearch-knn", "mapper-extras"}),
+    sparse_vector=False,
+    neural_sparse=False,
+    hybrid_query=False,
+    normalization_techniques=(),
+    rrf_pipeline=False,
+)
+ELASTICSEARCH_95 = Capabilities(
+    kind=EngineKind.ELASTICSEARCH,
+    version=(9, 5, 4),
+    build_type="zip",
+    plugins=frozenset({"apm", "transport-netty4", "x-pack-core", "x-pack-security"}),
+    license="basic",
+    dense=True,
+    knn_engines=(),
+    rank_features=False,
+    sparse_vector=True,
+    neural_sparse=False,
+    hybrid_query=False,
+    normalization_techniques=(),
+    rrf_pipeline=False,
+    retrievers=(),
+)
+ELASTICSEARCH_ENTERPRISE = replace(
+    ELASTICSEARCH_95,
+    plugins=ELASTICSEARCH_95.plugins | {"rank-rrf", "mapper-extras"},
+    license="enterprise",
+    rank_features=True,
+    retrievers=("rrf", "linear"),
+)
+
+VECTOR = [0.25, -0.5, 1.0]
+# "u.s." and "100%" hold the characters encode_term escapes.
+TERMS = {"heart": 1.5, "u.s.": 0.75, "100%": 0.5}
+ENCODED = {"heart": 1.5, "u%2Es%2E": 0.75, "100%25": 0.5}
+TOKEN_IDS = {"heart": 2540, "u.s.": 1057, "100%": 1722}
+FILTER = {"term": {"category": "news"}}
+FILTER_2 = {"range": {"year": {"gte": 2020}}}
+
+
+def request(**changes: Any) -> SearchRequest:
+    base: dict[str, Any] = {
+        "index": "docs",
+        "text": "heart attack",
+        "vector": VECTOR,
+        "sparse_terms": TERMS,
+    }
+    base.update(changes)
+    return SearchRequest(**base)
+
+
+FILTERED = request(filters=(FILTER, FILTER_2))
+MULTI_MATCH = {
+    "multi_match": {"query": "heart attack", "fields": ["title", "text"], "type": "best_fields"}
+}
+
+
+def test_request_defaults_and_freezing() -> None:
+    req = request(fields=["title^2", "body"], filters=[FILTER])
+    assert (req.k, req.window) == (10, 100)
+    assert (req.dense_field, req.sparse_field) == ("embedding", "sparse")
+    assert req.fields == ("title^2", "body")
+    assert req.filters == (FILTER,)
+    assert req.vector == (0.25, -0.5, 1.0)
+    assert dict(req.sparse_terms or {}) == TERMS
+    with pytest.raises(TypeError):
+        req.sparse_terms["heart"] = 2.0  # type: ignore[index]
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"k": 0}, "k must be between 1 and 10000"),
+        ({"k": 10_001, "window": 10_001}, "k must be between 1 and 10000"),
+        ({"k": 2.5}, "k must be an integer"),
+        ({"k": True}, "k must be an integer"),
+        ({"k": 50, "window": 20}, r"window must be between 50 and 10000 .*at least k.*got 20"),
+        ({"window": 10_001}, "window must be between 10 and 10000"),
+        ({"window": "100"}, "window must be an integer"),
+        ({"fields": ()}, "fields is empty"),
+        ({"fields": "title"}, "fields must be a sequence"),
+        ({"fields": ("title", "")}, "non-empty field name"),
+        ({"index": ""}, "index must be a non-empty"),
+        ({"text": None}, "text must be a string"),
+        ({"filters": FILTER}, "not one clause"),
+        ({"filters": ({},)}, r"filters\[0\] must be a query clause"),
+        ({"vector": [0.1, float("nan")]}, r"vector\[1\] is nan"),
+        ({"vector": []}, "vector is empty"),
+        ({"vector": ["0.1"]}, r"vector\[0\] must be a number"),
+        ({"sparse_terms": {"heart": 0.0}}, "weights must be finite and > 0"),
+        ({"sparse_terms": {}}, "sparse_terms is empty"),
+        ({"token_ids": {"heart": -1}}, "token id of 'heart'"),
+    ],
+)
+def test_request_validation(changes: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        request(**changes)
+
+
+def test_window_bounds_are_inclusive() -> None:
+    assert request(k=10_000, window=10_000).window == 10_000
+    assert request(k=7, window=7).window == 7
+
+
+@pytest.mark.parametrize("caps", [OPENSEARCH_36, ELASTICSEARCH_95])
+def test_bm25_body(caps: Capabilities) -> None:
+    assert bm25_body(request(), caps) == {"size": 100, "_source": False, "query": MULTI_MATCH}
+    assert bm25_body(FILTERED, caps) == {
+        "size": 100,
+        "_source": False,
+        "query": {"bool": {"must": [MULTI_MATCH], "filter": [FILTER, FILTER_2]}},
+    }
+
+
+def test_dense_body_opensearch() -> None:
+    assert dense_body(request(window=50), OPENSEARCH_36) == {
+        "size": 50,
+        "_source": False,
+        "query": {"knn": {"embedding": {"vector": VECTOR, "k": 50}}},
+    }
+    assert dense_body(FILTERED, OPENSEARCH_219) == {
+        "size": 100,
+        "_source": False,
+        "query": {
+            "knn": {
+                "embedding": {
+                    "vector": VECTOR,
+                    "k": 100,
+                    "filter": {"bool": {"filter": [FILTER, FILTER_2]}},
+                }
+            }
+        },
+    }
+
+
+def test_dense_body_elasticsearch() -> None:
+    assert dense_body(request(dense_field="vec"), ELASTICSEARCH_95) == {
+        "size": 100,
+        "_source": False,
+        "knn": {"field": "vec", "query_vector": VECTOR, "k": 100, "num_candidates": 200},
+    }
+    assert dense_body(replace(FILTERED, window=30), ELASTICSEARCH_95) == {
+        "size": 30,
+        "_source": False,
+        "knn": {
+            "field": "embedding",
+            "query_vector": VECTOR,
+            "k": 30,
+            "num_candidates": 100,
+            "filter": [FILTER, FILTER_2],
+        },
+    }
+
+
+@pytest.mark.parametrize(("window", "expected"), [(1, 100), (50, 100), (51, 102), (5000, 10_000)])
+def test_num_candidates(window: int, expected: int) -> None:
+    assert num_candidates(window) == expected
+    assert window <= num_candidates(window) <= 10_000
+
+
+def test_dense_needs_a_vector_and_knn() -> None:
+    with pytest.raises(ValueError, match="needs the query vector"):
+        dense_body(request(vector=None), OPENSEARCH_36)
+    with pytest.raises(CapabilityError, match="install the opensearch-knn plugin"):
+        dense_body(request(), replace(OPENSEARCH_36, dense=False))
+
+
+def test_sparse_body_opensearch_neural_sparse() -> None:
+    clause = {"neural_sparse": {"sparse": {"query_tokens": ENCODED}}}
+    assert sparse_body(request(), OPENSEARCH_36, "rank_features") == {
+        "size": 100,
+        "_source": False,
+        "query": clause,
+    }
+    assert sparse_body(FILTERED, OPENSEARCH_219, "rank_features") == {
+        "size": 100,
+        "_source": False,
+        "query": {"bool": {"must": [clause], "filter": [FILTER, FILTER_2]}},
+    }
+
+
+RANK_FEATURES = {
+    "bool": {
+        "should": [
+            {"rank_feature": {"field": "sparse.heart", "boost": 1.5, "linear": {}}},
+            {"rank_feature": {"field": "sparse.u%2Es%2E", "boost": 0.75, "linear": {}}},
+            {"rank_feature": {"field": "sparse.100%25", "boost": 0.5, "linear": {}}},
+        ]
+    }
+}
+
+
+@pytest.mark.parametrize(
+    "caps",
+    [OPENSEARCH_NO_NEURAL, replace(ELASTICSEARCH_95, rank_features=True)],
+    ids=["opensearch-no-neural", "elasticsearch-full"],
+)
+def test_sparse_body_rank_feature_fallback(caps: Capabilities) -> None:
+    assert sparse_body(request(), caps, "rank_features") == {
+        "size": 100,
+        "_source": False,
+        "query": RANK_FEATURES,
+    }
+    # The should-sum stays a scoring must: beside a filter a bare should would turn optional.
+    assert sparse_body(FILTERED, caps, "rank_features")["query"] == {
+        "bool": {"must": [RANK_FEATURES], "filter": [FILTER, FILTER_2]}
+    }
+
+
+def test_sparse_body_opensearch_seismic() -> None:
+    req = request(token_ids={**TOKEN_IDS, "unused": 7}, window=40)
+    assert sparse_body(req, OPENSEARCH_36, "sparse_vector") == {
+        "size": 40,
+        "_source": False,
+        "query": {
+            "neural_sparse": {
+                "sparse": {
+                    "query_tokens": {"2540": 1.5, "1057": 0.75, "1722": 0.5},
+                    "method_parameters": {"k": 40},
+                }
+            }
+        },
+    }
+    filtered = replace(FILTERED, token_ids=TOKEN_IDS)
+    method = sparse_body(filtered, OPENSEARCH_36, "sparse_vector")["query"]["neural_sparse"]
+    assert method["sparse"]["method_parameters"] == {
+        "k": 100,
+        "filter": {"bool": {"filter": [FILTER, FILTER_2]}},
+    }
+
+
+def test_seismic_needs_token_ids() -> None:
+    with pytest.raises(ValueError, match="keyed by token id: pass token_ids"):
+        sparse_body(request(), OPENSEARCH_36, "sparse_vector")
+    with pytest.raises(ValueError, match=r"no id for 'u\.s\.', '100%'"):
+        sparse_body(request(token_ids={"heart": 1}), OPENSEARCH_36, "sparse_vector")
+    with pytest.raises(ValueError, match="both have id 1"):
+        ids = {"heart": 1, "u.s.": 1, "100%": 2}
+        sparse_body(request(token_ids=ids), OPENSEARCH_36, "sparse_vector")
+
+
+def test_sparse_body_elasticsearch() -> None:
+    clause = {"sparse_vector": {"field": "terms", "query_vector": ENCODED}}
+    assert sparse_body(request(sparse_field="terms"), ELASTICSEARCH_95, "sparse_vector") == {
+        "size": 100,
+        "_source": False,
+        "query": clause,
+    }
+    filtered = replace(FILTERED, sparse_field="terms")
+    assert sparse_body(filtered, ELASTICSEARCH_95, "sparse_vector")["query"] == {
+        "bool": {"must": [clause], "filter": [FILTER, FILTER_2]}
+    }
+
+
+@pytest.mark.parametrize(
+    ("caps", "sparse_type"),
+    [
+        (OPENSEARCH_219, "sparse_vector"),
+        (OPENSEARCH_NO_NEURAL, "sparse_vector"),
+        (ELASTICSEARCH_95, "rank_features"),
+    ],
+)
+def test_sparse_type_the_engine_lacks(caps: Capabilities, sparse_type: Any) -> None:
+    with pytest.raises(CapabilityError, match=f"cannot search a {sparse_type} field"):
+        sparse_body(request(), caps, sparse_type)
+
+
+def test_sparse_needs_terms() -> None:
+    with pytest.raises(ValueError, match="needs sparse_terms"):
+        sparse_body(request(sparse_terms=None), OPENSEARCH_36, "rank_features")
+
+
+def test_hybrid_body_opensearch_36() -> None:
+    body = hybrid_body(
+        FILTERED, OPENSEARCH_36, ["bm25", "dense", "sparse"], sparse_type="rank_features"
+    )
+    filters = [FILTER, FILTER_2]
+    assert body == {
+        "size": 10,
+        "_source": False,
+        "query": {
+            "hybrid": {
+                "queries": [
+                    {"bool": {"must": [MULTI_MATCH], "filter": filters}},
+                    {
+                        "knn": {
+                            "embedding": {
+                                "vector": VECTOR,
+                                "k": 100,
+                                "filter": {"bool": {"filter": filters}},
+                            }
+                        }
+                    },
+                    {
+                        "bool": {
+                            "must": [{"neural_sparse": {"sparse": {"query_tokens": ENCODED}}}],
+                            "filter": filters,
+                        }
+                    },
+                ],
+                "pagination_depth": 100,
+            }
+        },
+    }
+    assert "filter" not in body["query"]["hybrid"]
+
+
+def test_hybrid_body_order_follows_retrievers() -> None:
+    body = hybrid_body(request(k=5, window=20), OPENSEARCH_219, ("dense", "bm25"))
+    assert body == {
+        "size": 5,
+        "_source": False,
+        "query": {
+            "hybrid": {
+                "queries": [
+                    {"knn": {"embedding": {"vector": VECTOR, "k": 20}}},
+                    MULTI_MATCH,
+                ],
+                "pagination_depth": 20,
+            }
+        },
+    }
+
+
+def test_hybrid_body_before_pagination_depth() -> None:
+    old = replace(OPENSEARCH_219, version=(2, 18, 0))
+    body = hybrid_body(request(), old, ["bm25", "dense"])
+    assert "pagination_depth" not in body["query"]["hybrid"]
+
+
+@pytest.mark.parametrize("caps", [OPENSEARCH_NO_NEURAL, ELASTICSEARCH_95, ELASTICSEARCH_ENTERPRISE])
+def test_hybrid_unavailable(caps: Capabilities) -> None:
+    with pytest.raises(CapabilityError, match=r"no hybrid query .*fuse in the sidecar"):
+        hybrid_body(request(), caps, ["bm25", "dense"])
+
+
+@pytest.mark.parametrize(
+    ("retrievers", "message"),
+    [
+        (["bm25"], "two or three distinct"),
+        (["bm25", "bm25"], "two or three distinct"),
+        (["bm25", "splade"], "unknown retrievers"),
+        ("bm25", "must be a sequence"),
+        (["bm25", "sparse"], "needs sparse_type"),
+    ],
+)
+def test_hybrid_retriever_names(retrievers: Any, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        hybrid_body(request(), OPENSEARCH_36, retrievers)
+
+
+def test_pipeline_body_normalization() -> None:
+    assert pipeline_body("linear", "z_score", [0.2, 0.3, 0.5], 60, caps=OPENSEARCH_36) == {
+        "phase_results_processors": [
+            {
+                "normalization-processor": {
+                    "normalization": {"technique": "z_score"},
+                    "combination": {
+                        "technique": "arithmetic_mean",
+                        "parameters": {"weights": [0.2, 0.3, 0.5]},
+                    },
+                }
+            }
+        ]
+    }
+    # Weights become shares; without weights the engine weighs sub-queries equally.
+    shares = pipeline_body("linear", "l2", [3, 1], 60, caps=OPENSEARCH_219)
+    combination = shares["phase_results_processors"][0]["normalization-processor"]["combination"]
+    assert combination == {"technique": "arithmetic_mean", "parameters": {"weights": [0.75, 0.25]}}
+    assert pipeline_body("linear", "min_max", None, 60, caps=OPENSEARCH_219) == {
+        "phase_results_processors": [
+            {
+                "normalization-processor": {
+                    "normalization": {"technique": "min_max"},
+                    "combination": {"technique": "arithmetic_mean"},
+                }
+            }
+        ]
+    }
+
+
+def test_pipeline_body_rrf() -> None:
+    expected = {
+        "phase_results_processors": [
+            {"score-ranker-processor": {"combination": {"technique": "rrf", "rank_constant": 60}}}
+        ]
+    }
+    assert pipeline_body("rrf", None, None, 60, caps=OPENSEARCH_219) == expected
+    assert pipeline_body("rrf", "z_score", None, 60, caps=OPENSEARCH_219) == expected
+    weighted = pipeline_body("rrf", None, [1, 1], 20, caps=OPENSEARCH_36)
+    assert weighted["phase_results_processors"][0]["score-ranker-processor"] == {
+        "combination": {
+            "technique": "rrf",
+            "rank_constant": 20,
+            "parameters": {"weights": [0.5, 0.5]},
+        }
+    }
+
+
+@pytest.mark.parametrize(
+    ("args", "caps", "message"),
+    [
+        (("linear", "z_score", None, 60), OPENSEARCH_219, "no z_score normalization"),
+        (("linear", "min_max", None, 60), OPENSEARCH_NO_NEURAL, "no min_max normalization"),
+        (("rrf", None, None, 60), OPENSEARCH_NO_NEURAL, "no RRF score-ranker-processor"),
+        (("rrf", None, [0.5, 0.5], 60), OPENSEARCH_219, r"RRF weights \(OpenSearch 3.1\+\)"),
+        (("rrf", None, None, 60), ELASTICSEARCH_ENTERPRISE, "search pipelines are OpenSearch's"),
+    ],
+)
+def test_pipeline_body_refused(args: Any, caps: Capabilities, message: str) -> None:
+    with pytest.raises(CapabilityError, match=message):
+        pipeline_body(*args, caps=caps)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("mean", "min_max", None, 60), "unknown fusion method"),
+        (("linear", "softmax", None, 60), "unknown normalization"),
+        (("linear", None, None, 60), "unknown normalization"),
+        (("rrf", None, None, 0), "rank_constant must be an integer >= 1"),
+        (("rrf", None, None, 60.5), "rank_constant must be an integer >= 1"),
+        (("linear", "l2", [0, 0], 60), "not all 0"),
+        (("linear", "l2", [1, -1], 60), "finite, >= 0"),
+        (("linear", "l2", [], 60), "non-empty sequence"),
+    ],
+)
+def test_pipeline_arguments(args: Any, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        pipeline_body(*args, caps=OPENSEARCH_36)
+    with pytest.raises(ValueError, match=message):
+        pipeline_name(*args)
+
+
+def test_pipeline_name_is_stable_and_distinct() -> None:
+    name = pipeline_name("linear", "min_max", [0.5, 0.5], 60)
+    assert re.fullmatch(r"tandem-linear-[0-9a-f]{12}", name)
+    assert name == pipeline_name("linear", "min_max", [0.5, 0.5], 60)
+    # The same pipeline, said differently: same name.
+    assert name == pipeline_name("linear", "min_max", [1, 1], 60)
+    assert name == pipeline_name("linear", "min_max", (2.0, 2.0), 7)
+    assert pipeline_name("rrf", None, None, 60) == pipeline_name("rrf", "l2", None, 60)
+    names = {
+        name,
+        pipeline_name("linear", "min_max", None, 60),
+        pipeline_name("linear", "l2", [0.5, 0.5], 60),
+        pipeline_name("linear", "min_max", [0.25, 0.75], 60),
+        pipeline_name("rrf", None, None, 60),
+        pipeline_name("rrf", None, None, 61),
+        pipeline_name("rrf", None, [0.5, 0.5], 60),
+    }
+    assert len(names) == 7
+    assert all(re.fullmatch(r"tandem-(rrf|linear)-[0-9a-f]{12}", n) for n in names)
+
+
+def test_retriever_body_needs_a_licence() -> None:
+    with pytest.raises(CapabilityError, match=r"licence basic\) has no 'rrf' retriever"):
+        retriever_body(request(), ELASTICSEARCH_95, ["bm25", "dense"])
+    with pytest.raises(CapabilityError, match="retrievers are Elasticsearch's"):
+        retriever_body(request(), OPENSEARCH_36, ["bm25", "dense"])
+    rrf_only = replace(ELASTICSEARCH_ENTERPRISE, retrievers=("rrf",))
+    with pytest.raises(CapabilityError, match="no 'linear' retriever"):
+        retriever_body(request(), rrf_only, ["bm25", "dense"], method="linear")
+
+
+def test_retriever_body_rrf() -> None:
+    req = replace(FILTERED, k=10, window=50)
+    body = retriever_body(
+        req, ELASTICSEARCH_ENTERPRISE, ["bm25", "dense", "sparse"], sparse_type="sparse_vector"
+    )
+    filters = [FILTER, FILTER_2]
+    assert body == {
+        "size": 10,
+        "_source": False,
+        "retriever": {
+            "rrf": {
+                "retrievers": [
+                    {"standard": {"query": {"bool": {"must": [MULTI_MATCH], "filter": filters}}}},
+                    {
+                        "knn": {
+                            "field": "embedding",
+                            "query_vector": VECTOR,
+                            "k": 50,
+                            "num_candidates": 100,
+                            "filter": filters,
+                        }
+                    },
+                    {
+                        "standard": {
+                            "query": {
+                                "bool": {
+                                    "must": [
+                                        {
+                                            "sparse_vector": {
+                                                "field": "sparse",
+                                                "query_vector": ENCODED,
+                                            }
+                                        }
+                                    ],
+                                    "filter": filters,
+                                }
+                            }
+                        }
+                    },
+                ],
+                "rank_window_size": 50,
+                "rank_constant": 60,
+            }
+        },
+    }
+
+
+def test_retriever_body_weighted_rrf() -> None:
+    body = retriever_body(
+        request(), ELASTICSEARCH_ENTERPRISE, ["dense", "bm25"], weights=[2, 1], rank_constant=20
+    )
+    assert body["retriever"] == {
+        "rrf": {
+            "retrievers": [
+                {
+                    "retriever": {
+                        "knn": {
+                            "field": "embedding",
+                            "query_vector": VECTOR,
+                            "k": 100,
+                            "num_candidates": 200,
+                        }
+                    },
+                    "weight": 2.0,
+                },
+                {"retriever": {"standard": {"query": MULTI_MATCH}}, "weight": 1.0},
+            ],
+            "rank_window_size": 100,
+            "rank_constant": 20,
+        }
+    }
+    old = replace(ELASTICSEARCH_ENTERPRISE, version=(9, 1, 0))
+    with pytest.raises(CapabilityError, match=r"weighted rrf retriever \(Elasticsearch 9.2\+\)"):
+        retriever_body(request(), old, ["dense", "bm25"], weights=[2, 1])
+
+
+def test_retriever_body_linear() -> None:
+    body = retriever_body(
+        request(),
+        ELASTICSEARCH_ENTERPRISE,
+        ["bm25", "sparse"],
+        method="linear",
+        normalization="l2",
+        weights=[3, 1],
+        sparse_type="rank_features",
+    )
+    assert body == {
+        "size": 10,
+        "_source": False,
+        "retriever": {
+            "linear": {
+                "retrievers": [
+                    {
+                        "retriever": {"standard": {"query": MULTI_MATCH}},
+                        "weight": 0.75,
+                        "normalizer": "l2_norm",
+                    },
+                    {
+                        "retriever": {"standard": {"query": RANK_FEATURES}},
+                        "weight": 0.25,
+                        "normalizer": "l2_norm",
+                    },
+                ],
+                "rank_window_size": 100,
+            }
+        },
+    }
+    equal = retriever_body(request(), ELASTICSEARCH_ENTERPRISE, ["bm25", "dense"], method="linear")
+    components = equal["retriever"]["linear"]["retrievers"]
+    assert [(c["weight"], c["normalizer"]) for c in components] == [(0.5, "minmax")] * 2
+
+
+@pytest.mark.parametrize(
+    ("caps", "normalization", "message"),
+    [
+        (ELASTICSEARCH_ENTERPRISE, "z_score", "no z_score normalizer"),
+        (replace(ELASTICSEARCH_ENTERPRISE, version=(9, 0, 0)), "l2", "no l2_norm normalizer"),
+    ],
+)
+def test_retriever_body_linear_refused(
+    caps: Capabilities, normalization: str, message: str
+) -> None:
+    with pytest.raises(CapabilityError, match=message):
+        retriever_body(
+            request(), caps, ["bm25", "dense"], method="linear", normalization=normalization
+        )
+
+
+def test_retriever_body_weights_must_match() -> None:
+    with pytest.raises(ValueError, match="got 3 weights for 2 retrievers"):
+        retriever_body(request(), ELASTICSEARCH_ENTERPRISE, ["bm25", "dense"], weights=[1, 1, 1])
+
+
+def _count(node: Any, wanted: Any) -> int:
+    found = int(node == wanted)
+    if isinstance(node, dict):
+        return found + sum(_count(v, wanted) for v in node.values())
+    if isinstance(node, list):
+        return found + sum(_count(v, wanted) for v in node)
+    return found
+
+
+def _sub_queries(body: dict[str, Any]) -> list[Any]:
+    if "query" in body and "hybrid" in body["query"]:
+        return list(body["query"]["hybrid"]["queries"])
+    (fusion,) = body["retriever"].values()
+    return list(fusion["retrievers"])
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda req: hybrid_body(
+            req, OPENSEARCH_36, ["bm25", "dense", "sparse"], sparse_type="rank_features"
+        ),
+        lambda req: hybrid_body(
+            req, OPENSEARCH_36, ["bm25", "sparse"], sparse_type="sparse_vector"
+        ),
+        lambda req: retriever_body(
+            req, ELASTICSEARCH_ENTERPRISE, ["bm25", "dense", "sparse"], sparse_type="sparse_vector"
+        ),
+        lambda req: retriever_body(
+            req,
+            ELASTICSEARCH_ENTERPRISE,
+            ["sparse", "dense"],
+            method="linear",
+            sparse_type="rank_features",
+        ),
+    ],
+    ids=["hybrid", "hybrid-seismic", "rrf", "linear"],
+)
+def test_filters_in_every_sub_query(build: Any) -> None:
+    req = replace(FILTERED, token_ids=TOKEN_IDS)
+    body = build(req)
+    subs = _sub_queries(body)
+    assert len(subs) >= 2
+    for sub in subs:
+        assert _count(sub, FILTER) == 1
+        assert _count(sub, FILTER_2) == 1
+    assert _count(body, FILTER) == len(subs)
+
+
+def test_bodies_never_share_or_alias_the_request() -> None:
+    filters: tuple[dict[str, Any], ...] = ({"terms": {"tags": ["a", "b"]}},)
+    req = request(filters=filters)
+    body = hybrid_body(req, OPENSEARCH_36, ["bm25", "dense"])
+    bm25, knn = body["query"]["hybrid"]["queries"]
+    bm25["bool"]["filter"][0]["terms"]["tags"].append("c")
+    assert knn["knn"]["embedding"]["filter"]["bool"]["filter"][0] == {"terms": {"tags": ["a", "b"]}}
+    assert req.filters[0] == {"terms": {"tags": ["a", "b"]}}
+    body["query"]["hybrid"]["queries"][1]["knn"]["embedding"]["vector"][0] = 9.0
+    assert req.vector is not None and req.vector[0] == 0.25
+
+
+HOSTILE = (
+    'x" } }, "match_all": { "boost": 9 } } {"query": {"match_all": {}}}'
+    " \\u0022 'single' {{braces}} \\\" \n\t ]]> <script> %2E ${env}"
+)
+
+
+@pytest.mark.parametrize("caps", [OPENSEARCH_36, ELASTICSEARCH_ENTERPRISE])
+def test_user_text_stays_a_verbatim_string(caps: Capabilities) -> None:
+    req = request(text=HOSTILE, filters=(FILTER,))
+    bodies = [bm25_body(req, caps)]
+    if caps.kind is EngineKind.OPENSEARCH:
+        bodies.append(hybrid_body(req, caps, ["bm25", "dense"]))
+    else:
+        bodies.append(retriever_body(req, caps, ["bm25", "dense"]))
+    for body in bodies:
+        wire = json.loads(json.dumps(body))
+        assert wire == body
+        assert _count(wire, HOSTILE) == 1
+        assert "match_all" not in json.dumps(_keys(wire))
+    assert bodies[0]["query"]["bool"]["must"][0]["multi_match"]["query"] == HOSTILE
+
+
+def _keys(node: Any) -> list[str]:
+    if isinstance(node, dict):
+        return [k for key, value in node.items() for k in (key, *_keys(value))]
+    if isinstance(node, list):
+        return [k for item in node for k in _keys(item)]
+    return []
+
+
+def test_term_names_are_encoded_where_names_are_keys() -> None:
+    req = request(sparse_terms={"a.b": 1.0, "a%2Eb": 2.0})
+    tokens = sparse_body(req, OPENSEARCH_36, "rank_features")["query"]["neural_sparse"]["sparse"]
+    # Two different tokens stay two different names, neither with a raw '.'.
+    assert tokens["query_tokens"] == {"a%2Eb": 1.0, "a%252Eb": 2.0}
+    fields = [
+        clause["rank_feature"]["field"]
+        for clause in sparse_body(req, OPENSEARCH_NO_NEURAL, "rank_features")["query"]["bool"][
+            "should"
+        ]
+    ]
+    assert fields == ["sparse.a%2Eb", "sparse.a%252Eb"]
+    vector = sparse_body(req, ELASTICSEARCH_95, "sparse_vector")["query"]["sparse_vector"]
+    assert vector["query_vector"] == {"a%2Eb": 1.0, "a%252Eb": 2.0}
