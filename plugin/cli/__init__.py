@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from tandem.encoders.sources import SourceError
 from tandem.integration.errors import EngineError
-from tandem.plugin.cli import engines, index, models
+from tandem.plugin.cli import engines, index, models, search
 from tandem.plugin.engines.errors import EngineRequestError
 
 
@@ -26,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     engines.register(commands)
     models.register(commands)
     index.register(commands)
+    search.register(commands)
     return parser
 
 

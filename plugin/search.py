@@ -1,0 +1,165 @@
+"""Hybrid search in the sidecar: encode the query, one ``_msearch``, fuse, paginate.
+
+Each retriever (BM25, dense kNN, sparse) becomes one sub-search of a single
+``_msearch`` round trip; :mod:`tandem.plugin.fusion` combines their ranked
+lists, so hybrid search works on every engine and licence tier. A single
+method (``bm25``, ``dense`` or ``sparse``) runs its one retriever. The
+engine-native mode (OpenSearch ``hybrid`` with a managed pipeline,
+Elasticsearch retrievers) builds on :mod:`tandem.plugin.rewriter` and is the
+next step; this module is the fallback that always works.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+from tandem.encoders.dense import DenseEncoder
+from tandem.encoders.registry import InputKind
+from tandem.encoders.sparse import SparseVector
+from tandem.plugin.engines.base import EngineAdapter, Json
+from tandem.plugin.engines.errors import EngineRequestError
+from tandem.plugin.fusion import FusedHit, FusionConfig, RetrieverHits, fuse, paginate
+from tandem.plugin.index_spec import SparseType
+from tandem.plugin.rewriter import bm25_body, dense_body, sparse_body
+from tandem.plugin.search_request import SearchRequest
+
+SearchMethod = Literal["bm25", "dense", "sparse", "rrf", "linear"]
+METHODS: tuple[SearchMethod, ...] = ("bm25", "dense", "sparse", "rrf", "linear")
+HYBRID_RETRIEVERS = ("bm25", "dense", "sparse")
+
+
+class SparseQueryEncoder(Protocol):
+    """Anything that turns query texts into sparse vectors (SPLADE, or IDF-only)."""
+
+    def encode(self, texts: Sequence[str]) -> list[SparseVector]: ...
+
+
+@dataclass(frozen=True)
+class SearchOptions:
+    method: SearchMethod = "rrf"
+    start: int = 0
+    size: int = 10
+    window: int = 100
+    normalization: Literal["min_max", "z_score", "l2"] = "min_max"
+    rank_constant: int = 60
+    weights: Mapping[str, float] = field(default_factory=dict)
+    fields: tuple[str, ...] = ("title", "text")
+    filters: tuple[Mapping[str, Any], ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise ValueError(f"method must be one of {', '.join(METHODS)}, got {self.method!r}")
+        if self.start < 0 or self.size < 1:
+            raise ValueError("start must be >= 0 and size >= 1")
+        if self.window < self.start + self.size:
+            raise ValueError(
+                f"window ({self.window}) must cover start + size ({self.start + self.size})"
+            )
+
+    @property
+    def retrievers(self) -> tuple[str, ...]:
+        return HYBRID_RETRIEVERS if self.method in ("rrf", "linear") else (self.method,)
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    hits: list[FusedHit]
+    encode_ms: float
+    engine_ms: float
+    fusion_ms: float
+
+
+class Searcher:
+    """Runs searches against one engine with the query-side encoders."""
+
+    def __init__(
+        self,
+        adapter: EngineAdapter,
+        dense: DenseEncoder | None,
+        sparse: SparseQueryEncoder | None,
+        sparse_type: SparseType | None,
+        dense_field: str = "embedding",
+        sparse_field: str = "sparse",
+    ) -> None:
+        self.adapter = adapter
+        self.dense = dense
+        self.sparse = sparse
+        self.sparse_type = sparse_type
+        self.dense_field = dense_field
+        self.sparse_field = sparse_field
+
+    def _request(self, index: str, text: str, options: SearchOptions) -> SearchRequest:
+        wanted = options.retrievers
+        vector = None
+        terms = None
+        if "dense" in wanted:
+            if self.dense is None:
+                raise ValueError("the dense retriever needs a dense model")
+            vector = self.dense.encode([text], InputKind.QUERY)[0].tolist()
+        if "sparse" in wanted:
+            if self.sparse is None or self.sparse_type is None:
+                raise ValueError("the sparse retriever needs a sparse model and a sparse field")
+            terms = self.sparse.encode([text])[0].as_dict() or None
+        return SearchRequest(
+            index=index,
+            text=text,
+            k=options.size,
+            fields=options.fields,
+            dense_field=self.dense_field,
+            sparse_field=self.sparse_field,
+            filters=options.filters,
+            window=options.window,
+            vector=vector,
+            sparse_terms=terms,
+        )
+
+    def _bodies(self, request: SearchRequest, retrievers: Sequence[str]) -> dict[str, Json]:
+        caps = self.adapter.capabilities
+        bodies: dict[str, Json] = {}
+        for name in retrievers:
+            if name == "bm25":
+                bodies[name] = bm25_body(request, caps)
+            elif name == "dense":
+                bodies[name] = dense_body(request, caps)
+            elif request.sparse_terms and self.sparse_type is not None:
+                bodies[name] = sparse_body(request, caps, self.sparse_type)
+        return bodies
+
+    def search(
+        self, index: str, text: str, options: SearchOptions = SearchOptions()
+    ) -> SearchResult:
+        """Fused (or single-retriever) hits for ``text``, paginated by ``options``."""
+        started = time.perf_counter()
+        request = self._request(index, text, options)
+        encoded = time.perf_counter()
+        bodies = self._bodies(request, options.retrievers)
+        responses = self.adapter.msearch([(index, body) for body in bodies.values()])
+        searched = time.perf_counter()
+        results = []
+        for name, response in zip(bodies, responses, strict=True):
+            if "error" in response:
+                raise EngineRequestError(f"{name} retriever failed on {index}: {response['error']}")
+            hits = tuple((h["_id"], float(h["_score"])) for h in response["hits"]["hits"])
+            results.append(RetrieverHits(name, hits))
+        config = FusionConfig(
+            method="linear" if options.method == "linear" else "rrf",
+            rank_constant=options.rank_constant,
+            normalization=options.normalization,
+            weights=dict(options.weights),
+            window=options.window,
+        )
+        fused = fuse(results, config)
+        if options.method not in ("rrf", "linear"):
+            # One retriever: keep its own scores rather than RRF's.
+            fused = [FusedHit(h.id, next(iter(h.sources.values())).score, h.sources) for h in fused]
+        page = paginate(fused, options.start, options.size)
+        done = time.perf_counter()
+        return SearchResult(
+            page,
+            encode_ms=1000 * (encoded - started),
+            engine_ms=1000 * (searched - encoded),
+            fusion_ms=1000 * (done - searched),
+        )
