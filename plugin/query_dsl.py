@@ -95,9 +95,17 @@ def sparse_query(req: SearchRequest, caps: Capabilities, sparse_type: SparseType
     OpenSearch: ``neural_sparse`` with raw ``query_tokens`` when neural-search is
     installed, otherwise a sum of ``rank_feature`` clauses (``linear``, boosted
     by the query weight: the same dot product); SEISMIC ``sparse_vector`` is
-    keyed by token id. Elasticsearch: the ``sparse_vector`` query, or the
-    ``rank_feature`` sum on ``rank_features``. Term names are encoded with
-    :func:`~tandem.plugin.terms.encode_term`, as the ingest side stores them.
+    keyed by token id. Elasticsearch: the ``sparse_vector`` query with
+    ``"prune": false``, or the ``rank_feature`` sum on ``rank_features``. Term
+    names are encoded with :func:`~tandem.plugin.terms.encode_term`, as the
+    ingest side stores them.
+
+    Every form scores the exact dot product of query and document weights
+    (SEISMIC only below its ``approximate_threshold``; above it, an
+    approximation), so fused scores mean the same on every engine.
+    Elasticsearch's default token pruning (fields of indices created by 9.1+)
+    would drop frequent low-weight query tokens, and with them every document
+    that matches only those (tests/integration/test_rewriter_on_engines.py).
     """
     terms = _sparse_terms(req)
     _check_sparse_type(caps, sparse_type)
@@ -111,7 +119,11 @@ def sparse_query(req: SearchRequest, caps: Capabilities, sparse_type: SparseType
         return filtered(_rank_feature_sum(field, terms), req)
     if sparse_type == "sparse_vector":
         vector = {encode_term(t): w for t, w in terms.items()}
-        return filtered({"sparse_vector": {"field": field, "query_vector": vector}}, req)
+        # Pruning (the field default since 9.1) drops a query token whose document
+        # frequency is at least 5x the field's average and whose weight is at most 0.4x
+        # the query's largest: the score would no longer be the dot product.
+        clause: Json = {"field": field, "query_vector": vector, "prune": False}
+        return filtered({"sparse_vector": clause}, req)
     return filtered(_rank_feature_sum(field, terms), req)
 
 

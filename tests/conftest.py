@@ -6,13 +6,34 @@ from pathlib import Path
 
 import pytest
 
+from tandem.integration.specs import EngineKind
+
 pytest_plugins = ["tandem.integration.pytest_plugin"]
 
 _HERE = Path(__file__).parent
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+# A test that asks for one of these fixtures only makes sense on that engine.
+_ENGINE_ONLY = {"opensearch": EngineKind.OPENSEARCH, "elasticsearch": EngineKind.ELASTICSEARCH}
+
+
+def _applies(item: pytest.Item) -> bool:
+    callspec = getattr(item, "callspec", None)
+    param = callspec.params.get("engine") if callspec is not None else None
+    if param is None:
+        return True
+    kind = param[0]
+    names = getattr(item, "fixturenames", ())
+    return all(kind is only for name, only in _ENGINE_ONLY.items() if name in names)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         suite = Path(item.path).relative_to(_HERE).parts[0]
         if suite in ("unit", "integration"):
             item.add_marker(suite)
+    # Engine-specific tests are not generated for the other engine (not skipped).
+    dropped = [item for item in items if not _applies(item)]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = [item for item in items if _applies(item)]

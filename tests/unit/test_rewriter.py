@@ -291,7 +291,8 @@ def test_seismic_needs_token_ids() -> None:
 
 
 def test_sparse_body_elasticsearch() -> None:
-    clause = {"sparse_vector": {"field": "terms", "query_vector": ENCODED}}
+    # "prune": false keeps the score the exact dot product (pruning is on by default in 9.1+).
+    clause = {"sparse_vector": {"field": "terms", "query_vector": ENCODED, "prune": False}}
     assert sparse_body(request(sparse_field="terms"), ELASTICSEARCH_95, "sparse_vector") == {
         "size": 100,
         "_source": False,
@@ -545,6 +546,7 @@ def test_retriever_body_rrf() -> None:
                                             "sparse_vector": {
                                                 "field": "sparse",
                                                 "query_vector": ENCODED,
+                                                "prune": False,
                                             }
                                         }
                                     ],
