@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 
-from tandem.integration.specs import EngineKind
 from tandem.plugin.engines.base import Capabilities
 from tandem.plugin.engines.errors import CapabilityError
 from tandem.plugin.index_spec import (
@@ -20,45 +19,8 @@ from tandem.plugin.index_spec import (
 )
 from tandem.plugin.mapping import build_index_body, check_against_engine, sparse_field_type
 
-# What each engine of the tested matrix has (docs/engines.md).
-OPENSEARCH_36 = Capabilities(
-    kind=EngineKind.OPENSEARCH,
-    version=(3, 6, 0),
-    build_type="zip",
-    plugins=frozenset({"opensearch-knn", "opensearch-neural-search", "mapper-extras"}),
-    license=None,
-    dense=True,
-    knn_engines=("lucene",),
-    rank_features=True,
-    sparse_vector=True,
-    neural_sparse=True,
-    hybrid_query=True,
-    normalization_techniques=("min_max", "l2", "z_score"),
-    rrf_pipeline=True,
-    retrievers=(),
-)
-OPENSEARCH_219 = replace(
-    OPENSEARCH_36,
-    version=(2, 19, 6),
-    sparse_vector=False,
-    normalization_techniques=("min_max", "l2"),
-)
-ELASTICSEARCH_95 = Capabilities(
-    kind=EngineKind.ELASTICSEARCH,
-    version=(9, 5, 4),
-    build_type="zip",
-    plugins=frozenset({"apm", "transport-netty4", "x-pack-core", "x-pack-security"}),
-    license="basic",
-    dense=True,
-    knn_engines=(),
-    rank_features=False,
-    sparse_vector=True,
-    neural_sparse=False,
-    hybrid_query=False,
-    normalization_techniques=(),
-    rrf_pipeline=False,
-    retrievers=(),
-)
+from ..capability_sets import ELASTICSEARCH_95, OPENSEARCH_36, OPENSEARCH_219
+
 # A full Elasticsearch distribution has mapper-extras; an OpenSearch with native k-NN, faiss.
 ELASTICSEARCH_FULL = replace(ELASTICSEARCH_95, rank_features=True)
 OPENSEARCH_36_FAISS = replace(OPENSEARCH_36, knn_engines=("lucene", "faiss"))

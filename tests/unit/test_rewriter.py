@@ -24,29 +24,9 @@ from tandem.plugin.rewriter import (
 )
 from tandem.plugin.search_request import SearchRequest
 
+from ..capability_sets import ELASTICSEARCH_95, OPENSEARCH_36, OPENSEARCH_219
+
 # What each engine of the matrix has (docs/engines.md), plus licensed and plugin-less variants.
-OPENSEARCH_36 = Capabilities(
-    kind=EngineKind.OPENSEARCH,
-    version=(3, 6, 0),
-    build_type="zip",
-    plugins=frozenset({"opensearch-knn", "opensearch-neural-search", "mapper-extras"}),
-    license=None,
-    dense=True,
-    knn_engines=("lucene",),
-    rank_features=True,
-    sparse_vector=True,
-    neural_sparse=True,
-    hybrid_query=True,
-    normalization_techniques=("min_max", "l2", "z_score"),
-    rrf_pipeline=True,
-    retrievers=(),
-)
-OPENSEARCH_219 = replace(
-    OPENSEARCH_36,
-    version=(2, 19, 6),
-    sparse_vector=False,
-    normalization_techniques=("min_max", "l2"),
-)
 OPENSEARCH_NO_NEURAL = replace(
     OPENSEARCH_36,
     plugins=frozenset({"opensearch-knn", "mapper-extras"}),
@@ -55,22 +35,6 @@ OPENSEARCH_NO_NEURAL = replace(
     hybrid_query=False,
     normalization_techniques=(),
     rrf_pipeline=False,
-)
-ELASTICSEARCH_95 = Capabilities(
-    kind=EngineKind.ELASTICSEARCH,
-    version=(9, 5, 4),
-    build_type="zip",
-    plugins=frozenset({"apm", "transport-netty4", "x-pack-core", "x-pack-security"}),
-    license="basic",
-    dense=True,
-    knn_engines=(),
-    rank_features=False,
-    sparse_vector=True,
-    neural_sparse=False,
-    hybrid_query=False,
-    normalization_techniques=(),
-    rrf_pipeline=False,
-    retrievers=(),
 )
 ELASTICSEARCH_ENTERPRISE = replace(
     ELASTICSEARCH_95,

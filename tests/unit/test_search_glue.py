@@ -7,27 +7,12 @@ import numpy as np
 import pytest
 
 from tandem.encoders.sparse import SparseVector
-from tandem.integration.specs import EngineKind
-from tandem.plugin.engines.base import Capabilities
 from tandem.plugin.engines.errors import EngineRequestError
 from tandem.plugin.search import Searcher, SearchOptions
 
-CAPS = Capabilities(
-    kind=EngineKind.ELASTICSEARCH,
-    version=(9, 5, 4),
-    build_type="zip",
-    plugins=frozenset(),
-    license="basic",
-    dense=True,
-    knn_engines=(),
-    rank_features=False,
-    sparse_vector=True,
-    neural_sparse=False,
-    hybrid_query=False,
-    normalization_techniques=(),
-    rrf_pipeline=False,
-    retrievers=(),
-)
+from ..capability_sets import ELASTICSEARCH_95
+
+CAPS = ELASTICSEARCH_95
 
 
 class FakeAdapter:
