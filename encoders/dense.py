@@ -9,19 +9,25 @@ import numpy as np
 from tandem.encoders.pooling import FloatArray, cls_pool, l2_normalize, mean_pool
 from tandem.encoders.registry import InputKind, ModelSpec, Pooling
 from tandem.encoders.session import OnnxModel
-from tandem.encoders.text import TextBatcher
+from tandem.encoders.text import DEFAULT_MAX_TOKENS, TextBatcher
 
 
 class DenseEncoder:
     """Encodes texts into ``[n, dim]`` float32 vectors, in input order."""
 
     def __init__(
-        self, spec: ModelSpec, model: OnnxModel, batcher: TextBatcher, batch_size: int = 32
+        self,
+        spec: ModelSpec,
+        model: OnnxModel,
+        batcher: TextBatcher,
+        batch_size: int = 32,
+        max_tokens: int | None = DEFAULT_MAX_TOKENS,
     ) -> None:
         self.spec = spec
         self.model = model
         self.batcher = batcher
         self.batch_size = batch_size
+        self.max_tokens = max_tokens
         self._pool = mean_pool if spec.pooling is Pooling.MEAN else cls_pool
 
     def encode(
@@ -34,7 +40,7 @@ class DenseEncoder:
         prefix = self.spec.prefix(kind)
         inputs = [prefix + t for t in texts] if prefix else list(texts)
         out: FloatArray | None = None
-        for batch in self.batcher.batches(inputs, self.batch_size, sort=sort):
+        for batch in self.batcher.batches(inputs, self.batch_size, sort, self.max_tokens):
             hidden = self.model.run(batch.arrays)
             pooled = self._pool(hidden, batch.attention_mask)
             if out is None:

@@ -12,7 +12,7 @@ from tandem.encoders.pooling import FloatArray, splade_max
 from tandem.encoders.registry import ModelSpec
 from tandem.encoders.session import OnnxModel
 from tandem.encoders.splade_head import SpladeHead
-from tandem.encoders.text import TextBatcher
+from tandem.encoders.text import DEFAULT_MAX_TOKENS, TextBatcher
 
 
 @dataclass(frozen=True)
@@ -73,6 +73,7 @@ class SpladeEncoder:
         vocabulary: Sequence[str],
         head: SpladeHead | None = None,
         batch_size: int = 32,
+        max_tokens: int | None = DEFAULT_MAX_TOKENS,
     ) -> None:
         self.spec = spec
         self.model = model
@@ -80,11 +81,12 @@ class SpladeEncoder:
         self.vocabulary = vocabulary
         self.head = head
         self.batch_size = batch_size
+        self.max_tokens = max_tokens
 
     def weights(self, texts: Sequence[str], sort: bool = True) -> FloatArray:
         """Dense ``[n, vocab]`` SPLADE weights in input order."""
         out = np.zeros((len(texts), len(self.vocabulary)), dtype=np.float32)
-        for batch in self.batcher.batches(texts, self.batch_size, sort=sort):
+        for batch in self.batcher.batches(texts, self.batch_size, sort, self.max_tokens):
             output = self.model.run(batch.arrays)
             if self.head is not None:
                 out[list(batch.indices)] = self.head.weights(output, batch.attention_mask)

@@ -97,3 +97,17 @@ def test_resolve_spec(tmp_path: Path) -> None:
     assert (local.pooling, local.max_length) == (Pooling.CLS, 128)
     hub = resolve_spec("BAAI/bge-small-en-v1.5")
     assert hub.cache_name == "BAAI--bge-small-en-v1.5"
+
+
+def test_token_budget_caps_rows_times_longest(tokenizer_file: Path) -> None:
+    batcher = TextBatcher(tokenizer_file, max_length=16)
+    texts = ["a b c d e f", "a", "b c", "a b c d e", "d", "e f"]  # 8, 3, 4, 7, 3, 4 tokens
+    batches = list(batcher.batches(texts, batch_size=32, max_tokens=12))
+    for batch in batches:
+        rows, width = batch.input_ids.shape
+        assert rows * width <= 12 or rows == 1
+    assert sorted(i for b in batches for i in b.indices) == list(range(len(texts)))
+    # The 8-token text exceeds any pair: it travels alone; short ones share.
+    assert [len(b.indices) for b in batches] == [1, 1, 3, 1]
+    with pytest.raises(ValueError, match="max_tokens"):
+        list(batcher.batches(texts, batch_size=4, max_tokens=0))
