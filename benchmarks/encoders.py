@@ -39,7 +39,7 @@ from tandem.encoders.registry import KNOWN_MODELS, InputKind, ModelKind, ModelSp
 from tandem.encoders.session import available_providers
 from tandem.encoders.sources import checkpoint_dir
 from tandem.encoders.sparse import Pruning, SpladeEncoder, to_sparse, vocabulary_of
-from tandem.encoders.text import TextBatcher
+from tandem.encoders.text import DEFAULT_MAX_TOKENS, TextBatcher
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO_ROOT.parent / "shared" / "data" / "scifact"
@@ -288,7 +288,8 @@ class Tokenized:
 
 def tokenize_only(batcher: TextBatcher, docs: Sequence[str], sort: bool = True) -> Tokenized:
     start = time.perf_counter()
-    batches = list(batcher.batches(docs, BATCH_SIZE, sort=sort))
+    # The same batches the encoders make: at most BATCH_SIZE rows and DEFAULT_MAX_TOKENS.
+    batches = list(batcher.batches(docs, BATCH_SIZE, sort, DEFAULT_MAX_TOKENS))
     seconds = time.perf_counter() - start
     shapes = tuple((int(b.input_ids.shape[0]), int(b.input_ids.shape[1])) for b in batches)
     return Tokenized(seconds, shapes, sum(b.tokens for b in batches))
@@ -691,7 +692,8 @@ def throughput_section(report: Report) -> str:
     ]
     headers = ["model", "docs/s", "real tokens/s", "tokenizer share", "padding"]
     title = (
-        f"Batch throughput (batch {report.batch_size}, length-sorted, {report.docs} docs, "
+        f"Batch throughput (batches of <= {report.batch_size} rows and <= {DEFAULT_MAX_TOKENS} "
+        f"padded tokens, length-sorted, {report.docs} docs, "
         f"best of {report.repeats})"
     )
     return f"{title}\n{table(headers, rows)}"
