@@ -39,7 +39,7 @@ from tandem.encoders.registry import KNOWN_MODELS, InputKind, ModelKind, ModelSp
 from tandem.encoders.session import available_providers
 from tandem.encoders.sources import checkpoint_dir
 from tandem.encoders.sparse import Pruning, SpladeEncoder, to_sparse, vocabulary_of
-from tandem.encoders.text import DEFAULT_MAX_TOKENS, TextBatcher
+from tandem.encoders.text import DEFAULT_MAX_TOKENS, Batching, TextBatcher
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO_ROOT.parent / "shared" / "data" / "scifact"
@@ -323,7 +323,7 @@ def load_encoder(variant: Variant) -> Encoder:
         if spec.kind is ModelKind.DENSE
         else load_sparse(spec, variant.int8)
     )
-    encoder.batch_size = BATCH_SIZE
+    encoder.batching = Batching(rows=BATCH_SIZE)
     return encoder
 
 

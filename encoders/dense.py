@@ -9,7 +9,7 @@ import numpy as np
 from tandem.encoders.pooling import FloatArray, cls_pool, l2_normalize, mean_pool
 from tandem.encoders.registry import InputKind, ModelSpec, Pooling
 from tandem.encoders.session import OnnxModel
-from tandem.encoders.text import DEFAULT_MAX_TOKENS, TextBatcher
+from tandem.encoders.text import Batching, TextBatcher
 
 
 class DenseEncoder:
@@ -20,14 +20,12 @@ class DenseEncoder:
         spec: ModelSpec,
         model: OnnxModel,
         batcher: TextBatcher,
-        batch_size: int = 32,
-        max_tokens: int | None = DEFAULT_MAX_TOKENS,
+        batching: Batching = Batching(),
     ) -> None:
         self.spec = spec
         self.model = model
         self.batcher = batcher
-        self.batch_size = batch_size
-        self.max_tokens = max_tokens
+        self.batching = batching
         self._pool = mean_pool if spec.pooling is Pooling.MEAN else cls_pool
 
     def encode(
@@ -40,7 +38,9 @@ class DenseEncoder:
         prefix = self.spec.prefix(kind)
         inputs = [prefix + t for t in texts] if prefix else list(texts)
         out: FloatArray | None = None
-        for batch in self.batcher.batches(inputs, self.batch_size, sort, self.max_tokens):
+        for batch in self.batcher.batches(
+            inputs, self.batching.rows, sort, self.batching.max_tokens
+        ):
             hidden = self.model.run(batch.arrays)
             pooled = self._pool(hidden, batch.attention_mask)
             if out is None:

@@ -12,7 +12,7 @@ from tandem.encoders.pooling import FloatArray, splade_max
 from tandem.encoders.registry import ModelSpec
 from tandem.encoders.session import OnnxModel
 from tandem.encoders.splade_head import SpladeHead
-from tandem.encoders.text import DEFAULT_MAX_TOKENS, TextBatcher
+from tandem.encoders.text import Batching, TextBatcher
 
 
 @dataclass(frozen=True)
@@ -61,8 +61,9 @@ class SpladeEncoder:
     """SPLADE: ``max over tokens of log(1 + relu(logits))`` from an MLM head.
 
     With a :class:`SpladeHead`, ``model`` outputs the MLM transform and the
-    vocabulary projection runs in token chunks (fast, bounded memory); without
-    one, ``model`` outputs full logits (any exported SPLADE ONNX file).
+    vocabulary projection runs per document, reduced as it is computed (fast,
+    bounded memory); without one, ``model`` outputs full logits (any exported
+    SPLADE ONNX file).
     """
 
     def __init__(
@@ -72,21 +73,21 @@ class SpladeEncoder:
         batcher: TextBatcher,
         vocabulary: Sequence[str],
         head: SpladeHead | None = None,
-        batch_size: int = 32,
-        max_tokens: int | None = DEFAULT_MAX_TOKENS,
+        batching: Batching = Batching(),
     ) -> None:
         self.spec = spec
         self.model = model
         self.batcher = batcher
         self.vocabulary = vocabulary
         self.head = head
-        self.batch_size = batch_size
-        self.max_tokens = max_tokens
+        self.batching = batching
 
     def weights(self, texts: Sequence[str], sort: bool = True) -> FloatArray:
         """Dense ``[n, vocab]`` SPLADE weights in input order."""
         out = np.zeros((len(texts), len(self.vocabulary)), dtype=np.float32)
-        for batch in self.batcher.batches(texts, self.batch_size, sort, self.max_tokens):
+        for batch in self.batcher.batches(
+            texts, self.batching.rows, sort, self.batching.max_tokens
+        ):
             output = self.model.run(batch.arrays)
             if self.head is not None:
                 out[list(batch.indices)] = self.head.weights(output, batch.attention_mask)

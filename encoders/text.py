@@ -43,6 +43,21 @@ class Batch:
         return int(self.attention_mask.sum())
 
 
+@dataclass(frozen=True)
+class Batching:
+    """How encoders cut work into batches: at most ``rows`` texts and ``max_tokens``
+    padded tokens (``None``: no token budget). See :meth:`TextBatcher.batches`."""
+
+    rows: int = 32
+    max_tokens: int | None = DEFAULT_MAX_TOKENS
+
+    def __post_init__(self) -> None:
+        if self.rows < 1:
+            raise ValueError(f"rows must be positive, got {self.rows}")
+        if self.max_tokens is not None and self.max_tokens < 1:
+            raise ValueError(f"max_tokens must be positive, got {self.max_tokens}")
+
+
 def validate_texts(texts: Sequence[str]) -> None:
     """Refuse what no encoder can give a meaningful answer for."""
     if isinstance(texts, str):

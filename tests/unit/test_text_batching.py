@@ -111,3 +111,11 @@ def test_token_budget_caps_rows_times_longest(tokenizer_file: Path) -> None:
     assert [len(b.indices) for b in batches] == [1, 1, 3, 1]
     with pytest.raises(ValueError, match="max_tokens"):
         list(batcher.batches(texts, batch_size=4, max_tokens=0))
+
+
+@pytest.mark.parametrize("bad", [{"rows": 0}, {"max_tokens": 0}])
+def test_bad_batching_is_refused(bad: dict[str, int]) -> None:
+    from tandem.encoders.text import Batching
+
+    with pytest.raises(ValueError, match="must be positive"):
+        Batching(**bad)  # type: ignore[arg-type]
