@@ -18,7 +18,7 @@ from tandem.encoders.session import OnnxModel, SessionOptions
 from tandem.encoders.sources import checkpoint_dir, models_dir, pull
 from tandem.encoders.sparse import SpladeEncoder, vocabulary_of
 from tandem.encoders.splade_head import SpladeHead
-from tandem.encoders.text import TextBatcher
+from tandem.encoders.text import Batching, TextBatcher
 
 if TYPE_CHECKING:
     from tandem.encoders.bert_graph import Head
@@ -114,11 +114,12 @@ def load_dense(
     int8: bool = False,
     options: SessionOptions = SessionOptions(),
     progress: Progress = _quiet,
+    batching: Batching = Batching(),
 ) -> DenseEncoder:
     if spec.kind is not ModelKind.DENSE:
         raise ValueError(f"{spec.name} is a {spec.kind.value} model, not a dense one")
     model = OnnxModel(ensure_onnx(spec, int8, progress), options)
-    return DenseEncoder(spec, model, text_batcher(spec))
+    return DenseEncoder(spec, model, text_batcher(spec), batching)
 
 
 def load_sparse(
@@ -126,6 +127,7 @@ def load_sparse(
     int8: bool = False,
     options: SessionOptions = SessionOptions(),
     progress: Progress = _quiet,
+    batching: Batching = Batching(),
 ) -> SpladeEncoder:
     if spec.kind is not ModelKind.SPARSE:
         raise ValueError(f"{spec.name} is a {spec.kind.value} model, not a sparse one")
@@ -137,11 +139,11 @@ def load_sparse(
     if shipped or not is_torch_free(checkpoint):
         # A folder that ships its own ONNX file, or a non-BERT model: run full logits.
         model = OnnxModel(ensure_onnx(spec, int8, progress), options)
-        return SpladeEncoder(spec, model, batcher, vocabulary_of(batcher))
+        return SpladeEncoder(spec, model, batcher, vocabulary_of(batcher), batching=batching)
     from tandem.encoders.bert_graph import load_weights, mlm_decoder
 
     quiet = dataclasses.replace(options, spinning=False)  # body and head alternate
     body = OnnxModel(ensure_onnx(spec, int8, progress, body=True), quiet)
     decoder, bias = mlm_decoder(load_weights(checkpoint))
     head = SpladeHead(decoder, bias, quiet)
-    return SpladeEncoder(spec, body, batcher, vocabulary_of(batcher), head)
+    return SpladeEncoder(spec, body, batcher, vocabulary_of(batcher), head, batching)

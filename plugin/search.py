@@ -65,6 +65,14 @@ class SearchOptions:
 
 
 @dataclass(frozen=True)
+class EncodedQuery:
+    """A query already encoded elsewhere (the sidecar's batchers): either part may be absent."""
+
+    vector: Sequence[float] | None = None
+    sparse_terms: Mapping[str, float] | None = None
+
+
+@dataclass(frozen=True)
 class SearchResult:
     hits: list[FusedHit]
     encode_ms: float
@@ -91,7 +99,8 @@ class Searcher:
         self.dense_field = dense_field
         self.sparse_field = sparse_field
 
-    def _request(self, index: str, text: str, options: SearchOptions) -> SearchRequest:
+    def encode(self, text: str, options: SearchOptions) -> EncodedQuery:
+        """The query vectors ``options``' retrievers need, from this searcher's encoders."""
         wanted = options.retrievers
         vector = None
         terms = None
@@ -103,6 +112,11 @@ class Searcher:
             if self.sparse is None or self.sparse_type is None:
                 raise ValueError("the sparse retriever needs a sparse model and a sparse field")
             terms = self.sparse.encode([text])[0].as_dict() or None
+        return EncodedQuery(vector, terms)
+
+    def _request(
+        self, index: str, text: str, options: SearchOptions, encoded: EncodedQuery
+    ) -> SearchRequest:
         return SearchRequest(
             index=index,
             text=text,
@@ -112,8 +126,8 @@ class Searcher:
             sparse_field=self.sparse_field,
             filters=options.filters,
             window=options.window,
-            vector=vector,
-            sparse_terms=terms,
+            vector=encoded.vector,
+            sparse_terms=encoded.sparse_terms,
         )
 
     def _bodies(self, request: SearchRequest, retrievers: Sequence[str]) -> dict[str, Json]:
@@ -128,13 +142,31 @@ class Searcher:
                 bodies[name] = sparse_body(request, caps, self.sparse_type)
         return bodies
 
+    def rewrite(
+        self, index: str, text: str, options: SearchOptions, encoded: EncodedQuery | None = None
+    ) -> dict[str, Json]:
+        """The ``_search`` body of each retriever :meth:`search` would send, by name."""
+        if encoded is None:
+            encoded = self.encode(text, options)
+        return self._bodies(self._request(index, text, options, encoded), options.retrievers)
+
     def search(
-        self, index: str, text: str, options: SearchOptions = SearchOptions()
+        self,
+        index: str,
+        text: str,
+        options: SearchOptions = SearchOptions(),
+        encoded: EncodedQuery | None = None,
     ) -> SearchResult:
-        """Fused (or single-retriever) hits for ``text``, paginated by ``options``."""
+        """Fused (or single-retriever) hits for ``text``, paginated by ``options``.
+
+        ``encoded`` skips this searcher's own encoders (the sidecar batches
+        queries across requests and passes the result in).
+        """
         started = time.perf_counter()
-        request = self._request(index, text, options)
-        encoded = time.perf_counter()
+        if encoded is None:
+            encoded = self.encode(text, options)
+        request = self._request(index, text, options, encoded)
+        encoded_at = time.perf_counter()
         bodies = self._bodies(request, options.retrievers)
         responses = self.adapter.msearch([(index, body) for body in bodies.values()])
         searched = time.perf_counter()
@@ -159,7 +191,7 @@ class Searcher:
         done = time.perf_counter()
         return SearchResult(
             page,
-            encode_ms=1000 * (encoded - started),
-            engine_ms=1000 * (searched - encoded),
+            encode_ms=1000 * (encoded_at - started),
+            engine_ms=1000 * (searched - encoded_at),
             fusion_ms=1000 * (done - searched),
         )

@@ -11,9 +11,10 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from tandem.client import ClientError
 from tandem.encoders.sources import SourceError
 from tandem.integration.errors import EngineError
-from tandem.plugin.cli import engines, index, models, search
+from tandem.plugin.cli import encode, engines, index, models, search, serve
 from tandem.plugin.engines.errors import EngineRequestError
 
 
@@ -27,6 +28,8 @@ def build_parser() -> argparse.ArgumentParser:
     models.register(commands)
     index.register(commands)
     search.register(commands)
+    serve.register(commands)
+    encode.register(commands)
     return parser
 
 
@@ -39,6 +42,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         EngineError,
         EngineRequestError,
         SourceError,
+        ClientError,
         ValueError,
         ImportError,
         FileNotFoundError,

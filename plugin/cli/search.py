@@ -9,6 +9,7 @@ from typing import Any
 
 from tandem.encoders.loader import load_dense, load_sparse
 from tandem.encoders.registry import ModelKind, resolve_spec
+from tandem.plugin.cli.remote import add_server_arguments, client_for
 from tandem.plugin.cli.targets import engine_url
 from tandem.plugin.engines.connect import connect
 from tandem.plugin.fusion import FusedHit
@@ -23,7 +24,9 @@ def register(commands: Any) -> None:
         help="search an index: BM25, dense, sparse, or fused (RRF / linear)",
         description=(
             "Encodes QUERY, sends every retriever in one _msearch and fuses the ranked lists "
-            "in the sidecar (works on every engine and licence)."
+            "in the sidecar (works on every engine and licence). With --server (or "
+            "TANDEM_SERVER) a running sidecar does the work; otherwise this process loads "
+            "the models and talks to --engine itself."
         ),
     )
     parser.add_argument("query", help="the user's query text")
@@ -38,6 +41,7 @@ def register(commands: Any) -> None:
     parser.add_argument("--sparse", default="splade-tiny", help="sparse query model")
     parser.add_argument("--explain", action="store_true", help="show each retriever's rank/score")
     parser.add_argument("--json", action="store_true", help="print hits as JSON")
+    add_server_arguments(parser, required=False)
     parser.set_defaults(handler=_search)
 
 
@@ -57,6 +61,30 @@ def _search(args: argparse.Namespace) -> int:
         window=args.window,
         normalization=args.normalization,
     )
+    if args.server:
+        with client_for(args) as client:
+            remote = client.search(args.index, args.query, options, explain=True)
+        hits, meta = remote.hits, remote.metadata
+        timing = (
+            f"queue {meta.queue_ms:.1f} ms, inference {meta.inference_ms:.1f} ms, "
+            f"engine {meta.engine_ms:.1f} ms, total {meta.total_ms:.1f} ms in the sidecar"
+        )
+    else:
+        hits, timing = _search_here(args, options)
+    if args.json:
+        print(json.dumps([_hit_json(h) for h in hits]))
+        return 0
+    print(f"{len(hits)} hits ({args.method}; {timing})", file=sys.stderr)
+    for rank, hit in enumerate(hits, start=args.start + 1):
+        line = f"{rank:>4}  {hit.score:10.5f}  {hit.id}"
+        if args.explain:
+            parts = [f"{n} #{s.rank} ({s.score:.4g})" for n, s in hit.sources.items()]
+            line += "  [" + ", ".join(parts) + "]"
+        print(line)
+    return 0
+
+
+def _search_here(args: argparse.Namespace, options: SearchOptions) -> tuple[list[FusedHit], str]:
     wanted = options.retrievers
     dense = load_dense(resolve_spec(args.dense, ModelKind.DENSE)) if "dense" in wanted else None
     sparse = (
@@ -71,18 +99,8 @@ def _search(args: argparse.Namespace) -> int:
         )
     finally:
         adapter.close()
-    if args.json:
-        print(json.dumps([_hit_json(h) for h in result.hits]))
-        return 0
-    print(
-        f"{len(result.hits)} hits ({args.method}; encode {result.encode_ms:.1f} ms, "
-        f"engine {result.engine_ms:.1f} ms, fusion {result.fusion_ms:.1f} ms)",
-        file=sys.stderr,
+    timing = (
+        f"encode {result.encode_ms:.1f} ms, engine {result.engine_ms:.1f} ms, "
+        f"fusion {result.fusion_ms:.1f} ms"
     )
-    for rank, hit in enumerate(result.hits, start=args.start + 1):
-        line = f"{rank:>4}  {hit.score:10.5f}  {hit.id}"
-        if args.explain:
-            parts = [f"{n} #{s.rank} ({s.score:.4g})" for n, s in hit.sources.items()]
-            line += "  [" + ", ".join(parts) + "]"
-        print(line)
-    return 0
+    return result.hits, timing

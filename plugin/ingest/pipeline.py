@@ -13,7 +13,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from tandem.encoders.dense import DenseEncoder
 from tandem.encoders.registry import InputKind
@@ -47,6 +47,10 @@ class IngestOptions:
 class Failure:
     id: str
     reason: str
+
+
+Outcome = Literal["indexed", "skipped", "failed"]
+ResultHook = Callable[[str, Outcome, str | None], None]
 
 
 @dataclass
@@ -120,11 +124,18 @@ class Ingestor:
         builder: SourceBuilder,
         options: IngestOptions = IngestOptions(),
         progress: Callable[[Snapshot, bool], None] | None = None,
+        on_result: ResultHook | None = None,
     ) -> None:
+        """``on_result(id, outcome, reason)`` hears about every document as it is settled."""
         self.writer = writer
         self.builder = builder
         self.options = options
         self.progress = progress
+        self.on_result = on_result
+
+    def _settle(self, doc_id: str, outcome: Outcome, reason: str | None = None) -> None:
+        if self.on_result is not None:
+            self.on_result(doc_id, outcome, reason)
 
     def run(self, records: Iterable[Document | BadLine], total: int | None = None) -> IngestReport:
         report = IngestReport()
@@ -137,8 +148,10 @@ class Ingestor:
             for result in future.result():
                 if result.ok:
                     report.indexed += 1
+                    self._settle(result.id, "indexed")
                 else:
                     report.failures.append(Failure(result.id, result.reason or "rejected"))
+                    self._settle(result.id, "failed", result.reason or "rejected")
             if self.progress:
                 self.progress(report.snapshot(total, started), False)
 
@@ -153,11 +166,15 @@ class Ingestor:
                 docs = [r for r in batch if isinstance(r, Document)]
                 for bad in (r for r in batch if isinstance(r, BadLine)):
                     report.failures.append(Failure(bad.id, bad.reason))
+                    self._settle(bad.id, "failed", bad.reason)
                 if self.options.resume and docs:
                     stored = self.writer.adapter.existing_ids(
                         self.writer.index, [d.id for d in docs]
                     )
-                    report.skipped += sum(1 for d in docs if d.id in stored)
+                    for doc in docs:
+                        if doc.id in stored:
+                            report.skipped += 1
+                            self._settle(doc.id, "skipped")
                     docs = [d for d in docs if d.id not in stored]
                 if not docs:
                     continue

@@ -1,0 +1,348 @@
+"""A synchronous client for every ``tandem.v1`` RPC, returning plain Python values."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal, TypeVar
+
+import grpc
+import numpy as np
+import numpy.typing as npt
+from google.protobuf.json_format import MessageToDict
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from tandem.plugin.fusion import FusedHit, Source
+from tandem.plugin.search import SearchOptions
+from tandem.v1 import (
+    common_pb2,
+    encode_pb2,
+    encode_pb2_grpc,
+    index_pb2,
+    index_pb2_grpc,
+    info_pb2,
+    info_pb2_grpc,
+    search_pb2,
+    search_pb2_grpc,
+)
+
+Kind = Literal["query", "document"]
+T = TypeVar("T")
+_KINDS = {"query": common_pb2.INPUT_KIND_QUERY, "document": common_pb2.INPUT_KIND_DOCUMENT}
+_METHODS = {
+    "bm25": search_pb2.SEARCH_METHOD_BM25,
+    "dense": search_pb2.SEARCH_METHOD_DENSE,
+    "sparse": search_pb2.SEARCH_METHOD_SPARSE,
+    "rrf": search_pb2.SEARCH_METHOD_RRF,
+    "linear": search_pb2.SEARCH_METHOD_LINEAR,
+}
+_NORMALIZATIONS = {
+    "min_max": search_pb2.NORMALIZATION_MIN_MAX,
+    "z_score": search_pb2.NORMALIZATION_Z_SCORE,
+    "l2": search_pb2.NORMALIZATION_L2,
+}
+_STATUS = {
+    index_pb2.DOCUMENT_STATUS_INDEXED: "indexed",
+    index_pb2.DOCUMENT_STATUS_SKIPPED: "skipped",
+    index_pb2.DOCUMENT_STATUS_FAILED: "failed",
+}
+
+
+class ClientError(RuntimeError):
+    """An RPC failed; ``code`` is its gRPC status code, the message the server's."""
+
+    def __init__(self, code: grpc.StatusCode, message: str) -> None:
+        super().__init__(f"{code.name}: {message}")
+        self.code = code
+        self.details = message
+
+
+@dataclass(frozen=True)
+class Metadata:
+    tokens: int
+    queue_ms: float
+    inference_ms: float
+    engine_ms: float
+    total_ms: float
+
+    @classmethod
+    def of(cls, message: common_pb2.ResponseMetadata) -> Metadata:
+        return cls(
+            message.tokens,
+            message.queue_ms,
+            message.inference_ms,
+            message.engine_ms,
+            message.total_ms,
+        )
+
+
+@dataclass(frozen=True)
+class DenseResult:
+    vectors: npt.NDArray[np.float32]
+    metadata: Metadata
+
+
+@dataclass(frozen=True)
+class SparseTerm:
+    index: int
+    value: float
+    token: str | None
+
+
+@dataclass(frozen=True)
+class SparseResult:
+    vectors: list[list[SparseTerm]]
+    metadata: Metadata
+
+
+@dataclass(frozen=True)
+class SearchHits:
+    hits: list[FusedHit]
+    metadata: Metadata
+
+
+@dataclass(frozen=True)
+class IndexResult:
+    """``results`` holds ``(id, status, reason)`` per document, in the order sent."""
+
+    results: list[tuple[str, str, str]]
+    indexed: int
+    skipped: int
+    failed: int
+    metadata: Metadata
+
+
+def _call(fn: Callable[[], T]) -> T:
+    try:
+        return fn()
+    except grpc.RpcError as err:
+        code = err.code() if hasattr(err, "code") else grpc.StatusCode.UNKNOWN
+        details = err.details() if hasattr(err, "details") else str(err)
+        raise ClientError(code, details or "") from None
+
+
+def search_request(index: str, query: str, options: SearchOptions, explain: bool) -> Any:
+    request = search_pb2.SearchRequest(
+        index=index,
+        query=query,
+        k=options.size,
+        fields=list(options.fields),
+        method=_METHODS[options.method],
+        normalization=_NORMALIZATIONS[options.normalization],
+        weights=dict(options.weights),
+        window=options.window,
+        rank_constant=options.rank_constant,
+        filters_json=[json.dumps(f) for f in options.filters],
+        explain=explain,
+    )
+    setattr(request, "from", options.start)  # "from" is a Python keyword
+    return request
+
+
+def _documents(
+    index: str,
+    documents: Iterable[Mapping[str, Any]],
+    resume: bool,
+    top_k: int,
+    text_fields: Sequence[str],
+) -> Iterator[index_pb2.IndexDocumentsRequest]:
+    header = index_pb2.IndexHeader(index=index, resume=resume, sparse_top_k=top_k)
+    yield index_pb2.IndexDocumentsRequest(header=header)
+    for doc in documents:
+        doc_id = str(doc.get("_id", doc.get("id", "")))
+        text = {f: str(doc[f]) for f in text_fields if doc.get(f)}
+        meta = {k: v for k, v in doc.items() if k not in ("_id", "id", *text_fields)}
+        yield index_pb2.IndexDocumentsRequest(
+            document=index_pb2.Document(
+                id=doc_id, text=text, metadata_json=json.dumps(meta) if meta else ""
+            )
+        )
+
+
+class TandemClient:
+    """Talks to one sidecar. ``token`` is sent as a bearer token; ``tls_ca`` turns on TLS
+    (``tls_cert``/``tls_key`` add a client certificate for mTLS)."""
+
+    def __init__(
+        self,
+        address: str = "localhost:50051",
+        *,
+        token: str | None = None,
+        tls_ca: Path | None = None,
+        tls_cert: Path | None = None,
+        tls_key: Path | None = None,
+        timeout: float = 60.0,
+        max_message_bytes: int = 64 * 1024 * 1024,
+    ) -> None:
+        options = [
+            ("grpc.max_receive_message_length", max_message_bytes),
+            ("grpc.max_send_message_length", max_message_bytes),
+        ]
+        if tls_ca is not None:
+            credentials = grpc.ssl_channel_credentials(
+                tls_ca.read_bytes(),
+                tls_key.read_bytes() if tls_key else None,
+                tls_cert.read_bytes() if tls_cert else None,
+            )
+            self.channel = grpc.secure_channel(address, credentials, options)
+        else:
+            self.channel = grpc.insecure_channel(address, options)
+        self.timeout = timeout
+        self._metadata = (("authorization", f"Bearer {token}"),) if token else ()
+        self._info = info_pb2_grpc.InfoServiceStub(self.channel)
+        self._encode = encode_pb2_grpc.EncodeServiceStub(self.channel)
+        self._index = index_pb2_grpc.IndexServiceStub(self.channel)
+        self._search = search_pb2_grpc.SearchServiceStub(self.channel)
+        self._rewrite = search_pb2_grpc.RewriteServiceStub(self.channel)
+        self._health = health_pb2_grpc.HealthStub(self.channel)
+
+    def close(self) -> None:
+        self.channel.close()
+
+    def __enter__(self) -> TandemClient:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def health(self, service: str = "") -> str:
+        """``SERVING`` or ``NOT_SERVING`` for a service (``""``: the whole sidecar)."""
+        response = _call(
+            lambda: self._health.Check(
+                health_pb2.HealthCheckRequest(service=service), timeout=self.timeout
+            )
+        )
+        return str(health_pb2.HealthCheckResponse.ServingStatus.Name(response.status))
+
+    def info(self) -> dict[str, Any]:
+        response = _call(
+            lambda: self._info.GetInfo(
+                info_pb2.GetInfoRequest(), timeout=self.timeout, metadata=self._metadata
+            )
+        )
+        return MessageToDict(response, preserving_proto_field_name=True)
+
+    def encode_dense(
+        self,
+        texts: Sequence[str],
+        kind: Kind = "document",
+        normalize: bool | None = None,
+        truncate: bool = True,
+    ) -> DenseResult:
+        request = encode_pb2.EncodeDenseRequest(
+            texts=list(texts), kind=_KINDS[kind], truncate=truncate, normalize=normalize
+        )
+        response = _call(
+            lambda: self._encode.EncodeDense(request, timeout=self.timeout, metadata=self._metadata)
+        )
+        vectors = np.asarray([v.values for v in response.vectors], dtype=np.float32)
+        return DenseResult(vectors, Metadata.of(response.metadata))
+
+    def encode_sparse(
+        self,
+        texts: Sequence[str],
+        kind: Kind = "document",
+        top_k: int = 0,
+        tokens: bool = True,
+        normalize: bool = False,
+        truncate: bool = True,
+    ) -> SparseResult:
+        request = encode_pb2.EncodeSparseRequest(
+            texts=list(texts),
+            kind=_KINDS[kind],
+            truncate=truncate,
+            normalize=normalize,
+            return_tokens=tokens,
+            top_k=top_k,
+        )
+        response = _call(
+            lambda: self._encode.EncodeSparse(
+                request, timeout=self.timeout, metadata=self._metadata
+            )
+        )
+        vectors = [
+            [
+                SparseTerm(v.index, v.value, v.token if v.HasField("token") else None)
+                for v in vector.values
+            ]
+            for vector in response.vectors
+        ]
+        return SparseResult(vectors, Metadata.of(response.metadata))
+
+    def search(
+        self,
+        index: str,
+        query: str,
+        options: SearchOptions = SearchOptions(),
+        explain: bool = True,
+    ) -> SearchHits:
+        request = search_request(index, query, options, explain)
+        response = _call(
+            lambda: self._search.Search(request, timeout=self.timeout, metadata=self._metadata)
+        )
+        hits = [
+            FusedHit(h.id, h.score, {r.retriever: Source(r.rank, r.score) for r in h.retrievers})
+            for h in response.hits
+        ]
+        return SearchHits(hits, Metadata.of(response.metadata))
+
+    def rewrite(
+        self, index: str, query: str, options: SearchOptions = SearchOptions()
+    ) -> dict[str, Any]:
+        """``{"mode", "index", "queries": {retriever: body}}``: the DSL Search would run."""
+        request = search_request(index, query, options, False)
+        response = _call(
+            lambda: self._rewrite.Rewrite(request, timeout=self.timeout, metadata=self._metadata)
+        )
+        return {
+            "mode": response.mode,
+            "index": response.index,
+            "queries": {q.retriever: json.loads(q.body_json) for q in response.queries},
+        }
+
+    def create_index(self, spec: Mapping[str, Any]) -> dict[str, Any]:
+        """Create an index from an index spec; returns the mapping body that was sent."""
+        request = index_pb2.CreateIndexRequest(spec_json=json.dumps(spec))
+        response = _call(
+            lambda: self._index.CreateIndex(request, timeout=self.timeout, metadata=self._metadata)
+        )
+        body: dict[str, Any] = json.loads(response.body_json)
+        return body
+
+    def delete_index(self, index: str) -> None:
+        request = index_pb2.DeleteIndexRequest(index=index)
+        _call(
+            lambda: self._index.DeleteIndex(request, timeout=self.timeout, metadata=self._metadata)
+        )
+
+    def index_documents(
+        self,
+        index: str,
+        documents: Iterable[Mapping[str, Any]],
+        resume: bool = False,
+        sparse_top_k: int = 0,
+        text_fields: Sequence[str] = ("title", "text"),
+        timeout: float | None = None,
+    ) -> IndexResult:
+        """Stream ``documents`` (``{"_id"|"id", "title", "text", ...}``) into ``index``;
+        other keys are stored as metadata."""
+        stream = _documents(index, documents, resume, sparse_top_k, text_fields)
+        response = _call(
+            lambda: self._index.IndexDocuments(stream, timeout=timeout, metadata=self._metadata)
+        )
+        results = [(r.id, _STATUS.get(r.status, "unknown"), r.reason) for r in response.results]
+        return IndexResult(
+            results,
+            response.indexed,
+            response.skipped,
+            response.failed,
+            Metadata.of(response.metadata),
+        )

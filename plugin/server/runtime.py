@@ -1,0 +1,44 @@
+"""What the servicers share: the served models, the engine link, limits and metrics."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tandem.plugin.server.batcher import BatcherOptions
+from tandem.plugin.server.encoding import DenseModel, Limits, SparseModel
+from tandem.plugin.server.engine import EngineLink
+from tandem.plugin.server.errors import ModelMissing
+from tandem.plugin.server.metrics import Metrics
+
+
+@dataclass
+class Runtime:
+    dense: DenseModel | None
+    sparse: SparseModel | None
+    engine: EngineLink
+    metrics: Metrics
+    limits: Limits
+    batching: BatcherOptions
+    max_message_bytes: int
+
+    def require_dense(self) -> DenseModel:
+        if self.dense is None:
+            raise ModelMissing("this sidecar serves no dense model (started with --dense none)")
+        return self.dense
+
+    def require_sparse(self) -> SparseModel:
+        if self.sparse is None:
+            raise ModelMissing("this sidecar serves no sparse model (started with --sparse none)")
+        return self.sparse
+
+    def start(self) -> None:
+        for model in (self.dense, self.sparse):
+            if model is not None:
+                model.batcher.start()
+
+    async def close(self) -> None:
+        for model in (self.dense, self.sparse):
+            if model is not None:
+                await model.batcher.close()
+                model.executor.shutdown(wait=True)
+        self.engine.close()

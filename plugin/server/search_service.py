@@ -1,0 +1,127 @@
+"""``tandem.v1.SearchService`` and ``tandem.v1.RewriteService``.
+
+The query is encoded through the models' batchers (so concurrent searches
+share model runs), then the engine work runs on a thread with the same
+:class:`~tandem.plugin.search.Searcher` the CLI uses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Any
+
+from grpc import aio
+
+from tandem.encoders.registry import InputKind
+from tandem.plugin.engines.base import EngineAdapter
+from tandem.plugin.index_spec import IndexSpec, SparseField, TextField
+from tandem.plugin.mapping import sparse_field_type
+from tandem.plugin.search import EncodedQuery, Searcher
+from tandem.plugin.server import convert
+from tandem.plugin.server.convert import SearchCall
+from tandem.plugin.server.encoding import Usage
+from tandem.plugin.server.errors import Servicer, unary
+from tandem.plugin.server.runtime import Runtime
+from tandem.v1 import search_pb2, search_pb2_grpc
+
+Context = aio.ServicerContext[Any, Any]
+
+
+class QueryPlanner:
+    """Encodes a search's query and builds its :class:`Searcher`; shared by both services."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+
+    async def encode(self, call: SearchCall) -> tuple[EncodedQuery, Usage]:
+        wanted = call.options.retrievers
+        dense = self.runtime.require_dense() if "dense" in wanted else None
+        sparse = self.runtime.require_sparse() if "sparse" in wanted else None
+        jobs: list[Any] = []
+        if dense is not None:
+            jobs.append(dense.encode([call.query], InputKind.QUERY))
+        if sparse is not None:
+            jobs.append(sparse.encode([call.query], InputKind.QUERY))
+        done = list(await asyncio.gather(*jobs))
+        vector = None
+        terms = None
+        usages = []
+        if dense is not None:
+            vectors, usage = done.pop(0)
+            vector = vectors[0].tolist()
+            usages.append(usage)
+        if sparse is not None:
+            sparse_vectors, usage = done.pop(0)
+            terms = sparse_vectors[0].as_dict() or None
+            usages.append(usage)
+        total = Usage(
+            sum(u.tokens for u in usages),
+            max((u.queue_ms for u in usages), default=0.0),
+            max((u.inference_ms for u in usages), default=0.0),
+        )
+        return EncodedQuery(vector, terms), total
+
+    def searcher(self, adapter: EngineAdapter, call: SearchCall) -> Searcher:
+        sparse_type = None
+        if "sparse" in call.options.retrievers:
+            probe = IndexSpec(
+                call.index, (TextField("text"),), sparse=SparseField(call.sparse_field)
+            )
+            sparse_type = sparse_field_type(probe, adapter.capabilities)
+        return Searcher(adapter, None, None, sparse_type, call.dense_field, call.sparse_field)
+
+
+class SearchServicer(Servicer, search_pb2_grpc.SearchServiceServicer):
+    def __init__(self, runtime: Runtime) -> None:
+        super().__init__(runtime.metrics)
+        self.runtime = runtime
+        self.planner = QueryPlanner(runtime)
+
+    @unary("Search")
+    async def Search(
+        self, request: search_pb2.SearchRequest, context: Context
+    ) -> search_pb2.SearchResponse:
+        started = time.perf_counter()
+        call = convert.search_call(request)
+        adapter = self.runtime.engine.require()
+        encoded, usage = await self.planner.encode(call)
+        searcher = self.planner.searcher(adapter, call)
+        result = await asyncio.to_thread(
+            searcher.search, call.index, call.query, call.options, encoded
+        )
+        total = 1000 * (time.perf_counter() - started)
+        return search_pb2.SearchResponse(
+            hits=convert.hits(result.hits, call.explain),
+            metadata=convert.metadata(usage, result.engine_ms, total),
+        )
+
+
+class RewriteServicer(Servicer, search_pb2_grpc.RewriteServiceServicer):
+    def __init__(self, runtime: Runtime) -> None:
+        super().__init__(runtime.metrics)
+        self.runtime = runtime
+        self.planner = QueryPlanner(runtime)
+
+    @unary("Rewrite")
+    async def Rewrite(
+        self, request: search_pb2.SearchRequest, context: Context
+    ) -> search_pb2.RewriteResponse:
+        started = time.perf_counter()
+        call = convert.search_call(request)
+        adapter = self.runtime.engine.require()
+        encoded, usage = await self.planner.encode(call)
+        bodies = self.planner.searcher(adapter, call).rewrite(
+            call.index, call.query, call.options, encoded
+        )
+        total = 1000 * (time.perf_counter() - started)
+        return search_pb2.RewriteResponse(
+            mode="sidecar",
+            index=call.index,
+            queries=[
+                search_pb2.SubQuery(retriever=name, body_json=json.dumps(body))
+                for name, body in bodies.items()
+            ],
+            metadata=convert.metadata(usage, 0.0, total),
+        )

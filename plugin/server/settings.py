@@ -1,0 +1,173 @@
+"""Every sidecar setting: one frozen dataclass, each field a CLI flag and an env variable.
+
+A field's metadata carries its help text; :func:`add_arguments` turns the
+dataclass into ``--flags`` whose defaults come from ``TANDEM_<NAME>`` variables,
+so ``tandem serve --help`` and the environment describe the same settings.
+Secrets (``secret=True``) are redacted by :meth:`Settings.redacted`, the only
+form that is ever logged.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from tandem.integration.probe import redact
+
+ENV_PREFIX = "TANDEM_"
+NONE = "none"
+
+
+def _setting(default: Any, help: str, secret: bool = False) -> Any:
+    return field(default=default, metadata={"help": help, "secret": secret})
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The sidecar's configuration (see ``tandem serve --help``)."""
+
+    host: str = _setting("[::]", "address to listen on")
+    port: int = _setting(50051, "gRPC port (0 picks a free one and prints it)")
+    port_file: Path | None = _setting(None, "write the bound port to this file once serving")
+    dense: str = _setting("minilm", "dense model: a known name, a folder, or 'none'")
+    sparse: str = _setting(
+        "splade-tiny", "sparse (SPLADE) model: a known name, a folder, or 'none'"
+    )
+    idf: Path | None = _setting(
+        None, "IDF table JSON ({token: idf}): sparse queries become inference-free"
+    )
+    int8: bool = _setting(False, "run the int8-quantised models")
+    threads: int = _setting(0, "onnxruntime threads per model (0: one per core)")
+    engine: str | None = _setting(
+        None, "engine URL (or 'opensearch'/'elasticsearch'); none: encoding only", secret=True
+    )
+    engine_timeout: float = _setting(30.0, "seconds per engine request")
+    engine_check_interval: float = _setting(5.0, "seconds between engine health checks")
+    max_batch_tokens: int = _setting(2048, "token budget of one batch (rows x longest row)")
+    max_batch_rows: int = _setting(64, "texts in one batch at most")
+    max_wait_ms: float = _setting(2.0, "how long a batch waits for more texts to arrive")
+    max_queue: int = _setting(2048, "texts waiting per model before RESOURCE_EXHAUSTED")
+    max_texts: int = _setting(256, "texts per request at most")
+    max_text_bytes: int = _setting(32768, "UTF-8 bytes per text at most")
+    max_message_bytes: int = _setting(8 * 1024 * 1024, "gRPC message size limit, both ways")
+    grace: float = _setting(10.0, "seconds in-flight requests get to finish on SIGTERM")
+    metrics_port: int = _setting(
+        9464, "Prometheus /metrics port (0 picks a free one, -1 turns metrics off)"
+    )
+    metrics_host: str = _setting("0.0.0.0", "address for /metrics")
+    tls_cert: Path | None = _setting(None, "PEM certificate chain: serve TLS")
+    tls_key: Path | None = _setting(None, "PEM private key for --tls-cert")
+    tls_client_ca: Path | None = _setting(None, "PEM CA bundle: require client certificates")
+    auth_token: str | None = _setting(
+        None, "bearer token clients must send (authorization: Bearer ...)", secret=True
+    )
+    auth_token_file: Path | None = _setting(None, "file holding the bearer token")
+    log_level: str = _setting("INFO", "DEBUG, INFO, WARNING or ERROR")
+
+    def __post_init__(self) -> None:
+        positive = ("max_batch_tokens", "max_batch_rows", "max_queue", "max_texts")
+        for name in (*positive, "max_text_bytes", "max_message_bytes"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        if self.max_wait_ms < 0 or self.grace < 0 or self.engine_timeout <= 0:
+            raise ValueError("max_wait_ms and grace must be >= 0, engine_timeout > 0")
+        if not -1 <= self.port <= 65535 or not -1 <= self.metrics_port <= 65535:
+            raise ValueError("ports must be in 0..65535 (-1 turns metrics off)")
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("TLS needs both --tls-cert and --tls-key")
+        if self.tls_client_ca is not None and self.tls_cert is None:
+            raise ValueError("--tls-client-ca (mTLS) needs --tls-cert and --tls-key")
+        if self.auth_token is not None and self.auth_token_file is not None:
+            raise ValueError("give --auth-token or --auth-token-file, not both")
+
+    @property
+    def dense_model(self) -> str | None:
+        return None if self.dense.lower() == NONE else self.dense
+
+    @property
+    def sparse_model(self) -> str | None:
+        return None if self.sparse.lower() == NONE else self.sparse
+
+    def token(self) -> str | None:
+        """The bearer token, read from its file when one is given."""
+        if self.auth_token_file is not None:
+            token = self.auth_token_file.read_text().strip()
+            if not token:
+                raise ValueError(f"{self.auth_token_file} is empty: it must hold the token")
+            return token
+        return self.auth_token or None
+
+    def redacted(self) -> dict[str, Any]:
+        """Every setting, secrets masked, URLs stripped of credentials: safe to log."""
+        shown: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.metadata["secret"] and value is not None:
+                value = redact(value) if f.name == "engine" and "://" in value else "***"
+            shown[f.name] = str(value) if isinstance(value, Path) else value
+        return shown
+
+
+def env_name(name: str) -> str:
+    return ENV_PREFIX + name.upper()
+
+
+def flag_name(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _parse_bool(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError(f"expected true or false, got {text!r}")
+
+
+def _kind(f: dataclasses.Field[Any]) -> type:
+    text = str(f.type)
+    for kind in (bool, int, float, Path):
+        if text.startswith(kind.__name__):
+            return kind
+    return str
+
+
+def add_arguments(parser: argparse.ArgumentParser, environ: dict[str, str] | None = None) -> None:
+    """One flag per setting; an environment variable, when set, becomes its default."""
+    env = os.environ if environ is None else environ
+    for f in fields(Settings):
+        kind = _kind(f)
+        default = f.default
+        raw = env.get(env_name(f.name))
+        if raw is not None:
+            try:
+                default = _parse_bool(raw) if kind is bool else kind(raw)
+            except ValueError as err:
+                raise ValueError(f"{env_name(f.name)}={raw!r}: {err}") from err
+        help_text = f"{f.metadata['help']} [env {env_name(f.name)}]"
+        if kind is bool:
+            parser.add_argument(
+                flag_name(f.name),
+                dest=f.name,
+                action=argparse.BooleanOptionalAction,
+                default=default,
+                help=help_text,
+            )
+        else:
+            shown = "***" if f.metadata["secret"] and default else default
+            parser.add_argument(
+                flag_name(f.name),
+                dest=f.name,
+                type=kind,
+                default=default,
+                help=f"{help_text} (default: {shown})",
+            )
+
+
+def from_namespace(args: argparse.Namespace) -> Settings:
+    return Settings(**{f.name: getattr(args, f.name) for f in fields(Settings)})
