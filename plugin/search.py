@@ -20,7 +20,7 @@ from tandem.encoders.dense import DenseEncoder
 from tandem.encoders.registry import InputKind
 from tandem.encoders.sparse import SparseVector
 from tandem.plugin.engines.base import EngineAdapter, Json
-from tandem.plugin.engines.errors import EngineRequestError
+from tandem.plugin.engines.errors import error_for_status
 from tandem.plugin.fusion import FusedHit, FusionConfig, RetrieverHits, fuse, paginate
 from tandem.plugin.index_spec import SparseType
 from tandem.plugin.rewriter import bm25_body, dense_body, sparse_body
@@ -173,7 +173,12 @@ class Searcher:
         results = []
         for name, response in zip(bodies, responses, strict=True):
             if "error" in response:
-                raise EngineRequestError(f"{name} retriever failed on {index}: {response['error']}")
+                error = response["error"]
+                kind = error.get("type") if isinstance(error, dict) else None
+                reason = error.get("reason", error) if isinstance(error, dict) else error
+                raise error_for_status(
+                    response.get("status"), f"{name} retriever failed on {index}: {reason}", kind
+                )
             hits = tuple((h["_id"], float(h["_score"])) for h in response["hits"]["hits"])
             results.append(RetrieverHits(name, hits))
         config = FusionConfig(

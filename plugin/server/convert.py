@@ -99,6 +99,20 @@ def json_object(text: str, field: str) -> dict[str, Any]:
     return value
 
 
+def with_model_dims(spec: dict[str, Any], dims: int | None) -> dict[str, Any]:
+    """The index spec with the model's dims filled into a dense field that has none."""
+    raw_fields = spec.get("fields")
+    if dims is None or not isinstance(raw_fields, list):
+        return spec
+    filled = [
+        {**f, "dims": dims}
+        if isinstance(f, dict) and f.get("type") == "dense" and "dims" not in f
+        else f
+        for f in raw_fields
+    ]
+    return {**spec, "fields": filled}
+
+
 @dataclass(frozen=True)
 class SearchCall:
     """A :class:`search_pb2.SearchRequest` as plain values."""

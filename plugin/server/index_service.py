@@ -57,9 +57,12 @@ class IndexServicer(Servicer, index_pb2_grpc.IndexServiceServicer):
         self, request: index_pb2.CreateIndexRequest, context: Context
     ) -> index_pb2.CreateIndexResponse:
         started = time.perf_counter()
-        spec = IndexSpec.from_dict(convert.json_object(request.spec_json, "spec_json"))
-        adapter = self.runtime.engine.require()
         dense = self.runtime.dense
+        raw = convert.json_object(request.spec_json, "spec_json")
+        spec = IndexSpec.from_dict(
+            convert.with_model_dims(raw, dense.dimensions if dense is not None else None)
+        )
+        adapter = self.runtime.engine.require()
         body = build_index_body(
             spec,
             adapter.capabilities,

@@ -47,8 +47,9 @@ class CreateIndexRequest(_message.Message):
 
     SPEC_JSON_FIELD_NUMBER: _builtins.int
     spec_json: _builtins.str
-    """An index spec as JSON: {"name", "text_fields", "dense", "sparse", "metadata", ...}
-    (docs/engines.md). The dense field's dims may be left out: the model's are used.
+    """An index spec as JSON: {"name": ..., "fields": [{"name": ..., "type": "text" | "dense" |
+    "sparse" | "rank_features" | "sparse_vector" | "keyword" | "integer" | ...}], "shards",
+    "replicas"}. A dense field without "dims" gets the sidecar's model dimensions.
     """
     def __init__(
         self,

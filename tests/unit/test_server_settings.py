@@ -1,0 +1,94 @@
+"""Sidecar settings: every field a flag and an env variable; secrets never shown."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from tandem.plugin.server.settings import (
+    Settings,
+    add_arguments,
+    env_name,
+    flag_name,
+    from_namespace,
+)
+
+
+def parse(argv: list[str], env: dict[str, str] | None = None) -> Settings:
+    parser = argparse.ArgumentParser()
+    add_arguments(parser, env or {})
+    return from_namespace(parser.parse_args(argv))
+
+
+def test_every_setting_has_a_flag_an_env_variable_and_help() -> None:
+    parser = argparse.ArgumentParser()
+    add_arguments(parser, {})
+    text = parser.format_help()
+    for field in dataclasses.fields(Settings):
+        assert field.metadata["help"], field.name
+        assert flag_name(field.name) in text
+        assert env_name(field.name) in text
+
+
+def test_defaults_match_the_dataclass() -> None:
+    assert parse([]) == Settings()
+
+
+def test_flags_override_and_are_typed() -> None:
+    settings = parse(["--port", "0", "--max-wait-ms", "1.5", "--int8", "--idf", "/x/idf.json"])
+    assert settings.port == 0 and settings.max_wait_ms == 1.5
+    assert settings.int8 is True and settings.idf == Path("/x/idf.json")
+
+
+def test_environment_variables_become_defaults_and_flags_still_win() -> None:
+    env = {"TANDEM_PORT": "7000", "TANDEM_INT8": "yes", "TANDEM_DENSE": "none"}
+    settings = parse([], env)
+    assert settings.port == 7000 and settings.int8 is True and settings.dense_model is None
+    assert parse(["--port", "7001", "--no-int8"], env).port == 7001
+    assert parse(["--no-int8"], env).int8 is False
+
+
+def test_a_bad_environment_value_names_the_variable() -> None:
+    with pytest.raises(ValueError, match="TANDEM_PORT"):
+        parse([], {"TANDEM_PORT": "many"})
+    with pytest.raises(ValueError, match="TANDEM_INT8"):
+        parse([], {"TANDEM_INT8": "perhaps"})
+
+
+def test_secrets_are_redacted() -> None:
+    settings = Settings(auth_token="s3cret", engine="http://admin:hunter2@localhost:9200")
+    shown = str(settings.redacted())
+    assert "s3cret" not in shown and "hunter2" not in shown
+    assert "http://admin:***@localhost:9200" in shown
+    parser = argparse.ArgumentParser()
+    add_arguments(parser, {"TANDEM_AUTH_TOKEN": "from-env"})
+    assert "from-env" not in parser.format_help()
+
+
+def test_the_token_comes_from_its_file(tmp_path: Path) -> None:
+    token_file = tmp_path / "token"
+    token_file.write_text("abc123\n")
+    assert Settings(auth_token_file=token_file).token() == "abc123"
+    token_file.write_text("\n")
+    with pytest.raises(ValueError, match="empty"):
+        Settings(auth_token_file=token_file).token()
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"max_texts": 0}, "max_texts"),
+        ({"max_batch_tokens": 0}, "max_batch_tokens"),
+        ({"port": 70000}, "ports"),
+        ({"tls_cert": Path("c.pem")}, "both"),
+        ({"tls_client_ca": Path("ca.pem")}, "mTLS"),
+        ({"auth_token": "a", "auth_token_file": Path("t")}, "not both"),
+        ({"max_wait_ms": -1}, "max_wait_ms"),
+    ],
+)
+def test_inconsistent_settings_are_refused(kwargs: dict[str, object], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        Settings(**kwargs)  # type: ignore[arg-type]
