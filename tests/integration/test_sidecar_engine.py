@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import uuid
@@ -56,10 +57,8 @@ def indexed(
     body = engine_sidecar_client.create_index(_spec(name))
     result = engine_sidecar_client.index_documents(name, corpus)
     yield name, (body, result)
-    try:
+    with contextlib.suppress(ClientError):
         engine_sidecar_client.delete_index(name)
-    except ClientError:
-        pass
 
 
 def test_engine_health_and_info(
