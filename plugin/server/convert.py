@@ -14,14 +14,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
 from tandem.encoders.pooling import FloatArray
 from tandem.encoders.registry import InputKind
 from tandem.encoders.sparse import SparseVector
 from tandem.plugin.fusion import FusedHit
 from tandem.plugin.ingest.documents import Document
 from tandem.plugin.search import SearchMethod, SearchOptions
+from tandem.plugin.search_request import MAX_WINDOW
 from tandem.plugin.server.encoding import Usage
 from tandem.v1 import common_pb2, encode_pb2, index_pb2, search_pb2
 
@@ -145,11 +144,20 @@ def search_call(request: search_pb2.SearchRequest) -> SearchCall:
     for i, clause in enumerate(filters):
         if not clause:
             raise ValueError(f"filters_json[{i}] is an empty object; send a query clause")
+    for name in ("dense_field", "sparse_field"):
+        value = getattr(request, name)
+        if value and not value.strip():
+            raise ValueError(f"{name} is blank: leave it unset for the default or name a field")
     k = request.k or DEFAULT_K
-    window = request.window or max(DEFAULT_WINDOW, request.__getattribute__("from") + k)
+    start = getattr(request, "from")
+    if k > MAX_WINDOW or start + k > MAX_WINDOW:
+        raise ValueError(f"from + k is {start + k}; at most {MAX_WINDOW} hits can be paged")
+    window = request.window or max(DEFAULT_WINDOW, start + k)
+    if window > MAX_WINDOW:
+        raise ValueError(f"window is {window}; engines return at most {MAX_WINDOW} candidates")
     options = SearchOptions(
         method=_enum(_METHODS, request.method, "method"),
-        start=request.__getattribute__("from"),
+        start=start,
         size=k,
         window=window,
         normalization=_enum(_NORMALIZATIONS, request.normalization, "normalization"),
@@ -203,7 +211,3 @@ def document(message: index_pb2.Document, position: int) -> Document:
     if clash:
         raise ValueError(f"{where} ({message.id}): metadata repeats text fields {clash}")
     return Document(message.id, text, meta)
-
-
-def as_float32(values: list[float]) -> FloatArray:
-    return np.asarray(values, dtype=np.float32)

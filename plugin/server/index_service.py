@@ -62,6 +62,11 @@ class IndexServicer(Servicer, index_pb2_grpc.IndexServiceServicer):
         spec = IndexSpec.from_dict(
             convert.with_model_dims(raw, dense.dimensions if dense is not None else None)
         )
+        if dense is not None and spec.dense is not None and spec.dense.dims != dense.dimensions:
+            raise ValueError(
+                f"dense field {spec.dense.name!r} has dims {spec.dense.dims}, but the sidecar's "
+                f"model {dense.name} produces {dense.dimensions}: leave dims out to use the model's"
+            )
         adapter = self.runtime.engine.require()
         body = build_index_body(
             spec,

@@ -1,0 +1,864 @@
+"""Sidecar encode speed: gRPC EncodeDense at 1, 8 and 32 clients against in-process calls.
+
+Run from the repository root::
+
+    python -m benchmarks.serve [--quick] [--json] [--requests N] [--data DIR]
+
+Method. The texts are SciFact queries, repeated in file order until there are
+``--requests`` of them; every measurement below uses that same list.
+
+1. In-process, one text per call: ``load_dense(minilm).encode([text], QUERY)``,
+   sequentially. Texts/s, and p50/p99 of the per-call time.
+2. In-process, batches of 32: ``encode(texts[i:i+32], QUERY)`` over the same
+   list. This is the ceiling: the same model with no RPC and full batches.
+3. The sidecar, ``tandem serve --dense minilm --sparse none --metrics-port -1``,
+   started as a subprocess of this one with its default batching settings (the
+   ``TANDEM_*`` variables of its settings are dropped from its environment, so
+   only ``--server-args`` changes them). This process is the client: one asyncio
+   event loop, one ``grpc.aio`` channel, C coroutines that each send one text per
+   EncodeDense and wait for the answer before sending the next, taking the next
+   text from the shared list. Per level: a warm-up, then the timed requests.
+   Texts/s is requests over wall time; p50/p99 are client-observed; queue,
+   inference and server total times are the means of what each response's
+   metadata reports. Rows per batch is estimated as requests over the number of
+   distinct ``inference_ms`` values (every text of one model run reports that
+   run's duration). CPU time of this process (``time.process_time``) and of the
+   server (``/proc/PID/stat``) is taken around each timed run.
+
+Before the levels, and for the first request of every timed run, the returned
+vector is compared with the in-process vector of the same text; a cosine at or
+below 0.999 stops the benchmark with an error.
+
+Client and server share this machine's cores, as a client application and a
+local sidecar would. The in-process numbers run before the server starts. With
+``--repeat R`` each number is the fastest of R timed passes. The load average
+is printed at the start and the end: other work on the machine makes every
+number pessimistic. Nothing printed is hard-coded; see ``benchmarks/README.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import json
+import os
+import platform
+import shlex
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import grpc
+import numpy as np
+import numpy.typing as npt
+import onnxruntime as ort
+from grpc import aio
+
+from tandem.encoders.dense import DenseEncoder
+from tandem.encoders.loader import load_dense
+from tandem.encoders.registry import KNOWN_MODELS, InputKind
+from tandem.plugin.server.settings import Settings, env_name
+from tandem.v1 import common_pb2, encode_pb2, encode_pb2_grpc, info_pb2, info_pb2_grpc
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_DATA = REPO_ROOT.parent / "shared" / "data" / "scifact"
+MODEL = "minilm"
+BATCH_SIZE = 32
+CLIENTS = (1, 8, 32)
+LATENCY_WARMUP = 5
+WARMUP_PER_CLIENT = 4  # warm-up requests per client coroutine, at least WARMUP_MIN
+WARMUP_MIN = 32
+MIN_COSINE = 0.999
+SCALING_TARGET = 3.0  # sidecar at the most clients over sidecar at the fewest
+CEILING_TARGET = 0.80  # sidecar at the most clients over in-process batches
+STARTUP_TIMEOUT_S = 300.0  # a cold model cache exports ONNX first
+RPC_TIMEOUT_S = 60.0
+STOP_TIMEOUT_S = 30.0
+HOST = "127.0.0.1"
+
+Vector = npt.NDArray[np.float32]
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+class BenchmarkError(RuntimeError):
+    """The sidecar failed to start, answered wrongly, or did not stop."""
+
+
+# --------------------------------------------------------------------------- configuration
+
+
+@dataclass(frozen=True)
+class Config:
+    data: Path
+    requests: int
+    clients: tuple[int, ...]
+    repeats: int
+    server_args: tuple[str, ...]
+
+    def warmup(self, clients: int) -> int:
+        return max(WARMUP_MIN, WARMUP_PER_CLIENT * clients)
+
+
+# --------------------------------------------------------------------------- results
+
+
+@dataclass(frozen=True)
+class InProcess:
+    label: str
+    texts: int
+    texts_per_call: int
+    seconds: float
+    texts_per_s: float
+    p50_ms: float
+    p99_ms: float
+    mean_ms: float
+    cpu_ms_per_text: float
+    cores_busy: float
+
+
+@dataclass(frozen=True)
+class SidecarRun:
+    clients: int
+    requests: int
+    seconds: float
+    texts_per_s: float
+    p50_ms: float
+    p99_ms: float
+    mean_ms: float
+    queue_ms: float
+    inference_ms: float
+    server_total_ms: float
+    batches: int
+    rows_per_batch: float
+    client_cpu_ms_per_text: float
+    server_cpu_ms_per_text: float | None
+    cores_busy: float | None
+    first_cosine: float
+
+
+@dataclass(frozen=True)
+class Ratio:
+    name: str
+    value: float
+    target: float | None
+
+    @property
+    def met(self) -> bool | None:
+        return None if self.target is None else self.value >= self.target
+
+
+@dataclass(frozen=True)
+class Server:
+    command: list[str]
+    version: str
+    model: str
+    dimensions: int
+    int8: bool
+    max_batch_rows: int
+    max_batch_tokens: int
+    max_wait_ms: float
+    max_queue: int
+    startup_seconds: float
+    sanity_cosine: float
+    stop_seconds: float | None = None
+    exit_code: int | None = None
+
+
+@dataclass(frozen=True)
+class Environment:
+    cpus: int
+    python: str
+    grpc: str
+    onnxruntime: str
+    load_avg_start: float
+    load_avg_end: float
+
+
+@dataclass(frozen=True)
+class Report:
+    data: str
+    distinct_texts: int
+    requests: int
+    mean_tokens: float
+    max_tokens: int
+    batch_size: int
+    repeats: int
+    in_process: list[InProcess]
+    sidecar: list[SidecarRun]
+    ratios: list[Ratio]
+    server: Server
+    environment: Environment
+    total_seconds: float
+
+
+def as_json(report: Report) -> dict[str, Any]:
+    out = asdict(report)
+    out["ratios"] = [{**asdict(r), "met": r.met} for r in report.ratios]
+    return out
+
+
+# --------------------------------------------------------------------------- data
+
+
+def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
+    with path.open(encoding="utf-8") as handle:
+        for line in handle:
+            if line.strip():
+                yield json.loads(line)
+
+
+def load_queries(folder: Path) -> list[str]:
+    texts = [str(row.get("text", "")).strip() for row in read_jsonl(folder / "queries.jsonl")]
+    return [t for t in texts if t]
+
+
+def request_texts(queries: Sequence[str], count: int) -> list[str]:
+    """``count`` texts: the queries in file order, repeated as often as needed."""
+    return [queries[i % len(queries)] for i in range(count)]
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def percentiles(seconds: Sequence[float]) -> tuple[float, float, float]:
+    """p50, p99 and mean, in milliseconds."""
+    ms = np.asarray(seconds, dtype=np.float64) * 1000.0
+    return float(np.percentile(ms, 50)), float(np.percentile(ms, 99)), float(ms.mean())
+
+
+def cosine(a: Vector, b: Vector) -> float:
+    return float(np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b)))
+
+
+def process_cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds of another process, from ``/proc`` (None elsewhere)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # Fields after the command name, which is in parentheses and may hold spaces.
+    rest = stat[stat.rindex(")") + 2 :].split()
+    return (int(rest[11]) + int(rest[12])) / os.sysconf("SC_CLK_TCK")
+
+
+# --------------------------------------------------------------------------- in-process
+
+
+def measure_in_process(
+    label: str,
+    encoder: DenseEncoder,
+    texts: Sequence[str],
+    per_call: int,
+    repeats: int,
+) -> tuple[InProcess, Vector]:
+    """``encode(texts[i:i+per_call], QUERY)`` over ``texts``; the fastest of ``repeats``
+    passes, and the vectors it returned (in text order)."""
+    chunks = [list(texts[i : i + per_call]) for i in range(0, len(texts), per_call)]
+    for chunk in chunks[:LATENCY_WARMUP]:
+        encoder.encode(chunk, InputKind.QUERY)
+    best: InProcess | None = None
+    vectors: list[Vector] = []
+    for _ in range(max(1, repeats)):
+        samples: list[float] = []
+        outputs: list[Vector] = []
+        cpu, started = time.process_time(), time.perf_counter()
+        for chunk in chunks:
+            start = time.perf_counter()
+            outputs.append(encoder.encode(chunk, InputKind.QUERY))
+            samples.append(time.perf_counter() - start)
+        seconds = time.perf_counter() - started
+        cpu = time.process_time() - cpu
+        p50, p99, mean = percentiles(samples)
+        row = InProcess(
+            label=label,
+            texts=len(texts),
+            texts_per_call=per_call,
+            seconds=seconds,
+            texts_per_s=len(texts) / seconds,
+            p50_ms=p50,
+            p99_ms=p99,
+            mean_ms=mean,
+            cpu_ms_per_text=1000 * cpu / len(texts),
+            cores_busy=cpu / seconds,
+        )
+        if best is None or row.texts_per_s > best.texts_per_s:
+            best, vectors = row, outputs
+    assert best is not None
+    return best, np.concatenate(vectors).astype(np.float32)
+
+
+# --------------------------------------------------------------------------- the sidecar
+
+
+def server_command(port_file: Path, extra: Sequence[str]) -> list[str]:
+    """``tandem serve`` from this interpreter's environment, dense only, metrics off."""
+    script = Path(sys.executable).with_name("tandem")
+    launcher = (
+        [str(script)]
+        if script.is_file()
+        else [sys.executable, "-c", "from tandem.plugin.cli import main; raise SystemExit(main())"]
+    )
+    return [
+        *launcher,
+        "serve",
+        "--host",
+        HOST,
+        "--port",
+        "0",
+        "--port-file",
+        str(port_file),
+        "--metrics-port",
+        "-1",
+        "--dense",
+        MODEL,
+        "--sparse",
+        "none",
+        *extra,
+    ]
+
+
+def server_environment() -> dict[str, str]:
+    """This environment without the variables that would change the server's settings."""
+    settings = {env_name(f.name) for f in fields(Settings)}
+    return {k: v for k, v in os.environ.items() if k not in settings}
+
+
+class SidecarProcess:
+    """``tandem serve`` as a child process; SIGTERM on :meth:`stop`."""
+
+    def __init__(self, folder: Path, extra: Sequence[str]) -> None:
+        self.port_file = folder / "port"
+        self.log_path = folder / "server.log"
+        self.command = server_command(self.port_file, extra)
+        self.process: subprocess.Popen[bytes] | None = None
+        self.startup_seconds = 0.0
+        self.stop_seconds: float | None = None
+        self.exit_code: int | None = None
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    def log_tail(self, lines: int = 20) -> str:
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError:
+            return "(no server log)"
+        return "\n".join(text.splitlines()[-lines:])
+
+    def start(self) -> int:
+        """Start the server and return its port once it is serving."""
+        log(f"starting the sidecar: {shlex.join(self.command)}")
+        started = time.perf_counter()
+        with self.log_path.open("wb") as sink:
+            self.process = subprocess.Popen(
+                self.command,
+                stdin=subprocess.DEVNULL,
+                stdout=sink,
+                stderr=subprocess.STDOUT,
+                env=server_environment(),
+            )
+        deadline = started + STARTUP_TIMEOUT_S
+        while time.perf_counter() < deadline:
+            if self.process.poll() is not None:
+                raise BenchmarkError(
+                    f"the sidecar exited with code {self.process.returncode} before serving:\n"
+                    + self.log_tail()
+                )
+            text = self.port_file.read_text() if self.port_file.is_file() else ""
+            if text.endswith("\n"):
+                self.startup_seconds = time.perf_counter() - started
+                return int(text)
+            time.sleep(0.05)
+        raise BenchmarkError(
+            f"the sidecar did not serve within {STARTUP_TIMEOUT_S:.0f} s:\n" + self.log_tail()
+        )
+
+    def stop(self) -> None:
+        """SIGTERM, then wait for a clean exit (SIGKILL if it does not come)."""
+        if self.process is None or self.stop_seconds is not None:
+            return
+        started = time.perf_counter()
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            self.exit_code = self.process.wait(timeout=STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            log(f"the sidecar ignored SIGTERM for {STOP_TIMEOUT_S:.0f} s: killing it")
+            self.process.kill()
+            self.process.wait()
+            self.exit_code = None
+        self.stop_seconds = time.perf_counter() - started
+
+
+@dataclass(frozen=True)
+class Limits:
+    version: str
+    dimensions: int
+    int8: bool
+    max_batch_rows: int
+    max_batch_tokens: int
+    max_wait_ms: float
+    max_queue: int
+
+
+async def server_info(channel: aio.Channel) -> Limits:
+    info = await info_pb2_grpc.InfoServiceStub(channel).GetInfo(
+        info_pb2.GetInfoRequest(), timeout=RPC_TIMEOUT_S
+    )
+    dense = next((m for m in info.models if m.kind == "dense"), None)
+    if dense is None:
+        raise BenchmarkError("the sidecar reports no dense model")
+    limits = info.limits
+    return Limits(
+        version=info.version,
+        dimensions=dense.dimensions,
+        int8=dense.int8,
+        max_batch_rows=limits.max_batch_rows,
+        max_batch_tokens=limits.max_batch_tokens,
+        max_wait_ms=limits.max_wait_ms,
+        max_queue=limits.max_queue,
+    )
+
+
+@dataclass
+class Load:
+    """What one run of ``clients`` coroutines over a list of requests saw."""
+
+    latency: list[float]
+    queue_ms: list[float]
+    inference_ms: list[float]
+    server_total_ms: list[float]
+    first_vector: Vector
+    seconds: float
+    client_cpu: float
+    server_cpu: float | None
+
+
+def query(text: str) -> encode_pb2.EncodeDenseRequest:
+    return encode_pb2.EncodeDenseRequest(texts=[text], kind=common_pb2.INPUT_KIND_QUERY)
+
+
+async def drive(
+    stub: encode_pb2_grpc.EncodeServiceAsyncStub,
+    requests: Sequence[encode_pb2.EncodeDenseRequest],
+    clients: int,
+    server_pid: int,
+) -> Load:
+    """``clients`` coroutines, each sending one request at a time, the next one off the
+    shared list, until every request is answered."""
+    n = len(requests)
+    latency, queue, inference, total = [0.0] * n, [0.0] * n, [0.0] * n, [0.0] * n
+    vectors: dict[int, Vector] = {}
+    position = 0
+
+    async def client() -> None:
+        nonlocal position
+        while position < n:
+            i, position = position, position + 1
+            start = time.perf_counter()
+            response = await stub.EncodeDense(requests[i], timeout=RPC_TIMEOUT_S)
+            latency[i] = time.perf_counter() - start
+            meta = response.metadata
+            queue[i], inference[i], total[i] = meta.queue_ms, meta.inference_ms, meta.total_ms
+            if i == 0:
+                vectors[0] = np.asarray(response.vectors[0].values, dtype=np.float32)
+
+    server_cpu = process_cpu_seconds(server_pid)
+    client_cpu, started = time.process_time(), time.perf_counter()
+    await asyncio.gather(*(client() for _ in range(clients)))
+    seconds = time.perf_counter() - started
+    client_cpu = time.process_time() - client_cpu
+    server_end = process_cpu_seconds(server_pid)
+    used = None if server_cpu is None or server_end is None else server_end - server_cpu
+    return Load(latency, queue, inference, total, vectors[0], seconds, client_cpu, used)
+
+
+def check_vector(what: str, got: Vector, expected: Vector) -> float:
+    if got.shape != expected.shape:
+        raise BenchmarkError(f"{what}: the sidecar returned {got.shape}, expected {expected.shape}")
+    similarity = cosine(got, expected)
+    if not similarity > MIN_COSINE:
+        raise BenchmarkError(
+            f"{what}: cosine {similarity:.6f} between the sidecar's vector and the "
+            f"in-process one (must exceed {MIN_COSINE})"
+        )
+    return similarity
+
+
+def sidecar_run(clients: int, load: Load, first_cosine: float) -> SidecarRun:
+    n = len(load.latency)
+    p50, p99, mean = percentiles(load.latency)
+    batches = len(set(load.inference_ms))
+    cores = None if load.server_cpu is None else (load.client_cpu + load.server_cpu) / load.seconds
+    return SidecarRun(
+        clients=clients,
+        requests=n,
+        seconds=load.seconds,
+        texts_per_s=n / load.seconds,
+        p50_ms=p50,
+        p99_ms=p99,
+        mean_ms=mean,
+        queue_ms=float(np.mean(load.queue_ms)),
+        inference_ms=float(np.mean(load.inference_ms)),
+        server_total_ms=float(np.mean(load.server_total_ms)),
+        batches=batches,
+        rows_per_batch=n / batches,
+        client_cpu_ms_per_text=1000 * load.client_cpu / n,
+        server_cpu_ms_per_text=None if load.server_cpu is None else 1000 * load.server_cpu / n,
+        cores_busy=cores,
+        first_cosine=first_cosine,
+    )
+
+
+async def measure_sidecar(
+    port: int, texts: Sequence[str], reference: Vector, config: Config, server_pid: int
+) -> tuple[Limits, float, list[SidecarRun]]:
+    requests = [query(text) for text in texts]
+    async with aio.insecure_channel(f"{HOST}:{port}") as channel:
+        await asyncio.wait_for(channel.channel_ready(), RPC_TIMEOUT_S)
+        limits = await server_info(channel)
+        stub: encode_pb2_grpc.EncodeServiceAsyncStub = encode_pb2_grpc.EncodeServiceStub(channel)
+        first = await stub.EncodeDense(requests[0], timeout=RPC_TIMEOUT_S)
+        sanity = check_vector(
+            "sanity request",
+            np.asarray(first.vectors[0].values, dtype=np.float32),
+            reference[0],
+        )
+        log(f"  sanity: cosine {sanity:.6f} against the in-process vector")
+        runs: list[SidecarRun] = []
+        for clients in config.clients:
+            warmup = requests[: min(len(requests), config.warmup(clients))]
+            log(f"  {clients} client(s): {len(warmup)} warm-up, {len(requests)} timed requests")
+            await drive(stub, warmup, clients, server_pid)
+            best: SidecarRun | None = None
+            for _ in range(config.repeats):
+                load = await drive(stub, requests, clients, server_pid)
+                what = f"{clients} client(s), first request"
+                run = sidecar_run(
+                    clients, load, check_vector(what, load.first_vector, reference[0])
+                )
+                if best is None or run.texts_per_s > best.texts_per_s:
+                    best = run
+            assert best is not None
+            runs.append(best)
+    return limits, sanity, runs
+
+
+# --------------------------------------------------------------------------- the run
+
+
+def ratios(in_process: Sequence[InProcess], sidecar: Sequence[SidecarRun]) -> list[Ratio]:
+    single, batch = in_process
+    low = min(sidecar, key=lambda r: r.clients)
+    high = max(sidecar, key=lambda r: r.clients)
+    return [
+        Ratio(
+            f"sidecar@{high.clients} / sidecar@{low.clients}",
+            high.texts_per_s / low.texts_per_s,
+            SCALING_TARGET,
+        ),
+        Ratio(
+            f"sidecar@{high.clients} / in-process batch",
+            high.texts_per_s / batch.texts_per_s,
+            CEILING_TARGET,
+        ),
+        Ratio(
+            f"sidecar@{low.clients} / in-process single", low.texts_per_s / single.texts_per_s, None
+        ),
+        Ratio("in-process batch / in-process single", batch.texts_per_s / single.texts_per_s, None),
+        Ratio(
+            f"in-process batch / sidecar@{low.clients}",
+            batch.texts_per_s / low.texts_per_s,
+            None,
+        ),
+    ]
+
+
+def run(config: Config) -> Report:
+    started, load_start = time.perf_counter(), os.getloadavg()[0]
+    queries = load_queries(config.data)
+    if not queries:
+        raise BenchmarkError(f"no queries in {config.data / 'queries.jsonl'}")
+    texts = request_texts(queries, config.requests)
+    log(f"in-process {MODEL}: {len(texts)} texts ({len(queries)} distinct SciFact queries)")
+    encoder = load_dense(KNOWN_MODELS[MODEL])
+    prefix = encoder.spec.prefix(InputKind.QUERY)
+    lengths = [
+        len(e.ids) for e in encoder.batcher.tokenizer.encode_batch([prefix + q for q in texts])
+    ]
+    log("  one text per call")
+    single, _ = measure_in_process("in-process single", encoder, texts, 1, config.repeats)
+    log(f"  batches of {BATCH_SIZE}")
+    label = f"in-process batch {BATCH_SIZE}"
+    batch, reference = measure_in_process(label, encoder, texts, BATCH_SIZE, config.repeats)
+    del encoder
+    gc.collect()
+
+    with tempfile.TemporaryDirectory(prefix="tandem-bench-serve-") as folder:
+        sidecar = SidecarProcess(Path(folder), config.server_args)
+        try:
+            port = sidecar.start()
+            log(f"  serving on port {port} after {sidecar.startup_seconds:.1f} s")
+            limits, sanity, runs = asyncio.run(
+                measure_sidecar(port, texts, reference, config, sidecar.pid)
+            )
+        except BaseException:
+            if sidecar.process is not None and sidecar.process.poll() is not None:
+                log("server log:\n" + sidecar.log_tail())
+            raise
+        finally:
+            sidecar.stop()
+        if sidecar.exit_code != 0:
+            raise BenchmarkError(
+                f"the sidecar did not exit cleanly on SIGTERM (exit code {sidecar.exit_code}):\n"
+                + sidecar.log_tail()
+            )
+        log(f"  stopped with SIGTERM in {sidecar.stop_seconds:.1f} s, exit code 0")
+        server = Server(
+            command=sidecar.command,
+            version=limits.version,
+            model=MODEL,
+            dimensions=limits.dimensions,
+            int8=limits.int8,
+            max_batch_rows=limits.max_batch_rows,
+            max_batch_tokens=limits.max_batch_tokens,
+            max_wait_ms=limits.max_wait_ms,
+            max_queue=limits.max_queue,
+            startup_seconds=sidecar.startup_seconds,
+            sanity_cosine=sanity,
+            stop_seconds=sidecar.stop_seconds,
+            exit_code=sidecar.exit_code,
+        )
+    in_process = [single, batch]
+    return Report(
+        data=str(config.data),
+        distinct_texts=len(queries),
+        requests=len(texts),
+        mean_tokens=float(np.mean(lengths)),
+        max_tokens=max(lengths),
+        batch_size=BATCH_SIZE,
+        repeats=config.repeats,
+        in_process=in_process,
+        sidecar=runs,
+        ratios=ratios(in_process, runs),
+        server=server,
+        environment=Environment(
+            cpus=os.cpu_count() or 1,
+            python=platform.python_version(),
+            grpc=grpc.__version__,
+            onnxruntime=ort.__version__,
+            load_avg_start=load_start,
+            load_avg_end=os.getloadavg()[0],
+        ),
+        total_seconds=time.perf_counter() - started,
+    )
+
+
+# --------------------------------------------------------------------------- summary
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    widths = [max(len(str(x)) for x in column) for column in zip(headers, *rows, strict=True)]
+    lines = [headers, ["-" * w for w in widths], *rows]
+    return "\n".join(
+        "  ".join(str(cell).ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip()
+        for line in lines
+    )
+
+
+def optional(value: float | None, spec: str) -> str:
+    return "n/a" if value is None else format(value, spec)
+
+
+def in_process_section(report: Report) -> str:
+    rows = [
+        [
+            r.label,
+            f"{r.texts_per_s:.1f}",
+            f"{r.p50_ms:.2f}",
+            f"{r.p99_ms:.2f}",
+            f"{r.cpu_ms_per_text:.2f}",
+            f"{r.cores_busy:.2f}",
+        ]
+        for r in report.in_process
+    ]
+    headers = ["mode", "texts/s", "p50 ms/call", "p99 ms/call", "CPU ms/text", "cores busy"]
+    return f"In-process ({report.requests} texts, no server running)\n{table(headers, rows)}"
+
+
+def sidecar_section(report: Report) -> str:
+    rows = [
+        [
+            str(r.clients),
+            f"{r.texts_per_s:.1f}",
+            f"{r.p50_ms:.2f}",
+            f"{r.p99_ms:.2f}",
+            f"{r.queue_ms:.2f}",
+            f"{r.inference_ms:.2f}",
+            f"{r.server_total_ms:.2f}",
+            f"{r.rows_per_batch:.1f}",
+            f"{r.client_cpu_ms_per_text:.2f}",
+            optional(r.server_cpu_ms_per_text, ".2f"),
+            optional(r.cores_busy, ".2f"),
+        ]
+        for r in report.sidecar
+    ]
+    headers = [
+        "clients",
+        "texts/s",
+        "p50 ms",
+        "p99 ms",
+        "queue ms",
+        "infer ms",
+        "server ms",
+        "rows/batch",
+        "client CPU ms",
+        "server CPU ms",
+        "cores busy",
+    ]
+    s = report.server
+    title = (
+        f"Sidecar EncodeDense, one text per request ({report.requests} requests per level; "
+        f"server: max_batch_rows {s.max_batch_rows}, max_batch_tokens {s.max_batch_tokens}, "
+        f"max_wait_ms {s.max_wait_ms:g})"
+    )
+    note = (
+        "p50/p99: client-observed; queue/infer/server ms: means of the response metadata; "
+        "rows/batch: estimated; CPU ms: per text"
+    )
+    return f"{title}\n{table(headers, rows)}\n{note}"
+
+
+def ratio_section(report: Report) -> str:
+    def verdict(r: Ratio) -> str:
+        if r.target is None:
+            return ""
+        return f"target >= {r.target:g}: {'met' if r.met else 'NOT met'}"
+
+    rows = [[r.name, f"{r.value:.2f}x", verdict(r)] for r in report.ratios]
+    return "Ratios (texts/s)\n" + table(["ratio", "value", "target"], rows)
+
+
+def server_section(report: Report) -> str:
+    s = report.server
+    return (
+        f"Server: tandem {s.version}, {s.model} ({s.dimensions} dims, "
+        f"{'int8' if s.int8 else 'fp32'}), serving after {s.startup_seconds:.1f} s, "
+        f"SIGTERM exit {s.exit_code} in {optional(s.stop_seconds, '.1f')} s; "
+        f"vector check: cosine {s.sanity_cosine:.6f} (sanity), "
+        f"min {min(r.first_cosine for r in report.sidecar):.6f} (first request of each level)\n"
+        f"  {shlex.join(s.command)}"
+    )
+
+
+def summary(report: Report) -> str:
+    env = report.environment
+    header = (
+        f"Tandem sidecar benchmark: {report.requests} SciFact queries ({report.distinct_texts} "
+        f"distinct, mean {report.mean_tokens:.1f} tokens, max {report.max_tokens}), "
+        f"{MODEL}, {env.cpus} CPUs, grpc {env.grpc}, onnxruntime {env.onnxruntime}, "
+        f"best of {report.repeats}, load avg {env.load_avg_start:.2f} -> "
+        f"{env.load_avg_end:.2f}, ran {report.total_seconds:.0f} s"
+    )
+    sections = [
+        header,
+        in_process_section(report),
+        sidecar_section(report),
+        ratio_section(report),
+        server_section(report),
+    ]
+    return "\n\n".join(sections)
+
+
+# --------------------------------------------------------------------------- command line
+
+
+def parse_clients(text: str) -> tuple[int, ...]:
+    try:
+        values = tuple(sorted({int(part) for part in text.split(",") if part.strip()}))
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"expected integers like 1,8,32: {err}") from err
+    if len(values) < 2 or values[0] < 1:
+        raise argparse.ArgumentTypeError("give at least two client counts, each at least 1")
+    return values
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.serve",
+        description="Sidecar EncodeDense speed against in-process calls (benchmarks/README.md).",
+    )
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="SciFact folder")
+    parser.add_argument("--requests", type=int, help="timed texts per measurement (2000)")
+    parser.add_argument(
+        "--clients",
+        type=parse_clients,
+        default=CLIENTS,
+        help="concurrent client levels, comma-separated (default 1,8,32)",
+    )
+    parser.add_argument("--repeat", type=int, help="timed passes per number, best kept (2)")
+    parser.add_argument(
+        "--server-args",
+        default="",
+        help="extra 'tandem serve' flags, e.g. --server-args='--max-wait-ms 5'",
+    )
+    parser.add_argument("--quick", action="store_true", help="small samples, under a minute")
+    parser.add_argument("--json", action="store_true", help="print JSON (summary to stderr)")
+    args = parser.parse_args(argv)
+    for name in ("requests", "repeat"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            parser.error(f"--{name} must be at least 1")
+    return args
+
+
+def config_from(args: argparse.Namespace) -> Config:
+    quick = bool(args.quick)
+
+    def pick(value: int | None, default: int, small: int) -> int:
+        return value if value is not None else (small if quick else default)
+
+    return Config(
+        data=args.data.resolve(),
+        requests=pick(args.requests, 2000, 400),
+        clients=tuple(args.clients),
+        repeats=pick(args.repeat, 2, 1),
+        server_args=tuple(shlex.split(args.server_args)),
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    config = config_from(args)
+    if not (config.data / "queries.jsonl").is_file():
+        log(f"no queries.jsonl in {config.data}: pass --data DIR (a BEIR SciFact folder)")
+        return 2
+    log(f"load average at start: {os.getloadavg()[0]:.2f}")
+    try:
+        report = run(config)
+    except BenchmarkError as err:
+        log(f"benchmark failed: {err}")
+        return 1
+    log(f"load average at end: {report.environment.load_avg_end:.2f}")
+    if args.json:
+        log(summary(report))
+        print(json.dumps(as_json(report), indent=2))
+    else:
+        print(summary(report))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
