@@ -1,0 +1,100 @@
+"""``tandem serve --help``, ``tandem encode`` and ``tandem search --server`` as a user runs them."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import numpy as np
+
+from tandem.client import TandemClient
+from tandem.plugin.server.embedded import EmbeddedSidecar
+
+from .cli import tandem
+
+
+def test_serve_help_lists_every_flag_with_its_environment_variable() -> None:
+    done = tandem("serve", "--help")
+    assert done.returncode == 0
+    for flag, env in [
+        ("--max-batch-tokens", "TANDEM_MAX_BATCH_TOKENS"),
+        ("--auth-token-file", "TANDEM_AUTH_TOKEN_FILE"),
+        ("--tls-client-ca", "TANDEM_TLS_CLIENT_CA"),
+        ("--engine", "TANDEM_ENGINE"),
+        ("--grace", "TANDEM_GRACE"),
+    ]:
+        assert flag in done.stdout and env in done.stdout
+
+
+def test_serve_refuses_bad_settings_with_a_message() -> None:
+    done = tandem("serve", "--tls-cert", "/nonexistent.pem", "--metrics-port", "-1")
+    assert done.returncode == 2
+    assert "needs both --tls-cert and --tls-key" in done.stderr
+
+
+def test_encode_prints_dense_and_sparse_json(
+    encoding_sidecar: EmbeddedSidecar, encoding_client: TandemClient
+) -> None:
+    done = tandem("encode", "--server", encoding_sidecar.address, "--query", "hybrid search")
+    assert done.returncode == 0, done.stderr
+    (line,) = done.stdout.splitlines()
+    printed = json.loads(line)
+    expected = encoding_client.encode_dense(["hybrid search"], kind="query").vectors[0]
+    assert printed["text"] == "hybrid search"
+    assert np.allclose(printed["dense"], expected, atol=1e-6)
+    assert "tokens" in done.stderr
+
+    sparse = tandem(
+        "encode", "--server", encoding_sidecar.address, "--sparse", "--top-k", "3", "cell biology"
+    )
+    assert sparse.returncode == 0, sparse.stderr
+    terms = json.loads(sparse.stdout)["sparse"]
+    assert len(terms) == 3 and all(v > 0 for v in terms.values())
+
+
+def test_encode_reports_an_unreachable_server_clearly() -> None:
+    done = tandem("encode", "--server", "127.0.0.1:1", "text")
+    assert done.returncode == 2
+    assert "UNAVAILABLE" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_search_through_the_sidecar_matches_the_in_process_search(
+    engine_sidecar: EmbeddedSidecar, engine_sidecar_client: TandemClient
+) -> None:
+    name = f"tandem-cli-{uuid.uuid4().hex[:8]}"
+    engine_sidecar_client.create_index(
+        {
+            "name": name,
+            "fields": [
+                {"name": "title", "type": "text"},
+                {"name": "text", "type": "text"},
+                {"name": "embedding", "type": "dense"},
+                {"name": "sparse", "type": "sparse"},
+            ],
+        }
+    )
+    try:
+        docs = [
+            {"_id": "solar", "title": "Solar panels", "text": "Photovoltaic cells turn light into power."},
+            {"_id": "wind", "title": "Wind turbines", "text": "Blades drive a generator in the wind."},
+            {"_id": "bread", "title": "Sourdough", "text": "Wild yeast leavens the dough overnight."},
+        ]  # fmt: skip
+        assert engine_sidecar_client.index_documents(name, docs).indexed == 3
+        engine = engine_sidecar.sidecar.runtime.engine.url
+        assert engine is not None
+        remote = tandem(
+            "search", "--server", engine_sidecar.address, "--index", name, "--json",
+            "--size", "3", "energy from sunlight",
+        )  # fmt: skip
+        local = tandem(
+            "search", "--engine", engine, "--index", name, "--json", "--size", "3",
+            "energy from sunlight",
+        )  # fmt: skip
+        assert remote.returncode == 0, remote.stderr
+        assert local.returncode == 0, local.stderr
+        remote_hits, local_hits = json.loads(remote.stdout), json.loads(local.stdout)
+        assert remote_hits[0]["id"] == "solar"
+        assert [h["id"] for h in remote_hits] == [h["id"] for h in local_hits]
+        assert {"dense", "sparse"} <= set(remote_hits[0]["retrievers"])  # no word in common: no bm25
+    finally:
+        engine_sidecar_client.delete_index(name)
