@@ -92,3 +92,14 @@ def test_the_token_comes_from_its_file(tmp_path: Path) -> None:
 def test_inconsistent_settings_are_refused(kwargs: dict[str, object], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         Settings(**kwargs)  # type: ignore[arg-type]
+
+
+def test_the_settings_table_in_the_docs_matches_the_code() -> None:
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "sidecar.md").read_text()
+    for field in dataclasses.fields(Settings):
+        shown = "unset" if field.default is None else f"`{field.default}`"
+        row = (
+            f"| `{flag_name(field.name)}` | `{env_name(field.name)}` | {shown} | "
+            f"{field.metadata['help']} |"
+        )
+        assert row in docs, f"docs/sidecar.md lacks or misstates: {row}"
