@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from grpc import aio
@@ -27,6 +28,14 @@ from tandem.plugin.server.runtime import Runtime
 from tandem.v1 import search_pb2, search_pb2_grpc
 
 Context = aio.ServicerContext[Any, Any]
+
+
+@dataclass(frozen=True)
+class Planned:
+    call: SearchCall
+    searcher: Searcher
+    encoded: EncodedQuery
+    usage: Usage
 
 
 class QueryPlanner:
@@ -63,6 +72,13 @@ class QueryPlanner:
         )
         return EncodedQuery(vector, terms), total
 
+    async def plan(self, request: search_pb2.SearchRequest) -> Planned:
+        """Validate, check the engine, encode the query: everything before the engine call."""
+        call = convert.search_call(request)
+        adapter = self.runtime.engine.require()
+        encoded, usage = await self.encode(call)
+        return Planned(call, self.searcher(adapter, call), encoded, usage)
+
     def searcher(self, adapter: EngineAdapter, call: SearchCall) -> Searcher:
         sparse_type = None
         if "sparse" in call.options.retrievers:
@@ -84,17 +100,14 @@ class SearchServicer(Servicer, search_pb2_grpc.SearchServiceServicer):
         self, request: search_pb2.SearchRequest, context: Context
     ) -> search_pb2.SearchResponse:
         started = time.perf_counter()
-        call = convert.search_call(request)
-        adapter = self.runtime.engine.require()
-        encoded, usage = await self.planner.encode(call)
-        searcher = self.planner.searcher(adapter, call)
+        p = await self.planner.plan(request)
         result = await asyncio.to_thread(
-            searcher.search, call.index, call.query, call.options, encoded
+            p.searcher.search, p.call.index, p.call.query, p.call.options, p.encoded
         )
         total = 1000 * (time.perf_counter() - started)
         return search_pb2.SearchResponse(
-            hits=convert.hits(result.hits, call.explain),
-            metadata=convert.metadata(usage, result.engine_ms, total),
+            hits=convert.hits(result.hits, p.call.explain),
+            metadata=convert.metadata(p.usage, result.engine_ms, total),
         )
 
 
@@ -109,19 +122,15 @@ class RewriteServicer(Servicer, search_pb2_grpc.RewriteServiceServicer):
         self, request: search_pb2.SearchRequest, context: Context
     ) -> search_pb2.RewriteResponse:
         started = time.perf_counter()
-        call = convert.search_call(request)
-        adapter = self.runtime.engine.require()
-        encoded, usage = await self.planner.encode(call)
-        bodies = self.planner.searcher(adapter, call).rewrite(
-            call.index, call.query, call.options, encoded
-        )
+        p = await self.planner.plan(request)
+        bodies = p.searcher.rewrite(p.call.index, p.call.query, p.call.options, p.encoded)
         total = 1000 * (time.perf_counter() - started)
         return search_pb2.RewriteResponse(
             mode="sidecar",
-            index=call.index,
+            index=p.call.index,
             queries=[
                 search_pb2.SubQuery(retriever=name, body_json=json.dumps(body))
                 for name, body in bodies.items()
             ],
-            metadata=convert.metadata(usage, 0.0, total),
+            metadata=convert.metadata(p.usage, 0.0, total),
         )
