@@ -20,9 +20,17 @@ from tandem.encoders.dense import DenseEncoder
 from tandem.encoders.registry import InputKind
 from tandem.encoders.sparse import SparseVector
 from tandem.plugin.engines.base import EngineAdapter, Json
-from tandem.plugin.engines.errors import error_for_status
+from tandem.plugin.engines.errors import CapabilityError, error_for_status
 from tandem.plugin.fusion import FusedHit, FusionConfig, RetrieverHits, fuse, paginate
 from tandem.plugin.index_spec import SparseType
+from tandem.plugin.native import (
+    MODES,
+    Mode,
+    NativePlan,
+    auto_skips_native,
+    native_plan,
+    page_request,
+)
 from tandem.plugin.rewriter import bm25_body, dense_body, sparse_body
 from tandem.plugin.search_request import SearchRequest
 
@@ -48,10 +56,19 @@ class SearchOptions:
     weights: Mapping[str, float] = field(default_factory=dict)
     fields: tuple[str, ...] = ("title", "text")
     filters: tuple[Mapping[str, Any], ...] = ()
+    mode: Mode = "auto"
+    explain: bool = False
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
             raise ValueError(f"method must be one of {', '.join(METHODS)}, got {self.method!r}")
+        if self.mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}, got {self.mode!r}")
+        if self.mode == "native" and self.explain and self.hybrid:
+            raise ValueError(
+                "explain needs each retriever's rank and score, which only sidecar fusion "
+                "keeps: use mode sidecar (or auto, which picks it for explain)"
+            )
         if self.start < 0 or self.size < 1:
             raise ValueError("start must be >= 0 and size >= 1")
         if self.window < self.start + self.size:
@@ -60,8 +77,17 @@ class SearchOptions:
             )
 
     @property
+    def hybrid(self) -> bool:
+        return self.method in ("rrf", "linear")
+
+    @property
     def retrievers(self) -> tuple[str, ...]:
-        return HYBRID_RETRIEVERS if self.method in ("rrf", "linear") else (self.method,)
+        return HYBRID_RETRIEVERS if self.hybrid else (self.method,)
+
+    @property
+    def tries_native(self) -> bool:
+        """Whether to try the engine's own fusion (``auto`` keeps explain in the sidecar)."""
+        return self.hybrid and (self.mode == "native" or (self.mode == "auto" and not self.explain))
 
 
 @dataclass(frozen=True)
@@ -74,10 +100,24 @@ class EncodedQuery:
 
 @dataclass(frozen=True)
 class SearchResult:
+    """A page of hits. ``mode`` says where fusion ran: ``sidecar``, ``native`` or
+    ``single`` (one retriever, nothing to fuse); native hits carry no explain data."""
+
     hits: list[FusedHit]
     encode_ms: float
     engine_ms: float
     fusion_ms: float
+    mode: str = "sidecar"
+
+
+@dataclass(frozen=True)
+class Rewritten:
+    """What :meth:`Searcher.search` would send: one native request, or one body per
+    retriever for a sidecar ``_msearch``."""
+
+    mode: str
+    queries: dict[str, Json]
+    native: NativePlan | None = None
 
 
 class Searcher:
@@ -91,6 +131,7 @@ class Searcher:
         sparse_type: SparseType | None,
         dense_field: str = "embedding",
         sparse_field: str = "sparse",
+        pipelines: set[str] | None = None,
     ) -> None:
         self.adapter = adapter
         self.dense = dense
@@ -98,6 +139,8 @@ class Searcher:
         self.sparse_type = sparse_type
         self.dense_field = dense_field
         self.sparse_field = sparse_field
+        # Search pipelines known to exist; share one set between searchers of an engine.
+        self.pipelines: set[str] = pipelines if pipelines is not None else set()
 
     def encode(self, text: str, options: SearchOptions) -> EncodedQuery:
         """The query vectors ``options``' retrievers need, from this searcher's encoders."""
@@ -142,13 +185,55 @@ class Searcher:
                 bodies[name] = sparse_body(request, caps, self.sparse_type)
         return bodies
 
+    def _native(self, request: SearchRequest, options: SearchOptions) -> NativePlan | None:
+        """The native plan, ``None`` to fuse in the sidecar; raises in ``native`` mode when
+        the engine cannot fuse this search itself."""
+        if not options.tries_native:
+            return None
+        caps = self.adapter.capabilities
+        if options.mode == "auto" and auto_skips_native(
+            caps, options.method, options.normalization
+        ):
+            return None
+        retrievers = tuple(self._bodies(request, options.retrievers))
+        try:
+            return native_plan(
+                page_request(request, options.start, options.size),
+                caps,
+                retrievers,
+                method=options.method,
+                normalization=options.normalization,
+                weights=dict(options.weights),
+                rank_constant=options.rank_constant,
+                sparse_type=self.sparse_type,
+            )
+        except CapabilityError:
+            if options.mode == "native":
+                raise
+            return None
+
     def rewrite(
         self, index: str, text: str, options: SearchOptions, encoded: EncodedQuery | None = None
-    ) -> dict[str, Json]:
-        """The ``_search`` body of each retriever :meth:`search` would send, by name."""
+    ) -> Rewritten:
+        """What :meth:`search` would send, without sending it."""
         if encoded is None:
             encoded = self.encode(text, options)
-        return self._bodies(self._request(index, text, options, encoded), options.retrievers)
+        request = self._request(index, text, options, encoded)
+        plan = self._native(request, options)
+        if plan is not None:
+            return Rewritten("native", {"hybrid": plan.body}, plan)
+        return Rewritten("sidecar", self._bodies(request, options.retrievers))
+
+    def _search_native(
+        self, index: str, plan: NativePlan, options: SearchOptions
+    ) -> list[FusedHit]:
+        if plan.pipeline is not None and plan.pipeline not in self.pipelines:
+            assert plan.pipeline_body is not None
+            self.adapter.put_search_pipeline(plan.pipeline, plan.pipeline_body)
+            self.pipelines.add(plan.pipeline)
+        response = self.adapter.search(index, plan.body, pipeline=plan.pipeline)
+        hits = [FusedHit(h["_id"], float(h["_score"]), {}) for h in response["hits"]["hits"]]
+        return hits[options.start : options.start + options.size]
 
     def search(
         self,
@@ -167,6 +252,17 @@ class Searcher:
             encoded = self.encode(text, options)
         request = self._request(index, text, options, encoded)
         encoded_at = time.perf_counter()
+        plan = self._native(request, options)
+        if plan is not None:
+            page = self._search_native(index, plan, options)
+            searched = time.perf_counter()
+            return SearchResult(
+                page,
+                encode_ms=1000 * (encoded_at - started),
+                engine_ms=1000 * (searched - encoded_at),
+                fusion_ms=0.0,
+                mode="native",
+            )
         bodies = self._bodies(request, options.retrievers)
         responses = self.adapter.msearch([(index, body) for body in bodies.values()])
         searched = time.perf_counter()
@@ -199,4 +295,5 @@ class Searcher:
             encode_ms=1000 * (encoded_at - started),
             engine_ms=1000 * (searched - encoded_at),
             fusion_ms=1000 * (done - searched),
+            mode="sidecar" if options.hybrid else "single",
         )

@@ -15,6 +15,7 @@ from tandem.plugin.engines.connect import connect
 from tandem.plugin.fusion import FusedHit
 from tandem.plugin.index_spec import IndexSpec, SparseField, TextField
 from tandem.plugin.mapping import sparse_field_type
+from tandem.plugin.native import MODES
 from tandem.plugin.search import METHODS, Searcher, SearchOptions
 
 
@@ -34,6 +35,14 @@ def register(commands: Any) -> None:
     parser.add_argument("--engine", default="opensearch", help="opensearch, elasticsearch or URL")
     parser.add_argument("--method", choices=METHODS, default="rrf")
     parser.add_argument("--normalization", choices=["min_max", "z_score", "l2"], default="min_max")
+    parser.add_argument(
+        "--mode",
+        choices=MODES,
+        default="auto",
+        help="where rrf/linear fusion runs: native (the engine's own: OpenSearch hybrid query "
+        "and pipeline, Elasticsearch retrievers where licensed), sidecar (one _msearch, fused "
+        "here; keeps explain data), auto (native when possible and not explaining)",
+    )
     parser.add_argument("--size", type=int, default=10, help="hits to show")
     parser.add_argument("--from", dest="start", type=int, default=0, help="offset (pagination)")
     parser.add_argument("--window", type=int, default=100, help="candidates per retriever")
@@ -60,13 +69,16 @@ def _search(args: argparse.Namespace) -> int:
         size=args.size,
         window=args.window,
         normalization=args.normalization,
+        mode=args.mode,
+        explain=args.explain or args.json,
     )
     if args.server:
         with client_for(args) as client:
-            remote = client.search(args.index, args.query, options, explain=True)
+            remote = client.search(args.index, args.query, options)
         hits, meta = remote.hits, remote.metadata
         timing = (
-            f"queue {meta.queue_ms:.1f} ms, inference {meta.inference_ms:.1f} ms, "
+            f"{remote.mode} fusion; queue {meta.queue_ms:.1f} ms, "
+            f"inference {meta.inference_ms:.1f} ms, "
             f"engine {meta.engine_ms:.1f} ms, total {meta.total_ms:.1f} ms in the sidecar"
         )
     else:
@@ -100,7 +112,8 @@ def _search_here(args: argparse.Namespace, options: SearchOptions) -> tuple[list
     finally:
         adapter.close()
     timing = (
-        f"encode {result.encode_ms:.1f} ms, engine {result.engine_ms:.1f} ms, "
+        f"{result.mode} fusion; encode {result.encode_ms:.1f} ms, "
+        f"engine {result.engine_ms:.1f} ms, "
         f"fusion {result.fusion_ms:.1f} ms"
     )
     return result.hits, timing

@@ -39,6 +39,11 @@ _METHODS = {
     "rrf": search_pb2.SEARCH_METHOD_RRF,
     "linear": search_pb2.SEARCH_METHOD_LINEAR,
 }
+_MODES = {
+    "auto": search_pb2.FUSION_MODE_AUTO,
+    "native": search_pb2.FUSION_MODE_NATIVE,
+    "sidecar": search_pb2.FUSION_MODE_SIDECAR,
+}
 _NORMALIZATIONS = {
     "min_max": search_pb2.NORMALIZATION_MIN_MAX,
     "z_score": search_pb2.NORMALIZATION_Z_SCORE,
@@ -100,8 +105,11 @@ class SparseResult:
 
 @dataclass(frozen=True)
 class SearchHits:
+    """Hits, and where fusion ran (``native``, ``sidecar`` or ``single``)."""
+
     hits: list[FusedHit]
     metadata: Metadata
+    mode: str
 
 
 @dataclass(frozen=True)
@@ -124,7 +132,7 @@ def _call(fn: Callable[[], T]) -> T:
         raise ClientError(code, details or "") from None
 
 
-def search_request(index: str, query: str, options: SearchOptions, explain: bool) -> Any:
+def search_request(index: str, query: str, options: SearchOptions) -> Any:
     request = search_pb2.SearchRequest(
         index=index,
         query=query,
@@ -136,7 +144,8 @@ def search_request(index: str, query: str, options: SearchOptions, explain: bool
         window=options.window,
         rank_constant=options.rank_constant,
         filters_json=[json.dumps(f) for f in options.filters],
-        explain=explain,
+        explain=options.explain,
+        mode=_MODES[options.mode],
     )
     setattr(request, "from", options.start)  # "from" is a Python keyword
     return request
@@ -282,9 +291,9 @@ class TandemClient:
         index: str,
         query: str,
         options: SearchOptions = SearchOptions(),
-        explain: bool = True,
     ) -> SearchHits:
-        request = search_request(index, query, options, explain)
+        """Hits for ``query``; ``options.explain`` adds each retriever's rank and score."""
+        request = search_request(index, query, options)
         response = _call(
             lambda: self._search.Search(request, timeout=self.timeout, metadata=self._metadata)
         )
@@ -292,13 +301,14 @@ class TandemClient:
             FusedHit(h.id, h.score, {r.retriever: Source(r.rank, r.score) for r in h.retrievers})
             for h in response.hits
         ]
-        return SearchHits(hits, Metadata.of(response.metadata))
+        return SearchHits(hits, Metadata.of(response.metadata), response.mode)
 
     def rewrite(
         self, index: str, query: str, options: SearchOptions = SearchOptions()
     ) -> dict[str, Any]:
-        """``{"mode", "index", "queries": {retriever: body}}``: the DSL Search would run."""
-        request = search_request(index, query, options, False)
+        """``{"mode", "index", "queries": {name: body}, "pipeline", "pipeline_body"}``: the DSL
+        Search would run (native mode: one ``hybrid`` request and its search pipeline)."""
+        request = search_request(index, query, options)
         response = _call(
             lambda: self._rewrite.Rewrite(request, timeout=self.timeout, metadata=self._metadata)
         )
@@ -306,6 +316,10 @@ class TandemClient:
             "mode": response.mode,
             "index": response.index,
             "queries": {q.retriever: json.loads(q.body_json) for q in response.queries},
+            "pipeline": response.pipeline or None,
+            "pipeline_body": json.loads(response.pipeline_body_json)
+            if response.pipeline_body_json
+            else None,
         }
 
     def create_index(self, spec: Mapping[str, Any]) -> dict[str, Any]:

@@ -113,7 +113,13 @@ class EngineAdapter(Protocol):
 
     def refresh(self, index: str) -> None: ...
 
-    def search(self, index: str, body: Mapping[str, Any]) -> Json: ...
+    def search(self, index: str, body: Mapping[str, Any], pipeline: str | None = None) -> Json:
+        """One search; ``pipeline`` names an OpenSearch search pipeline to run it through."""
+        ...
+
+    def put_search_pipeline(self, name: str, body: Mapping[str, Any]) -> None:
+        """Create or replace an OpenSearch search pipeline (CapabilityError elsewhere)."""
+        ...
 
     def msearch(self, searches: Sequence[tuple[str, Mapping[str, Any]]]) -> list[Json]:
         """One round trip for several ``(index, body)`` searches; responses in order.

@@ -23,7 +23,12 @@ from tandem.plugin.engines.capabilities import (
     parse_license,
     parse_node,
 )
-from tandem.plugin.engines.errors import EngineBadRequest, EngineRequestError, IndexNotFound
+from tandem.plugin.engines.errors import (
+    CapabilityError,
+    EngineBadRequest,
+    EngineRequestError,
+    IndexNotFound,
+)
 from tandem.plugin.engines.responses import (
     MGET_CHUNK,
     bulk_results,
@@ -152,9 +157,14 @@ class ElasticsearchAdapter:
         with engine_errors(translate, f"refreshing {index}", self._url):
             self._client.indices.refresh(index=index)
 
-    def search(self, index: str, body: Mapping[str, Any]) -> Json:
+    def search(self, index: str, body: Mapping[str, Any], pipeline: str | None = None) -> Json:
+        if pipeline is not None:
+            raise CapabilityError("search pipelines are OpenSearch's; Elasticsearch has none")
         with engine_errors(translate, f"search in {index}", self._url):
             return dict(self._client.search(index=index, body=dict(body)).body)
+
+    def put_search_pipeline(self, name: str, body: Mapping[str, Any]) -> None:
+        raise CapabilityError("search pipelines are OpenSearch's; Elasticsearch has none")
 
     def msearch(self, searches: Sequence[tuple[str, Mapping[str, Any]]]) -> list[Json]:
         if not searches:

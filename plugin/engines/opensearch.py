@@ -130,9 +130,16 @@ class OpenSearchAdapter:
         with engine_errors(translate, f"refreshing {index}", self._url):
             self._client.indices.refresh(index=index)
 
-    def search(self, index: str, body: Mapping[str, Any]) -> Json:
+    def search(self, index: str, body: Mapping[str, Any], pipeline: str | None = None) -> Json:
+        params = {"search_pipeline": pipeline} if pipeline else None
         with engine_errors(translate, f"search in {index}", self._url):
-            return dict(self._client.search(index=index, body=dict(body)))
+            return dict(self._client.search(index=index, body=dict(body), params=params))
+
+    def put_search_pipeline(self, name: str, body: Mapping[str, Any]) -> None:
+        with engine_errors(translate, f"creating search pipeline {name}", self._url):
+            self._client.transport.perform_request(
+                "PUT", f"/_search/pipeline/{name}", body=dict(body)
+            )
 
     def msearch(self, searches: Sequence[tuple[str, Mapping[str, Any]]]) -> list[Json]:
         if not searches:

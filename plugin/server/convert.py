@@ -37,6 +37,12 @@ _METHODS: dict[int, SearchMethod] = {
     search_pb2.SEARCH_METHOD_RRF: "rrf",
     search_pb2.SEARCH_METHOD_LINEAR: "linear",
 }
+_MODES: dict[int, Any] = {
+    search_pb2.FUSION_MODE_UNSPECIFIED: "auto",
+    search_pb2.FUSION_MODE_AUTO: "auto",
+    search_pb2.FUSION_MODE_NATIVE: "native",
+    search_pb2.FUSION_MODE_SIDECAR: "sidecar",
+}
 _NORMALIZATIONS: dict[int, Any] = {
     search_pb2.NORMALIZATION_UNSPECIFIED: "min_max",
     search_pb2.NORMALIZATION_MIN_MAX: "min_max",
@@ -165,6 +171,8 @@ def search_call(request: search_pb2.SearchRequest) -> SearchCall:
         weights=weights,
         fields=tuple(request.fields) or ("title", "text"),
         filters=filters,
+        mode=_enum(_MODES, request.mode, "mode"),
+        explain=request.explain,
     )
     return SearchCall(
         request.index,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from tandem.plugin.server.batcher import BatcherOptions
 from tandem.plugin.server.encoding import DenseModel, Limits, SparseModel
@@ -20,6 +20,8 @@ class Runtime:
     limits: Limits
     batching: BatcherOptions
     max_message_bytes: int
+    # OpenSearch search pipelines this sidecar has created (native fusion).
+    pipelines: set[str] = field(default_factory=set)
 
     def require_dense(self) -> DenseModel:
         if self.dense is None:

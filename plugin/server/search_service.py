@@ -86,7 +86,15 @@ class QueryPlanner:
                 call.index, (TextField("text"),), sparse=SparseField(call.sparse_field)
             )
             sparse_type = sparse_field_type(probe, adapter.capabilities)
-        return Searcher(adapter, None, None, sparse_type, call.dense_field, call.sparse_field)
+        return Searcher(
+            adapter,
+            None,
+            None,
+            sparse_type,
+            call.dense_field,
+            call.sparse_field,
+            pipelines=self.runtime.pipelines,
+        )
 
 
 class SearchServicer(Servicer, search_pb2_grpc.SearchServiceServicer):
@@ -108,6 +116,7 @@ class SearchServicer(Servicer, search_pb2_grpc.SearchServiceServicer):
         return search_pb2.SearchResponse(
             hits=convert.hits(result.hits, p.call.explain),
             metadata=convert.metadata(p.usage, result.engine_ms, total),
+            mode=result.mode,
         )
 
 
@@ -123,14 +132,21 @@ class RewriteServicer(Servicer, search_pb2_grpc.RewriteServiceServicer):
     ) -> search_pb2.RewriteResponse:
         started = time.perf_counter()
         p = await self.planner.plan(request)
-        bodies = p.searcher.rewrite(p.call.index, p.call.query, p.call.options, p.encoded)
+        rewritten = await asyncio.to_thread(
+            p.searcher.rewrite, p.call.index, p.call.query, p.call.options, p.encoded
+        )
+        native = rewritten.native
         total = 1000 * (time.perf_counter() - started)
         return search_pb2.RewriteResponse(
-            mode="sidecar",
+            mode=rewritten.mode,
             index=p.call.index,
             queries=[
                 search_pb2.SubQuery(retriever=name, body_json=json.dumps(body))
-                for name, body in bodies.items()
+                for name, body in rewritten.queries.items()
             ],
             metadata=convert.metadata(p.usage, 0.0, total),
+            pipeline=native.pipeline or "" if native else "",
+            pipeline_body_json=json.dumps(native.pipeline_body)
+            if native and native.pipeline_body
+            else "",
         )

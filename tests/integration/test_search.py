@@ -24,6 +24,7 @@ from tandem.encoders.sparse import SpladeEncoder
 from tandem.integration.handle import EngineHandle
 from tandem.plugin.cli.index import default_spec
 from tandem.plugin.engines.connect import connect
+from tandem.plugin.engines.errors import CapabilityError
 from tandem.plugin.ingest.bulk import BulkOptions, BulkWriter
 from tandem.plugin.ingest.documents import Document, read_documents
 from tandem.plugin.ingest.pipeline import FieldMap, IngestOptions, Ingestor, SourceBuilder
@@ -124,14 +125,54 @@ def test_hybrid_beats_bm25_on_the_scifact_slice(
 def test_pages_concatenate_and_explain_lists_each_retriever(scifact_index: Any) -> None:
     searcher, queries, _, index = scifact_index
     text = next(iter(queries.values()))
-    whole = searcher.search(index, text, SearchOptions(size=20)).hits
-    first = searcher.search(index, text, SearchOptions(size=10)).hits
-    second = searcher.search(index, text, SearchOptions(start=10, size=10)).hits
+    whole = searcher.search(index, text, SearchOptions(size=20, explain=True)).hits
+    first = searcher.search(index, text, SearchOptions(size=10, explain=True)).hits
+    second = searcher.search(index, text, SearchOptions(start=10, size=10, explain=True)).hits
     assert [h.id for h in first + second] == [h.id for h in whole]
     assert all(h.sources for h in whole)
     assert set().union(*(h.sources for h in whole)) == {"bm25", "dense", "sparse"}
     scores = [h.score for h in whole]
     assert scores == sorted(scores, reverse=True)
+
+
+def top10_agree_up_to_ties(native: list[str], sidecar: list[tuple[str, float]]) -> bool:
+    """Same top-10 set, except documents tied (in the sidecar's scores) at the 10th place."""
+    scores = dict(sidecar)
+    boundary = sidecar[9][1]
+    tied = {d for d, s in sidecar if math.isclose(s, boundary, rel_tol=1e-5, abs_tol=1e-9)}
+    differ = set(native[:10]) ^ {d for d, _ in sidecar[:10]}
+    return all(
+        d in tied or math.isclose(scores.get(d, -1.0), boundary, rel_tol=1e-5) for d in differ
+    )
+
+
+FUSIONS = [("rrf", "min_max"), ("linear", "min_max"), ("linear", "l2")]
+
+
+@pytest.mark.parametrize("method, normalization", FUSIONS)
+def test_native_and_sidecar_fusion_agree(
+    engine: EngineHandle, scifact_index: Any, method: str, normalization: str
+) -> None:
+    """Engine-native fusion gives the sidecar's top 10 on every slice query, where the engine
+    (and its licence) has it; where it does not, auto mode falls back to the sidecar."""
+    searcher, queries, _, index = scifact_index
+    common: dict[str, Any] = {"method": method, "normalization": normalization}
+    caps = searcher.adapter.capabilities
+    if caps.kind.value == "elasticsearch" and method not in caps.retrievers:
+        with pytest.raises(CapabilityError, match="licen"):
+            searcher.search(index, "query", SearchOptions(mode="native", **common))
+        auto = searcher.search(index, "query", SearchOptions(mode="auto", **common))
+        assert auto.mode == "sidecar"
+        return
+    disagree = []
+    for text in queries.values():
+        native = searcher.search(index, text, SearchOptions(mode="native", **common))
+        assert native.mode == "native"
+        sidecar = searcher.search(index, text, SearchOptions(mode="sidecar", size=40, **common))
+        ranked = [(h.id, h.score) for h in sidecar.hits]
+        if not top10_agree_up_to_ties([h.id for h in native.hits], ranked):
+            disagree.append(text)
+    assert disagree == [], f"{len(disagree)} of {len(queries)} queries differ: {disagree[:3]}"
 
 
 def test_filters_apply_to_every_retriever(scifact_index: Any) -> None:
@@ -150,7 +191,9 @@ def test_filters_apply_to_every_retriever(scifact_index: Any) -> None:
 def test_cli_search_json(engine: EngineHandle, scifact_index: Any) -> None:
     _, queries, _, index = scifact_index
     text = next(iter(queries.values()))
-    result = tandem("search", text, "--index", index, "--engine", engine.url, "--json")
+    result = tandem(
+        "search", text, "--index", index, "--engine", engine.url, "--json", "--mode", "sidecar"
+    )
     assert result.returncode == 0, result.stderr
     hits = json.loads(result.stdout)
     assert len(hits) == 10

@@ -136,7 +136,7 @@ def test_search_finds_a_document_by_its_title(
     found = engine_sidecar_client.search(
         name,
         target["title"],
-        SearchOptions(method=method, size=5),  # type: ignore[arg-type]
+        SearchOptions(method=method, size=5, explain=True),  # type: ignore[arg-type]
     )
     assert found.hits[0].id == target["_id"]
     assert len(found.hits) == 5
@@ -152,17 +152,17 @@ def test_search_filters_pagination_and_explain(
 ) -> None:
     name, _ = indexed
     query = "cells and proteins in disease"
-    options = SearchOptions(size=4, filters=({"range": {"year": {"gte": 2010}}},))
+    options = SearchOptions(size=4, filters=({"range": {"year": {"gte": 2010}}},), explain=True)
     page1 = engine_sidecar_client.search(name, query, options).hits
     page2 = engine_sidecar_client.search(
-        name, query, SearchOptions(size=4, start=4, filters=options.filters)
+        name, query, SearchOptions(size=4, start=4, filters=options.filters, explain=True)
     ).hits
     both = engine_sidecar_client.search(
-        name, query, SearchOptions(size=8, filters=options.filters)
+        name, query, SearchOptions(size=8, filters=options.filters, explain=True)
     ).hits
     assert [h.id for h in page1 + page2] == [h.id for h in both]
     assert all(h.sources for h in both)
-    plain = engine_sidecar_client.search(name, query, SearchOptions(size=4), explain=False)
+    plain = engine_sidecar_client.search(name, query, SearchOptions(size=4, mode="sidecar"))
     assert all(not h.sources for h in plain.hits)
 
 
@@ -171,7 +171,7 @@ def test_rewrite_returns_the_dsl_without_running_it(
 ) -> None:
     name, _ = indexed
     rewritten = engine_sidecar_client.rewrite(
-        name, 'what does the "quoted" {text} do?', SearchOptions(size=3, window=20)
+        name, 'what does the "quoted" {text} do?', SearchOptions(size=3, window=20, mode="sidecar")
     )
     assert rewritten["mode"] == "sidecar" and rewritten["index"] == name
     queries = rewritten["queries"]

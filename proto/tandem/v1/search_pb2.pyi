@@ -66,6 +66,38 @@ NORMALIZATION_Z_SCORE: Normalization.ValueType  # 2
 NORMALIZATION_L2: Normalization.ValueType  # 3
 Global___Normalization: _TypeAlias = Normalization  # noqa: Y015
 
+class _FusionMode:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _FusionModeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_FusionMode.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    FUSION_MODE_UNSPECIFIED: _FusionMode.ValueType  # 0
+    """Treated as FUSION_MODE_AUTO."""
+    FUSION_MODE_AUTO: _FusionMode.ValueType  # 1
+    """Native when the engine can fuse this search itself (and explain is off), else sidecar."""
+    FUSION_MODE_NATIVE: _FusionMode.ValueType  # 2
+    """OpenSearch hybrid query with a Tandem-managed search pipeline, or Elasticsearch
+    rrf/linear retrievers; FAILED_PRECONDITION when the engine or its licence cannot.
+    """
+    FUSION_MODE_SIDECAR: _FusionMode.ValueType  # 3
+    """One _msearch carrying every sub-query, fused in the sidecar: works everywhere."""
+
+class FusionMode(_FusionMode, metaclass=_FusionModeEnumTypeWrapper):
+    """Where hybrid fusion runs."""
+
+FUSION_MODE_UNSPECIFIED: FusionMode.ValueType  # 0
+"""Treated as FUSION_MODE_AUTO."""
+FUSION_MODE_AUTO: FusionMode.ValueType  # 1
+"""Native when the engine can fuse this search itself (and explain is off), else sidecar."""
+FUSION_MODE_NATIVE: FusionMode.ValueType  # 2
+"""OpenSearch hybrid query with a Tandem-managed search pipeline, or Elasticsearch
+rrf/linear retrievers; FAILED_PRECONDITION when the engine or its licence cannot.
+"""
+FUSION_MODE_SIDECAR: FusionMode.ValueType  # 3
+"""One _msearch carrying every sub-query, fused in the sidecar: works everywhere."""
+Global___FusionMode: _TypeAlias = FusionMode  # noqa: Y015
+
 @_typing.final
 class SearchRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
@@ -104,6 +136,7 @@ class SearchRequest(_message.Message):
     EXPLAIN_FIELD_NUMBER: _builtins.int
     DENSE_FIELD_FIELD_NUMBER: _builtins.int
     SPARSE_FIELD_FIELD_NUMBER: _builtins.int
+    MODE_FIELD_NUMBER: _builtins.int
     index: _builtins.str
     query: _builtins.str
     """The user's query text."""
@@ -121,6 +154,7 @@ class SearchRequest(_message.Message):
     dense_field: _builtins.str
     """Index field names (defaults "embedding" and "sparse")."""
     sparse_field: _builtins.str
+    mode: Global___FusionMode.ValueType
     @_builtins.property
     def fields(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """BM25 text fields, boosts allowed ("title^2"); default title, text."""
@@ -149,10 +183,11 @@ class SearchRequest(_message.Message):
         explain: _builtins.bool = ...,
         dense_field: _builtins.str = ...,
         sparse_field: _builtins.str = ...,
+        mode: Global___FusionMode.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["dense_field", b"dense_field", "explain", b"explain", "fields", b"fields", "filters_json", b"filters_json", "from", b"from", "index", b"index", "k", b"k", "method", b"method", "normalization", b"normalization", "query", b"query", "rank_constant", b"rank_constant", "sparse_field", b"sparse_field", "weights", b"weights", "window", b"window"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["dense_field", b"dense_field", "explain", b"explain", "fields", b"fields", "filters_json", b"filters_json", "from", b"from", "index", b"index", "k", b"k", "method", b"method", "mode", b"mode", "normalization", b"normalization", "query", b"query", "rank_constant", b"rank_constant", "sparse_field", b"sparse_field", "weights", b"weights", "window", b"window"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -216,6 +251,9 @@ class SearchResponse(_message.Message):
 
     HITS_FIELD_NUMBER: _builtins.int
     METADATA_FIELD_NUMBER: _builtins.int
+    MODE_FIELD_NUMBER: _builtins.int
+    mode: _builtins.str
+    """Where fusion ran: "native", "sidecar", or "single" (one retriever)."""
     @_builtins.property
     def hits(self) -> _containers.RepeatedCompositeFieldContainer[Global___Hit]: ...
     @_builtins.property
@@ -225,10 +263,11 @@ class SearchResponse(_message.Message):
         *,
         hits: _abc.Iterable[Global___Hit] | None = ...,
         metadata: _common_pb2.ResponseMetadata | None = ...,
+        mode: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["metadata", b"metadata"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["hits", b"hits", "metadata", b"metadata"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["hits", b"hits", "metadata", b"metadata", "mode", b"mode"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -265,9 +304,16 @@ class RewriteResponse(_message.Message):
     INDEX_FIELD_NUMBER: _builtins.int
     QUERIES_FIELD_NUMBER: _builtins.int
     METADATA_FIELD_NUMBER: _builtins.int
+    PIPELINE_FIELD_NUMBER: _builtins.int
+    PIPELINE_BODY_JSON_FIELD_NUMBER: _builtins.int
     mode: _builtins.str
-    """"sidecar": the sub-queries go out in one _msearch and are fused in the sidecar."""
+    """"sidecar": the sub-queries go out in one _msearch and are fused in the sidecar.
+    "native": one request (queries holds it as "hybrid") fused by the engine.
+    """
     index: _builtins.str
+    pipeline: _builtins.str
+    """Native OpenSearch fusion: the search pipeline the request runs through, and its body."""
+    pipeline_body_json: _builtins.str
     @_builtins.property
     def queries(self) -> _containers.RepeatedCompositeFieldContainer[Global___SubQuery]: ...
     @_builtins.property
@@ -279,10 +325,12 @@ class RewriteResponse(_message.Message):
         index: _builtins.str = ...,
         queries: _abc.Iterable[Global___SubQuery] | None = ...,
         metadata: _common_pb2.ResponseMetadata | None = ...,
+        pipeline: _builtins.str = ...,
+        pipeline_body_json: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["metadata", b"metadata"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["index", b"index", "metadata", b"metadata", "mode", b"mode", "queries", b"queries"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["index", b"index", "metadata", b"metadata", "mode", b"mode", "pipeline", b"pipeline", "pipeline_body_json", b"pipeline_body_json", "queries", b"queries"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
