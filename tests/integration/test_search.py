@@ -73,12 +73,13 @@ def models() -> tuple[DenseEncoder, SpladeEncoder]:
     return load_dense(KNOWN_MODELS["minilm"]), load_sparse(KNOWN_MODELS["splade-tiny"])
 
 
-@pytest.fixture(scope="module")
-def scifact_index(
-    engine: EngineHandle, models: tuple[DenseEncoder, SpladeEncoder]
-) -> Iterator[tuple[Searcher, dict[str, str], dict[str, dict[str, int]], str]]:
+SliceIndex = tuple[Searcher, dict[str, str], dict[str, dict[str, int]], str]
+
+
+def index_slice(url: str, models: tuple[DenseEncoder, SpladeEncoder]) -> Iterator[SliceIndex]:
+    """The SciFact slice indexed into the engine at ``url``; deleted afterwards."""
     docs, queries, qrels = _slice()
-    adapter = connect(engine.url)
+    adapter = connect(url)
     name = "tandem-test-scifact-slice"
     adapter.delete_index(name)
     spec = default_spec(name, ("title", "text"), 384, True)
@@ -95,6 +96,13 @@ def scifact_index(
     yield searcher, queries, qrels, name
     adapter.delete_index(name)
     adapter.close()
+
+
+@pytest.fixture(scope="module")
+def scifact_index(
+    engine: EngineHandle, models: tuple[DenseEncoder, SpladeEncoder]
+) -> Iterator[SliceIndex]:
+    yield from index_slice(engine.url, models)
 
 
 def _mean_ndcg(
