@@ -19,6 +19,7 @@ from typing import Any, Literal, Protocol
 from tandem.encoders.dense import DenseEncoder
 from tandem.encoders.registry import InputKind
 from tandem.encoders.sparse import SparseVector
+from tandem.plugin.dsl_extension import TandemQuery, embed_bodies, embed_native
 from tandem.plugin.engines.base import EngineAdapter, Json
 from tandem.plugin.engines.errors import CapabilityError, error_for_status
 from tandem.plugin.fusion import FusedHit, FusionConfig, RetrieverHits, fuse, paginate
@@ -185,7 +186,15 @@ class Searcher:
                 bodies[name] = sparse_body(request, caps, self.sparse_type)
         return bodies
 
-    def _native(self, request: SearchRequest, options: SearchOptions) -> NativePlan | None:
+    def _retriever_bodies(
+        self, request: SearchRequest, options: SearchOptions, dsl: TandemQuery | None
+    ) -> dict[str, Json]:
+        bodies = self._bodies(request, options.retrievers)
+        return embed_bodies(dsl, bodies) if dsl is not None else bodies
+
+    def _native(
+        self, request: SearchRequest, options: SearchOptions, dsl: TandemQuery | None = None
+    ) -> NativePlan | None:
         """The native plan, ``None`` to fuse in the sidecar; raises in ``native`` mode when
         the engine cannot fuse this search itself."""
         if not options.tries_native:
@@ -197,7 +206,7 @@ class Searcher:
             return None
         retrievers = tuple(self._bodies(request, options.retrievers))
         try:
-            return native_plan(
+            plan = native_plan(
                 page_request(request, options.start, options.size),
                 caps,
                 retrievers,
@@ -211,18 +220,26 @@ class Searcher:
             if options.mode == "native":
                 raise
             return None
+        if dsl is None:
+            return plan
+        return NativePlan(embed_native(dsl, plan.body), plan.pipeline, plan.pipeline_body)
 
     def rewrite(
-        self, index: str, text: str, options: SearchOptions, encoded: EncodedQuery | None = None
+        self,
+        index: str,
+        text: str,
+        options: SearchOptions,
+        encoded: EncodedQuery | None = None,
+        dsl: TandemQuery | None = None,
     ) -> Rewritten:
         """What :meth:`search` would send, without sending it."""
         if encoded is None:
             encoded = self.encode(text, options)
         request = self._request(index, text, options, encoded)
-        plan = self._native(request, options)
+        plan = self._native(request, options, dsl)
         if plan is not None:
             return Rewritten("native", {"hybrid": plan.body}, plan)
-        return Rewritten("sidecar", self._bodies(request, options.retrievers))
+        return Rewritten("sidecar", self._retriever_bodies(request, options, dsl))
 
     def _search_native(
         self, index: str, plan: NativePlan, options: SearchOptions
@@ -241,18 +258,20 @@ class Searcher:
         text: str,
         options: SearchOptions = SearchOptions(),
         encoded: EncodedQuery | None = None,
+        dsl: TandemQuery | None = None,
     ) -> SearchResult:
         """Fused (or single-retriever) hits for ``text``, paginated by ``options``.
 
         ``encoded`` skips this searcher's own encoders (the sidecar batches
-        queries across requests and passes the result in).
+        queries across requests and passes the result in). ``dsl`` runs every
+        retriever inside the user's own query, in place of its ``tandem`` clause.
         """
         started = time.perf_counter()
         if encoded is None:
             encoded = self.encode(text, options)
         request = self._request(index, text, options, encoded)
         encoded_at = time.perf_counter()
-        plan = self._native(request, options)
+        plan = self._native(request, options, dsl)
         if plan is not None:
             page = self._search_native(index, plan, options)
             searched = time.perf_counter()
@@ -263,7 +282,7 @@ class Searcher:
                 fusion_ms=0.0,
                 mode="native",
             )
-        bodies = self._bodies(request, options.retrievers)
+        bodies = self._retriever_bodies(request, options, dsl)
         responses = self.adapter.msearch([(index, body) for body in bodies.values()])
         searched = time.perf_counter()
         results = []

@@ -132,7 +132,9 @@ def _call(fn: Callable[[], T]) -> T:
         raise ClientError(code, details or "") from None
 
 
-def search_request(index: str, query: str, options: SearchOptions) -> Any:
+def search_request(
+    index: str, query: str, options: SearchOptions, dsl: Mapping[str, Any] | None = None
+) -> Any:
     request = search_pb2.SearchRequest(
         index=index,
         query=query,
@@ -146,6 +148,7 @@ def search_request(index: str, query: str, options: SearchOptions) -> Any:
         filters_json=[json.dumps(f) for f in options.filters],
         explain=options.explain,
         mode=_MODES[options.mode],
+        query_dsl_json=json.dumps(dsl) if dsl is not None else "",
     )
     setattr(request, "from", options.start)  # "from" is a Python keyword
     return request
@@ -291,9 +294,13 @@ class TandemClient:
         index: str,
         query: str,
         options: SearchOptions = SearchOptions(),
+        dsl: Mapping[str, Any] | None = None,
     ) -> SearchHits:
-        """Hits for ``query``; ``options.explain`` adds each retriever's rank and score."""
-        request = search_request(index, query, options)
+        """Hits for ``query``; ``options.explain`` adds each retriever's rank and score.
+
+        ``dsl`` is your own engine query with a ``{"tandem": {"query": TEXT, ...}}`` clause
+        (pass ``query=""``): the retrievers run inside it."""
+        request = search_request(index, query, options, dsl)
         response = _call(
             lambda: self._search.Search(request, timeout=self.timeout, metadata=self._metadata)
         )
@@ -304,11 +311,15 @@ class TandemClient:
         return SearchHits(hits, Metadata.of(response.metadata), response.mode)
 
     def rewrite(
-        self, index: str, query: str, options: SearchOptions = SearchOptions()
+        self,
+        index: str,
+        query: str,
+        options: SearchOptions = SearchOptions(),
+        dsl: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
         """``{"mode", "index", "queries": {name: body}, "pipeline", "pipeline_body"}``: the DSL
         Search would run (native mode: one ``hybrid`` request and its search pipeline)."""
-        request = search_request(index, query, options)
+        request = search_request(index, query, options, dsl)
         response = _call(
             lambda: self._rewrite.Rewrite(request, timeout=self.timeout, metadata=self._metadata)
         )

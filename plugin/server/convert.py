@@ -17,6 +17,7 @@ from typing import Any
 from tandem.encoders.pooling import FloatArray
 from tandem.encoders.registry import InputKind
 from tandem.encoders.sparse import SparseVector
+from tandem.plugin.dsl_extension import TandemQuery, apply_overrides, parse_tandem_query
 from tandem.plugin.fusion import FusedHit
 from tandem.plugin.ingest.documents import Document
 from tandem.plugin.search import SearchMethod, SearchOptions
@@ -128,12 +129,24 @@ class SearchCall:
     explain: bool
     dense_field: str
     sparse_field: str
+    dsl: TandemQuery | None = None
 
 
 def search_call(request: search_pb2.SearchRequest) -> SearchCall:
     if not request.index.strip():
         raise ValueError("index is empty: name the index to search")
-    if not request.query.strip():
+    dsl = None
+    if request.query_dsl_json:
+        if request.query:
+            raise ValueError(
+                "query and query_dsl_json are both set: put the text in the tandem clause"
+            )
+        try:
+            raw = json.loads(request.query_dsl_json)
+        except json.JSONDecodeError as err:
+            raise ValueError(f"query_dsl_json is not valid JSON: {err}") from None
+        dsl = parse_tandem_query(raw)
+    elif not request.query.strip():
         raise ValueError("query is empty: send the user's query text")
     for i, name in enumerate(request.fields):
         if not name.strip():
@@ -174,13 +187,16 @@ def search_call(request: search_pb2.SearchRequest) -> SearchCall:
         mode=_enum(_MODES, request.mode, "mode"),
         explain=request.explain,
     )
+    if dsl is not None:
+        options = apply_overrides(options, dsl)
     return SearchCall(
         request.index,
-        request.query,
+        dsl.text if dsl is not None else request.query,
         options,
         request.explain,
         request.dense_field or "embedding",
         request.sparse_field or "sparse",
+        dsl,
     )
 
 

@@ -110,7 +110,7 @@ class SearchServicer(Servicer, search_pb2_grpc.SearchServiceServicer):
         started = time.perf_counter()
         p = await self.planner.plan(request)
         result = await asyncio.to_thread(
-            p.searcher.search, p.call.index, p.call.query, p.call.options, p.encoded
+            p.searcher.search, p.call.index, p.call.query, p.call.options, p.encoded, p.call.dsl
         )
         total = 1000 * (time.perf_counter() - started)
         return search_pb2.SearchResponse(
@@ -133,7 +133,12 @@ class RewriteServicer(Servicer, search_pb2_grpc.RewriteServiceServicer):
         started = time.perf_counter()
         p = await self.planner.plan(request)
         rewritten = await asyncio.to_thread(
-            p.searcher.rewrite, p.call.index, p.call.query, p.call.options, p.encoded
+            p.searcher.rewrite,
+            p.call.index,
+            p.call.query,
+            p.call.options,
+            p.encoded,
+            p.call.dsl,
         )
         native = rewritten.native
         total = 1000 * (time.perf_counter() - started)

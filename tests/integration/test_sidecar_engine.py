@@ -70,7 +70,7 @@ def test_engine_health_and_info(
     assert described["kind"] == engine.kind.value
     assert described["version"] == engine.version
     assert described["reachable"] is True
-    assert any(f.startswith("knn:") for f in described["features"])
+    assert "dense" in described["features"]
 
 
 def test_create_index_uses_the_model_dims_and_refuses_a_duplicate(
@@ -200,3 +200,55 @@ def test_unknown_index_and_delete(engine_sidecar_client: TandemClient) -> None:
     with pytest.raises(ClientError) as gone:
         engine_sidecar_client.delete_index(name)
     assert gone.value.code is grpc.StatusCode.NOT_FOUND
+
+
+def _user_query(text: str, **options: Any) -> dict[str, Any]:
+    return {
+        "bool": {
+            "must": [{"tandem": {"query": text, **options}}],
+            "filter": [{"range": {"year": {"gte": 2010}}}],
+        }
+    }
+
+
+@pytest.mark.parametrize("mode", ["auto", "sidecar"])
+def test_the_tandem_clause_runs_inside_the_users_query(
+    indexed: tuple[str, Any],
+    engine_sidecar_client: TandemClient,
+    corpus: list[dict[str, Any]],
+    mode: str,
+) -> None:
+    name, _ = indexed
+    years = {d["_id"]: d["year"] for d in corpus}
+    target = next(d for d in corpus if d["year"] >= 2010)
+    found = engine_sidecar_client.search(
+        name,
+        "",
+        SearchOptions(size=5, mode=mode),  # type: ignore[arg-type]
+        dsl=_user_query(target["title"], method="rrf", window=30),
+    )
+    assert found.hits[0].id == target["_id"]
+    assert all(years[h.id] >= 2010 for h in found.hits)
+    rewritten = engine_sidecar_client.rewrite(
+        name,
+        "",
+        SearchOptions(mode=mode),
+        dsl=_user_query("cells"),  # type: ignore[arg-type]
+    )
+    bodies = list(rewritten["queries"].values())
+    text = json.dumps(bodies)
+    assert '"range": {"year": {"gte": 2010}}' in text and "tandem" not in text
+    assert found.mode in ("native", "sidecar") and rewritten["mode"] == found.mode
+
+
+def test_a_malformed_tandem_clause_names_its_path(
+    indexed: tuple[str, Any], engine_sidecar_client: TandemClient
+) -> None:
+    name, _ = indexed
+    with pytest.raises(ClientError) as err:
+        engine_sidecar_client.search(name, "", dsl=_user_query("x", method="colbert"))
+    assert err.value.code is grpc.StatusCode.INVALID_ARGUMENT
+    assert err.value.details.startswith("query.bool.must[0].tandem.method:")
+    with pytest.raises(ClientError) as both:
+        engine_sidecar_client.search(name, "text here too", dsl=_user_query("x"))
+    assert both.value.code is grpc.StatusCode.INVALID_ARGUMENT

@@ -137,6 +137,7 @@ class SearchRequest(_message.Message):
     DENSE_FIELD_FIELD_NUMBER: _builtins.int
     SPARSE_FIELD_FIELD_NUMBER: _builtins.int
     MODE_FIELD_NUMBER: _builtins.int
+    QUERY_DSL_JSON_FIELD_NUMBER: _builtins.int
     index: _builtins.str
     query: _builtins.str
     """The user's query text."""
@@ -155,6 +156,12 @@ class SearchRequest(_message.Message):
     """Index field names (defaults "embedding" and "sparse")."""
     sparse_field: _builtins.str
     mode: Global___FusionMode.ValueType
+    query_dsl_json: _builtins.str
+    """The user's own engine query (JSON) with one {"tandem": {"query": TEXT, ...options}}
+    clause where hybrid retrieval belongs; every retriever runs inside that structure.
+    Leave `query` empty: the text comes from the clause. Clause options (method, fields,
+    weights, window, normalization, rank_constant) override the fields above.
+    """
     @_builtins.property
     def fields(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """BM25 text fields, boosts allowed ("title^2"); default title, text."""
@@ -184,10 +191,11 @@ class SearchRequest(_message.Message):
         dense_field: _builtins.str = ...,
         sparse_field: _builtins.str = ...,
         mode: Global___FusionMode.ValueType = ...,
+        query_dsl_json: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["dense_field", b"dense_field", "explain", b"explain", "fields", b"fields", "filters_json", b"filters_json", "from", b"from", "index", b"index", "k", b"k", "method", b"method", "mode", b"mode", "normalization", b"normalization", "query", b"query", "rank_constant", b"rank_constant", "sparse_field", b"sparse_field", "weights", b"weights", "window", b"window"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["dense_field", b"dense_field", "explain", b"explain", "fields", b"fields", "filters_json", b"filters_json", "from", b"from", "index", b"index", "k", b"k", "method", b"method", "mode", b"mode", "normalization", b"normalization", "query", b"query", "query_dsl_json", b"query_dsl_json", "rank_constant", b"rank_constant", "sparse_field", b"sparse_field", "weights", b"weights", "window", b"window"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
