@@ -70,7 +70,8 @@ def _search(args: argparse.Namespace) -> int:
         window=args.window,
         normalization=args.normalization,
         mode=args.mode,
-        explain=args.explain or args.json,
+        # --json lists each retriever's rank and score: sidecar fusion keeps them
+        explain=args.explain or (args.json and args.mode != "native"),
     )
     if args.server:
         with client_for(args) as client:
