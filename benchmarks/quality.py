@@ -1,0 +1,149 @@
+"""SciFact nDCG@10 per method and fusion mode, on one engine, full corpus.
+
+Run from the repository root::
+
+    python -m benchmarks.quality [--engine opensearch|elasticsearch|URL] [--json]
+
+Indexes the whole BEIR SciFact corpus (5,183 abstracts; read in place from
+``../shared/data/scifact``) with minilm and splade-tiny, unless an index of
+that name already holds every document, then runs the 300 test queries with
+BM25, dense, sparse, RRF and linear (min-max) fusion, in sidecar mode and, for
+the fused methods, in native mode where the engine and its licence have it.
+nDCG@10 uses the qrels' graded relevance with ``log2(rank + 1)`` discounts
+(the BEIR definition). The index is kept for the next run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from tandem.encoders.loader import load_dense, load_sparse
+from tandem.encoders.registry import KNOWN_MODELS
+from tandem.integration.launcher import Launcher
+from tandem.integration.specs import parse_kind
+from tandem.plugin.cli.index import default_spec
+from tandem.plugin.engines.connect import connect
+from tandem.plugin.engines.errors import CapabilityError
+from tandem.plugin.ingest.bulk import BulkOptions, BulkWriter
+from tandem.plugin.ingest.documents import Document, read_documents
+from tandem.plugin.ingest.pipeline import FieldMap, IngestOptions, Ingestor, SourceBuilder
+from tandem.plugin.ingest.progress import ProgressLine
+from tandem.plugin.mapping import build_index_body, sparse_field_type
+from tandem.plugin.search import Searcher, SearchOptions
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_DATA = REPO_ROOT.parent / "shared" / "data" / "scifact"
+INDEX = "tandem-bench-scifact"
+METHODS = ("bm25", "dense", "sparse", "rrf", "linear")
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def ndcg_at_10(ranked: list[str], judged: dict[str, int]) -> float:
+    gains = [judged.get(doc, 0) for doc in ranked[:10]]
+    dcg = sum(g / math.log2(i + 2) for i, g in enumerate(gains))
+    ideal = sorted(judged.values(), reverse=True)[:10]
+    idcg = sum(g / math.log2(i + 2) for i, g in enumerate(ideal))
+    return dcg / idcg if idcg else 0.0
+
+
+def load_queries(folder: Path) -> tuple[dict[str, str], dict[str, dict[str, int]]]:
+    qrels: dict[str, dict[str, int]] = {}
+    with (folder / "qrels" / "test.tsv").open() as handle:
+        for row in csv.DictReader(handle, delimiter="\t"):
+            qrels.setdefault(row["query-id"], {})[row["corpus-id"]] = int(row["score"])
+    queries = {}
+    with (folder / "queries.jsonl").open() as lines:
+        for line in lines:
+            record = json.loads(line)
+            if record["_id"] in qrels:
+                queries[record["_id"]] = record["text"]
+    return queries, qrels
+
+
+def run(data: Path, engine: str) -> dict[str, Any]:
+    docs = [r for r in read_documents(data) if isinstance(r, Document)]
+    queries, qrels = load_queries(data)
+    dense = load_dense(KNOWN_MODELS["minilm"])
+    sparse = load_sparse(KNOWN_MODELS["splade-tiny"])
+    url = engine if "://" in engine else Launcher(progress=log).up(parse_kind(engine)).url
+    adapter = connect(url)
+    spec = default_spec(INDEX, ("title", "text"), 384, True)
+    try:
+        if not adapter.index_exists(INDEX) or adapter.count(INDEX) != len(docs):
+            adapter.delete_index(INDEX)
+            adapter.create_index(INDEX, build_index_body(spec, adapter.capabilities, 384))
+            log(f"indexing {len(docs):,} SciFact documents into {url}")
+            report = Ingestor(
+                BulkWriter(adapter, INDEX, BulkOptions()),
+                SourceBuilder(FieldMap(), dense, sparse),
+                IngestOptions(),
+                ProgressLine(),
+            ).run(docs, total=len(docs))
+            if report.failures:
+                raise RuntimeError(f"{len(report.failures)} documents failed to index")
+            adapter.refresh(INDEX)
+        searcher = Searcher(adapter, dense, sparse, sparse_field_type(spec, adapter.capabilities))
+        results: dict[str, Any] = {}
+        runs = [(m, "sidecar") for m in METHODS] + [(m, "native") for m in ("rrf", "linear")]
+        for method, mode in runs:
+            scores, started = [], time.perf_counter()
+            try:
+                for qid, text in queries.items():
+                    options = SearchOptions(method=method, mode=mode)  # type: ignore[arg-type]
+                    hits = searcher.search(INDEX, text, options).hits
+                    scores.append(ndcg_at_10([h.id for h in hits], qrels[qid]))
+            except CapabilityError as err:
+                log(f"{method} {mode}: not available here ({err})")
+                continue
+            name = (
+                method
+                if mode == "sidecar" or method in ("bm25", "dense", "sparse")
+                else (f"{method} (native)")
+            )
+            results[name] = {
+                "ndcg@10": sum(scores) / len(scores),
+                "ms_per_query": 1000 * (time.perf_counter() - started) / len(scores),
+            }
+            log(f"{name:16} nDCG@10 {results[name]['ndcg@10']:.4f}")
+        caps = adapter.capabilities
+        return {
+            "engine": f"{caps.kind.value} {caps.version_text}",
+            "documents": len(docs),
+            "queries": len(queries),
+            "methods": results,
+        }
+    finally:
+        adapter.close()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="BEIR SciFact folder")
+    parser.add_argument("--engine", default="opensearch", help="opensearch, elasticsearch or URL")
+    parser.add_argument("--json", action="store_true", help="print JSON")
+    args = parser.parse_args()
+    result = run(args.data, args.engine)
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0
+    print(
+        f"SciFact nDCG@10 on {result['engine']} ({result['documents']:,} documents, "
+        f"{result['queries']} test queries; minilm, splade-tiny)"
+    )
+    for name, row in result["methods"].items():
+        print(f"  {name:16} {row['ndcg@10']:.4f}   {row['ms_per_query']:6.1f} ms/query")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
