@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import grpc
 import numpy as np
 import pytest
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from tandem.client import ClientError, TandemClient
-from tandem.encoders.loader import load_dense, load_sparse
+from tandem.encoders.idf import IdfTable
+from tandem.encoders.loader import load_dense, load_sparse, text_batcher
 from tandem.encoders.registry import KNOWN_MODELS, InputKind
 from tandem.plugin.server.embedded import EmbeddedSidecar
 from tandem.v1 import common_pb2, encode_pb2, encode_pb2_grpc
+
+from .sidecar import start_sidecar
 
 TEXTS = [
     "Hybrid search fuses BM25 with dense vectors.",
@@ -152,3 +157,27 @@ def test_search_without_an_engine_is_unavailable_with_a_reason(
 ) -> None:
     with pytest.raises(ClientError, match=r"UNAVAILABLE.*--engine"):
         encoding_client.search("anything", "a query")
+
+
+def test_an_idf_table_makes_sparse_queries_inference_free(tmp_path: Path) -> None:
+    batcher = text_batcher(KNOWN_MODELS["splade-tiny"])
+    corpus = ["hybrid search with sparse vectors", "dense vectors", "sparse lexical search"]
+    table = IdfTable.from_corpus(batcher, corpus)
+    path = tmp_path / "idf.json"
+    table.save(path)
+    sidecar = start_sidecar(dense="none", idf=path, metrics_port=-1)
+    try:
+        with TandemClient(sidecar.address) as client:
+            (model,) = client.info()["models"]
+            assert model["query_encoder"] == "idf"
+            query = client.encode_sparse(["sparse search"], kind="query").vectors[0]
+            assert {t.token: pytest.approx(t.value) for t in query} == {
+                token: table.idf[token] for token in ("sparse", "search")
+            }
+            again = client.encode_sparse(["sparse search"], kind="query")
+            assert again.metadata.inference_ms == 0  # no model run
+            # documents still go through SPLADE
+            document = client.encode_sparse(["sparse search"]).vectors[0]
+            assert len(document) > 2
+    finally:
+        sidecar.stop()
