@@ -5,19 +5,31 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import grpc
+
+from tandem.client import ClientError
 from tandem.encoders.loader import load_dense, load_sparse
 from tandem.encoders.registry import ModelKind, resolve_spec
 from tandem.encoders.sparse import Pruning
+from tandem.plugin.cli.remote import add_server_arguments, client_for
 from tandem.plugin.cli.targets import engine_url
 from tandem.plugin.engines.base import EngineAdapter
 from tandem.plugin.engines.connect import connect
 from tandem.plugin.index_spec import DenseField, IndexSpec, SparseField, TextField
 from tandem.plugin.ingest.bulk import BulkOptions, BulkWriter
-from tandem.plugin.ingest.documents import corpus_file, read_documents
-from tandem.plugin.ingest.pipeline import FieldMap, IngestOptions, Ingestor, SourceBuilder
+from tandem.plugin.ingest.documents import BadLine, corpus_file, read_documents
+from tandem.plugin.ingest.pipeline import (
+    Failure,
+    FieldMap,
+    IngestOptions,
+    Ingestor,
+    SourceBuilder,
+)
 from tandem.plugin.ingest.progress import ProgressLine
 from tandem.plugin.mapping import build_index_body
 
@@ -51,6 +63,7 @@ def register(commands: Any) -> None:
     parser.add_argument("--concurrency", type=int, default=2, help="bulk requests in flight")
     parser.add_argument("--top-k", type=int, help="keep at most K sparse terms per document")
     parser.add_argument("--failures", type=Path, help="write every failure to this JSONL file")
+    add_server_arguments(parser, required=False)
     parser.set_defaults(handler=_index)
 
 
@@ -87,6 +100,8 @@ def _count_lines(path: Path) -> int:
 def _index(args: argparse.Namespace) -> int:
     text_fields = tuple(f.strip() for f in args.text_fields.split(",") if f.strip())
     corpus = corpus_file(args.data)  # fail on a bad path before loading any model
+    if args.server:
+        return _index_remote(args, corpus, text_fields)
     dense = (
         None
         if args.dense == NONE
@@ -122,17 +137,68 @@ def _index(args: argparse.Namespace) -> int:
         adapter.refresh(args.index)
     finally:
         adapter.close()
+    return _report(report.indexed, report.skipped, report.failures, report.seconds, args.failures)
+
+
+def _report(
+    indexed: int, skipped: int, failures: list[Failure], seconds: float, path: Path | None
+) -> int:
+    rate = indexed / seconds if seconds > 0 else 0.0
     print(
-        f"indexed {report.indexed:,}, skipped {report.skipped:,} already stored, "
-        f"failed {len(report.failures):,} in {report.seconds:.1f} s "
-        f"({report.docs_per_second:.1f} docs/s)"
+        f"indexed {indexed:,}, skipped {skipped:,} already stored, "
+        f"failed {len(failures):,} in {seconds:.1f} s ({rate:.1f} docs/s)"
     )
-    for failure in report.failures[:20]:
+    for failure in failures[:20]:
         print(f"  failed {failure.id}: {failure.reason}")
-    if len(report.failures) > 20:
-        print(f"  ... and {len(report.failures) - 20} more (--failures FILE lists them all)")
-    if args.failures:
-        with args.failures.open("w") as out:
-            for failure in report.failures:
+    if len(failures) > 20:
+        print(f"  ... and {len(failures) - 20} more (--failures FILE lists them all)")
+    if path:
+        with path.open("w") as out:
+            for failure in failures:
                 out.write(json.dumps({"id": failure.id, "reason": failure.reason}) + "\n")
-    return 1 if report.failures else 0
+    return 1 if failures else 0
+
+
+def _index_remote(args: argparse.Namespace, corpus: Path, text_fields: tuple[str, ...]) -> int:
+    """The same ingest through a running sidecar's IndexDocuments stream."""
+    started = time.monotonic()
+    spec = {
+        "name": args.index,
+        "fields": [
+            *({"name": f, "type": "text"} for f in text_fields),
+            {"name": "embedding", "type": "dense"},
+            {"name": "sparse", "type": "sparse"},
+        ],
+    }
+    bad: list[Failure] = []
+    total = _count_lines(corpus)
+    with client_for(args) as client:
+        try:
+            client.create_index(spec)
+            _say(f"created index {args.index} through {args.server}")
+        except ClientError as err:
+            if err.code is not grpc.StatusCode.ALREADY_EXISTS:
+                raise
+            _say(f"index {args.index} exists; writing into it")
+
+        def documents() -> Iterator[dict[str, Any]]:
+            shown = 0.0
+            for sent, record in enumerate(read_documents(corpus, text_fields), start=1):
+                if isinstance(record, BadLine):
+                    bad.append(Failure(record.id, record.reason))
+                    continue
+                yield {"_id": record.id, **record.text, **record.metadata}
+                if time.monotonic() - shown > 1.0:
+                    print(f"\r· sent {sent:,}/{total:,} documents", end="", file=sys.stderr)
+                    shown = time.monotonic()
+            print(file=sys.stderr)
+
+        result = client.index_documents(
+            args.index, documents(), args.resume, args.top_k or 0, text_fields
+        )
+    failures = bad + [
+        Failure(i, reason) for i, status, reason in result.results if status == "failed"
+    ]
+    return _report(
+        result.indexed, result.skipped, failures, time.monotonic() - started, args.failures
+    )

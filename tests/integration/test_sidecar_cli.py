@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from pathlib import Path
 
 import numpy as np
 
@@ -97,5 +98,34 @@ def test_search_through_the_sidecar_matches_the_in_process_search(
         assert [h["id"] for h in remote_hits] == [h["id"] for h in local_hits]
         # no word in common with the query: BM25 does not find it, the vectors do
         assert {"dense", "sparse"} <= set(remote_hits[0]["retrievers"])
+    finally:
+        engine_sidecar_client.delete_index(name)
+
+
+def test_index_through_the_sidecar_stream(
+    engine_sidecar: EmbeddedSidecar,
+    engine_sidecar_client: TandemClient,
+    tmp_path: Path,
+) -> None:
+    name = f"tandem-cli-ingest-{uuid.uuid4().hex[:8]}"
+    data = tmp_path / "docs.jsonl"
+    lines = [
+        json.dumps({"_id": "a", "title": "Solar", "text": "Panels turn light into power."}),
+        "{not json",
+        json.dumps({"_id": "b", "title": "Wind", "text": "Turbines spin generators."}),
+        json.dumps({"_id": "c", "title": "", "text": ""}),
+    ]
+    data.write_text("\n".join(lines) + "\n")
+    try:
+        first = tandem("index", str(data), "--index", name, "--server", engine_sidecar.address)
+        assert first.returncode == 1, first.stderr  # some documents failed
+        assert "indexed 2," in first.stdout and "failed 2" in first.stdout
+        assert "invalid JSON" in first.stdout and "docs.jsonl:2" in first.stdout
+        again = tandem(
+            "index", str(data), "--index", name, "--server", engine_sidecar.address, "--resume"
+        )
+        assert "indexed 0, skipped 2" in again.stdout
+        hits = engine_sidecar_client.search(name, "sunlight energy").hits
+        assert {h.id for h in hits} == {"a", "b"}
     finally:
         engine_sidecar_client.delete_index(name)
