@@ -47,9 +47,13 @@ class Settings:
     )
     engine_timeout: float = _setting(30.0, "seconds per engine request")
     engine_check_interval: float = _setting(5.0, "seconds between engine health checks")
-    max_batch_tokens: int = _setting(2048, "token budget of one batch (rows x longest row)")
+    max_batch_tokens: int = _setting(
+        512, "token budget of one batch (rows x longest row); raise it on GPUs"
+    )
     max_batch_rows: int = _setting(64, "texts in one batch at most")
-    max_wait_ms: float = _setting(2.0, "how long a batch waits for more texts to arrive")
+    max_wait_ms: float = _setting(
+        0.0, "how long an idle model waits for more texts before running (0: run at once)"
+    )
     max_queue: int = _setting(2048, "texts waiting per model before RESOURCE_EXHAUSTED")
     max_texts: int = _setting(256, "texts per request at most")
     max_text_bytes: int = _setting(32768, "UTF-8 bytes per text at most")

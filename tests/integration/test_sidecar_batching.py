@@ -49,4 +49,4 @@ def test_metrics_count_requests_tokens_and_queue(encoding_sidecar: EmbeddedSidec
     assert sample(page, "tandem_tokens_total", model="minilm") > 0
     assert "tandem_queue_depth" in page
     assert sample(page, "tandem_request_seconds_count", method="EncodeDense") >= 64
-    assert 'tandem_batch_tokens_bucket{le="2048.0",model="minilm"}' in page
+    assert 'tandem_batch_tokens_bucket{le="1024.0",model="minilm"}' in page

@@ -69,7 +69,7 @@ def test_info_describes_models_and_limits(encoding_client: TandemClient) -> None
     assert models["sparse"]["query_encoder"] == "splade"
     limits = info["limits"]
     assert limits["max_texts_per_request"] == 256
-    assert limits["max_batch_tokens"] == 2048
+    assert limits["max_batch_tokens"] == 512
     assert "engines" not in info or info["engines"] == []
     assert info["version"]
 
