@@ -147,7 +147,8 @@ def retriever_body(
         have = ", ".join(caps.retrievers) or "none"
         raise CapabilityError(
             f"{_engine(caps)} (licence {caps.license or 'unknown'}) has no {method!r} retriever "
-            f"(available: {have}; they need an Enterprise licence); fuse in the sidecar instead"
+            f"(available: {have}; they need an Enterprise licence and the rank-rrf module); "
+            "fuse in the sidecar instead"
         )
     if weights is not None and len(weights) != len(names):
         raise ValueError(f"got {len(weights)} weights for {len(names)} retrievers {names}")
