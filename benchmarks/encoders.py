@@ -21,17 +21,17 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import onnxruntime as ort
 from tokenizers import Tokenizer
 
+from benchmarks import common
 from tandem.encoders.dense import DenseEncoder
 from tandem.encoders.loader import ensure_onnx, load_dense, load_sparse, onnx_dir, text_batcher
 from tandem.encoders.pooling import l2_normalize, mean_pool, splade_max
@@ -41,8 +41,7 @@ from tandem.encoders.sources import checkpoint_dir
 from tandem.encoders.sparse import Pruning, SpladeEncoder, to_sparse, vocabulary_of
 from tandem.encoders.text import DEFAULT_MAX_TOKENS, Batching, TextBatcher
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_DATA = REPO_ROOT.parent / "shared" / "data" / "scifact"
+SEED = 0  # of the fixed random document sample
 BATCH_SIZE = 32
 NAIVE_LENGTH = 512
 LATENCY_WARMUP = 5
@@ -52,10 +51,6 @@ FASTEMBED_NAME = "tandem/minilm"
 FASTEMBED_FILES = ("config.json", "tokenizer.json", "special_tokens_map.json", "vocab.txt")
 
 Encoder = DenseEncoder | SpladeEncoder
-
-
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 # --------------------------------------------------------------------------- configuration
@@ -70,7 +65,6 @@ class Config:
     rss_docs: int
     matmul_seconds: float
     repeats: int
-    seed: int = 0
 
 
 @dataclass(frozen=True)
@@ -208,44 +202,20 @@ class Report:
 # --------------------------------------------------------------------------- data
 
 
-def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
-    with path.open(encoding="utf-8") as handle:
-        for line in handle:
-            if line.strip():
-                yield json.loads(line)
-
-
 def load_documents(folder: Path, count: int, seed: int) -> list[str]:
     """A fixed random sample of ``title + " " + text`` documents."""
-    rows = read_jsonl(folder / "corpus.jsonl")
+    rows = common.read_jsonl(folder / "corpus.jsonl")
     texts = [f"{row.get('title', '')} {row.get('text', '')}".strip() for row in rows]
     texts = [t for t in texts if t]
     return texts if count >= len(texts) else random.Random(seed).sample(texts, count)
 
 
-def load_queries(folder: Path, count: int) -> list[str]:
-    texts = [str(row.get("text", "")).strip() for row in read_jsonl(folder / "queries.jsonl")]
-    return [t for t in texts if t][:count]
-
-
 # --------------------------------------------------------------------------- timing helpers
-
-
-def timed(action: Callable[[], object]) -> float:
-    start = time.perf_counter()
-    action()
-    return time.perf_counter() - start
 
 
 def best_of(action: Callable[[], object], repeats: int) -> float:
     """The fastest of ``repeats`` timed runs: robust to other work on a shared machine."""
-    return min(timed(action) for _ in range(max(1, repeats)))
-
-
-def percentiles(seconds: Sequence[float]) -> tuple[float, float, float]:
-    """p50, p99 and mean, in milliseconds."""
-    ms = np.asarray(seconds, dtype=np.float64) * 1000.0
-    return float(np.percentile(ms, 50)), float(np.percentile(ms, 99)), float(ms.mean())
+    return min(common.timed(action) for _ in range(max(1, repeats)))
 
 
 def matmul_gflops(seconds: float, rounds: int = 4, size: int = 1024) -> float:
@@ -363,8 +333,8 @@ def measure_throughput(
 def measure_latency(label: str, encode: Callable[[str], object], queries: Sequence[str]) -> Latency:
     for query in queries[:LATENCY_WARMUP]:
         encode(query)
-    samples = [timed(partial(encode, query)) for query in queries]
-    p50, p99, mean = percentiles(samples)
+    samples = [common.timed(partial(encode, query)) for query in queries]
+    p50, p99, mean = common.percentiles(samples)
     return Latency(label, len(queries), p50, p99, mean)
 
 
@@ -474,9 +444,10 @@ def fastembed_peer(
     repeats: int,
 ) -> Peer:
     try:
-        import fastembed
-        from fastembed import TextEmbedding
-        from fastembed.common.model_description import ModelSource, PoolingType
+        # Optional peer: mypy checks this file with or without it installed.
+        import fastembed  # type: ignore[import-not-found, unused-ignore]
+        from fastembed import TextEmbedding  # type: ignore[import-not-found, unused-ignore]
+        from fastembed.common.model_description import ModelSource, PoolingType  # type: ignore[import-not-found, unused-ignore]
     except ImportError:
         return Peer("fastembed", installed=False, note="fastembed: not installed")
     spec = KNOWN_MODELS["minilm"]
@@ -541,7 +512,7 @@ def vm_hwm_mb() -> float | None:
 
 def rss_probe(config: Config) -> Memory:
     """Runs in a fresh process: load MiniLM and splade-tiny fp32, encode batches of 32."""
-    docs = load_documents(config.data, config.docs, config.seed)[: config.rss_docs]
+    docs = load_documents(config.data, config.docs, SEED)[: config.rss_docs]
     before_load = rss_mb()
     dense = load_encoder(Variant("minilm", False, LENGTHS["minilm"][0]))
     sparse = load_encoder(Variant("splade-tiny", False, LENGTHS["splade-tiny"][0]))
@@ -566,7 +537,9 @@ def measure_memory(config: Config) -> Memory:
         "--rss-docs",
         str(config.rss_docs),
     ]
-    result = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        command, cwd=common.REPO_ROOT, capture_output=True, text=True, check=False
+    )
     if result.returncode != 0:
         raise RuntimeError(f"RSS probe failed:\n{result.stderr}")
     return Memory(**json.loads(result.stdout))
@@ -596,7 +569,7 @@ def measure_model(
     """Every measurement for one model and precision, across its truncation lengths."""
     for index, max_length in enumerate(LENGTHS[model]):
         variant = Variant(model, int8, max_length)
-        log(f"  {variant.label}")
+        common.log(f"  {variant.label}")
         encoder = load_encoder(variant)
         row, tokens = measure_throughput(variant, encoder, docs, config.repeats)
         found.throughput.append(row)
@@ -615,13 +588,13 @@ def measure_model(
 
 
 def run(config: Config) -> Report:
-    started, load_start = time.perf_counter(), os.getloadavg()[0]
-    docs = load_documents(config.data, config.docs, config.seed)
-    queries = load_queries(config.data, config.queries)
+    started = common.Started.now()
+    docs = load_documents(config.data, config.docs, SEED)
+    queries = common.load_queries(config.data, config.queries)
     # First, while this process is small: a child's ru_maxrss starts at its parent's RSS.
-    log("peak RSS (fresh subprocess)")
+    common.log("peak RSS (fresh subprocess)")
     memory = measure_memory(config)
-    log(f"measuring numpy float32 matmul for {config.matmul_seconds:.1f} s")
+    common.log(f"measuring numpy float32 matmul for {config.matmul_seconds:.1f} s")
     peak = matmul_gflops(config.matmul_seconds)
     collected = Collected()
     for model in LENGTHS:
@@ -629,7 +602,7 @@ def run(config: Config) -> Report:
             measure_model(model, int8, docs, queries, config, peak, collected)
     if collected.sort_gain is None:
         raise RuntimeError("no dense fp32 model was measured")
-    log("  fastembed")
+    common.log("  fastembed")
     reference = Variant("minilm", False, LENGTHS["minilm"][0]).label
     ours = next(r for r in collected.throughput if r.label == reference)
     ours_latency = next(lat for lat in collected.latency if lat.label == ours.label)
@@ -650,33 +623,28 @@ def run(config: Config) -> Report:
         compute=collected.compute,
         peer=peer,
         memory=memory,
-        environment=environment(load_start),
-        total_seconds=time.perf_counter() - started,
+        environment=environment(started),
+        total_seconds=started.seconds(),
     )
 
 
-def environment(load_start: float) -> Environment:
+def environment(started: common.Started) -> Environment:
     return Environment(
-        cpus=os.cpu_count() or 1,
+        cpus=common.cpu_count(),
         python=platform.python_version(),
         onnxruntime=ort.__version__,
         numpy=np.__version__,
         providers=available_providers(),
-        load_avg_start=load_start,
-        load_avg_end=os.getloadavg()[0],
+        load_avg_start=started.load_avg,
+        load_avg_end=common.load_average(),
     )
 
 
 # --------------------------------------------------------------------------- summary
 
 
-def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    widths = [max(len(str(x)) for x in column) for column in zip(headers, *rows, strict=True)]
-    lines = [headers, ["-" * w for w in widths], *rows]
-    return "\n".join(
-        "  ".join(str(cell).ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip()
-        for line in lines
-    )
+def percent(share: float) -> str:
+    return f"{100 * share:.1f}%"
 
 
 def throughput_section(report: Report) -> str:
@@ -685,8 +653,8 @@ def throughput_section(report: Report) -> str:
             r.label,
             f"{r.docs_per_s:.1f}",
             f"{r.real_tokens / r.seconds:,.0f}",
-            f"{100 * r.tokenizer_share:.1f}%",
-            f"{100 * (1 - r.real_tokens / r.padded_tokens):.1f}%",
+            percent(r.tokenizer_share),
+            percent(1 - r.real_tokens / r.padded_tokens),
         ]
         for r in report.throughput
     ]
@@ -696,16 +664,21 @@ def throughput_section(report: Report) -> str:
         f"padded tokens, length-sorted, {report.docs} docs, "
         f"best of {report.repeats})"
     )
-    return f"{title}\n{table(headers, rows)}"
+    return f"{title}\n{common.table(headers, rows)}"
 
 
 def latency_section(report: Report) -> str:
     rows = [[r.label, f"{r.p50_ms:.2f}", f"{r.p99_ms:.2f}"] for r in report.latency]
     title = f"Single-query latency ({report.queries} SciFact queries, one at a time)"
-    return f"{title}\n{table(['model', 'p50 ms', 'p99 ms'], rows)}"
+    return f"{title}\n{common.table(['model', 'p50 ms', 'p99 ms'], rows)}"
 
 
 def naive_section(report: Report) -> str:
+    docs = report.naive[0].docs if report.naive else 0
+    title = (
+        f"Naive baseline: one ORT call per text, default session, padded to {NAIVE_LENGTH} "
+        f"({docs} docs)"
+    )
     rows = [
         [
             r.model,
@@ -715,16 +688,10 @@ def naive_section(report: Report) -> str:
         ]
         for r in report.naive
     ]
-    docs = report.naive[0].docs if report.naive else 0
-    title = (
-        f"Naive baseline: one ORT call per text, default session, padded to {NAIVE_LENGTH} "
-        f"({docs} docs)"
-    )
-    return f"{title}\n{table(['model', 'ours docs/s', 'naive docs/s', 'ours/naive'], rows)}"
+    return f"{title}\n{common.table(['model', 'ours docs/s', 'naive docs/s', 'ours/naive'], rows)}"
 
 
-def sort_section(report: Report) -> str:
-    s = report.sort_gain
+def sort_section(s: SortGain) -> str:
     return (
         f"Length sorting ({s.label}): sorted {s.sorted_docs_per_s:.1f} docs/s "
         f"({s.sorted_padded_tokens:,} padded tokens), unsorted {s.unsorted_docs_per_s:.1f} "
@@ -755,8 +722,7 @@ def peer_section(report: Report) -> str:
     )
 
 
-def memory_section(report: Report) -> str:
-    m = report.memory
+def memory_section(m: Memory) -> str:
     return (
         f"Peak RSS (fresh process, minilm + splade-tiny fp32, {m.docs} docs in batches of "
         f"{BATCH_SIZE}): {m.peak_rss_mb:,.0f} MB "
@@ -767,64 +733,50 @@ def memory_section(report: Report) -> str:
 
 def summary(report: Report) -> str:
     env = report.environment
-    header = (
+    title = (
         f"Tandem encoder benchmark: SciFact {report.docs} docs "
-        f"(mean {report.mean_doc_tokens:.0f} tokens, cut at {NAIVE_LENGTH}), "
-        f"{env.cpus} CPUs, onnxruntime {env.onnxruntime}, load avg "
-        f"{env.load_avg_start:.2f} -> {env.load_avg_end:.2f}, ran {report.total_seconds:.0f} s"
+        f"(mean {report.mean_doc_tokens:.0f} tokens, cut at {NAIVE_LENGTH})"
     )
-    sections = [
-        header,
+    return common.sections(
+        common.header(title, env, report.total_seconds, f"onnxruntime {env.onnxruntime}"),
         throughput_section(report),
         latency_section(report),
         naive_section(report),
-        sort_section(report),
+        sort_section(report.sort_gain),
         compute_section(report),
         peer_section(report),
-        memory_section(report),
-    ]
-    return "\n\n".join(sections)
+        memory_section(report.memory),
+    )
 
 
 # --------------------------------------------------------------------------- command line
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="python -m benchmarks.encoders",
-        description="Encoder speed on SciFact (see benchmarks/README.md).",
+    parser = common.make_parser(
+        "python -m benchmarks.encoders", "Encoder speed on SciFact (see benchmarks/README.md)."
     )
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="SciFact folder")
     parser.add_argument("--docs", type=int, help="document sample size (default 256)")
     parser.add_argument("--queries", type=int, help="queries for latency (default 200)")
     parser.add_argument("--naive-docs", type=int, help="docs for the naive baseline (32)")
     parser.add_argument("--rss-docs", type=int, help="docs for the peak RSS probe (64)")
-    parser.add_argument("--repeat", type=int, help="timed passes per number, best kept (2)")
-    parser.add_argument("--quick", action="store_true", help="small samples, about a minute")
-    parser.add_argument("--json", action="store_true", help="print JSON (summary to stderr)")
+    common.add_repeat(parser)
+    common.add_run_flags(parser, "small samples, about a minute")
     parser.add_argument("--rss-probe", action="store_true", help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    for name in ("docs", "queries", "naive_docs", "rss_docs", "repeat"):
-        value = getattr(args, name)
-        if value is not None and value < 1:
-            parser.error(f"--{name.replace('_', '-')} must be at least 1")
-    return args
+    return common.parse_positive(
+        parser, argv, ("docs", "queries", "naive_docs", "rss_docs", "repeat")
+    )
 
 
 def config_from(args: argparse.Namespace) -> Config:
-    quick = bool(args.quick)
-
-    def pick(value: int | None, default: int, small: int) -> int:
-        return value if value is not None else (small if quick else default)
-
     return Config(
         data=args.data.resolve(),
-        docs=pick(args.docs, 256, 64),
-        queries=pick(args.queries, 200, 50),
-        naive_docs=pick(args.naive_docs, 32, 8),
-        rss_docs=pick(args.rss_docs, 64, 32),
-        matmul_seconds=1.0 if quick else 2.0,
-        repeats=pick(args.repeat, 2, 1),
+        docs=common.pick(args, "docs", 256, 64),
+        queries=common.pick(args, "queries", 200, 50),
+        naive_docs=common.pick(args, "naive_docs", 32, 8),
+        rss_docs=common.pick(args, "rss_docs", 64, 32),
+        matmul_seconds=1.0 if args.quick else 2.0,
+        repeats=common.pick(args, "repeat", 2, 1),
     )
 
 
@@ -834,16 +786,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.rss_probe:
         print(json.dumps(asdict(rss_probe(config))))
         return 0
-    for name in ("corpus.jsonl", "queries.jsonl"):
-        if not (config.data / name).is_file():
-            log(f"no {name} in {config.data}: pass --data DIR (a BEIR SciFact folder)")
-            return 2
+    if common.data_missing(config.data, "corpus.jsonl", "queries.jsonl"):
+        return 2
     report = run(config)
-    if args.json:
-        log(summary(report))
-        print(json.dumps(asdict(report), indent=2))
-    else:
-        print(summary(report))
+    common.emit(summary(report), asdict(report) if args.json else None)
     return 0
 
 

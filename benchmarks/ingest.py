@@ -17,11 +17,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from benchmarks.common import DEFAULT_DATA, log
 from tandem.encoders.loader import load_dense, load_sparse
 from tandem.encoders.registry import KNOWN_MODELS, InputKind
 from tandem.encoders.sparse import Pruning
@@ -34,8 +34,6 @@ from tandem.plugin.ingest.documents import Document, read_documents
 from tandem.plugin.ingest.pipeline import FieldMap, IngestOptions, Ingestor, SourceBuilder
 from tandem.plugin.mapping import build_index_body
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_DATA = REPO_ROOT.parent / "shared" / "data" / "scifact"
 INDEX = "tandem-bench-ingest"
 
 
@@ -51,10 +49,6 @@ class IngestBench:
     @property
     def ratio(self) -> float:
         return self.end_to_end_docs_per_s / self.encode_only_docs_per_s
-
-
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 def documents(folder: Path, count: int) -> list[Document]:

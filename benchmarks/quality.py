@@ -19,11 +19,11 @@ import argparse
 import csv
 import json
 import math
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
+from benchmarks.common import DEFAULT_DATA, log
 from tandem.encoders.loader import load_dense, load_sparse
 from tandem.encoders.registry import KNOWN_MODELS
 from tandem.integration.launcher import Launcher
@@ -38,14 +38,8 @@ from tandem.plugin.ingest.progress import ProgressLine
 from tandem.plugin.mapping import build_index_body, sparse_field_type
 from tandem.plugin.search import Searcher, SearchOptions
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_DATA = REPO_ROOT.parent / "shared" / "data" / "scifact"
 INDEX = "tandem-bench-scifact"
 METHODS = ("bm25", "dense", "sparse", "rrf", "linear")
-
-
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 def ndcg_at_10(ranked: list[str], judged: dict[str, int]) -> float:

@@ -44,7 +44,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
+import dataclasses
 import os
 import platform
 import shlex
@@ -53,8 +53,9 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Hashable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import asdict, dataclass, fields
+from functools import partial
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
@@ -64,14 +65,13 @@ import numpy.typing as npt
 import onnxruntime as ort
 from grpc import aio
 
+from benchmarks import common
 from tandem.encoders.dense import DenseEncoder
 from tandem.encoders.loader import load_dense
 from tandem.encoders.registry import KNOWN_MODELS, InputKind
 from tandem.plugin.server.settings import Settings, env_name
 from tandem.v1 import common_pb2, encode_pb2, encode_pb2_grpc, info_pb2, info_pb2_grpc
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_DATA = REPO_ROOT.parent / "shared" / "data" / "scifact"
 MODEL = "minilm"
 BATCH_SIZE = 32
 CLIENTS = (1, 8, 32)
@@ -88,10 +88,6 @@ HOST = "127.0.0.1"
 NOISY_SHARE = 0.05  # of all cores: other processes using more make a measurement suspect
 
 Vector = npt.NDArray[np.float32]
-
-
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 class BenchmarkError(RuntimeError):
@@ -216,18 +212,6 @@ def as_json(report: Report) -> dict[str, Any]:
 # --------------------------------------------------------------------------- data
 
 
-def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
-    with path.open(encoding="utf-8") as handle:
-        for line in handle:
-            if line.strip():
-                yield json.loads(line)
-
-
-def load_queries(folder: Path) -> list[str]:
-    texts = [str(row.get("text", "")).strip() for row in read_jsonl(folder / "queries.jsonl")]
-    return [t for t in texts if t]
-
-
 def request_texts(queries: Sequence[str], count: int) -> list[str]:
     """``count`` texts: the queries in file order, repeated as often as needed."""
     return [queries[i % len(queries)] for i in range(count)]
@@ -236,82 +220,8 @@ def request_texts(queries: Sequence[str], count: int) -> list[str]:
 # --------------------------------------------------------------------------- helpers
 
 
-def percentiles(seconds: Sequence[float]) -> tuple[float, float, float]:
-    """p50, p99 and mean, in milliseconds."""
-    ms = np.asarray(seconds, dtype=np.float64) * 1000.0
-    return float(np.percentile(ms, 50)), float(np.percentile(ms, 99)), float(ms.mean())
-
-
 def cosine(a: Vector, b: Vector) -> float:
     return float(np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b)))
-
-
-def process_cpu_seconds(pid: int | None) -> float | None:
-    """User + system CPU seconds of another process, from ``/proc`` (None elsewhere)."""
-    if pid is None:
-        return None
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    # Fields after the command name, which is in parentheses and may hold spaces.
-    rest = stat[stat.rindex(")") + 2 :].split()
-    return (int(rest[11]) + int(rest[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def machine_busy_seconds() -> float | None:
-    """CPU seconds every core of the machine spent not idle, from ``/proc/stat``."""
-    try:
-        with open("/proc/stat", encoding="ascii") as handle:
-            jiffies = [int(x) for x in handle.readline().split()[1:9]]
-    except (OSError, ValueError):
-        return None
-    idle = jiffies[3] + jiffies[4]  # idle + iowait
-    return (sum(jiffies) - idle) / os.sysconf("SC_CLK_TCK")
-
-
-@dataclass(frozen=True)
-class Clock:
-    """Wall time and CPU time (this process, the server, the whole machine) at one moment."""
-
-    wall: float
-    client: float
-    server: float | None
-    machine: float | None
-
-    @classmethod
-    def now(cls, server_pid: int | None = None) -> Clock:
-        return cls(
-            time.perf_counter(),
-            time.process_time(),
-            process_cpu_seconds(server_pid),
-            machine_busy_seconds(),
-        )
-
-
-@dataclass(frozen=True)
-class CpuUse:
-    """CPU seconds between two :class:`Clock` readings; ``others`` is what the machine
-    spent outside this process and the server."""
-
-    seconds: float
-    client: float
-    server: float | None
-    others: float | None
-
-    @classmethod
-    def between(cls, start: Clock, end: Clock) -> CpuUse:
-        server = None
-        if start.server is not None and end.server is not None:
-            server = end.server - start.server
-        others = None
-        if start.machine is not None and end.machine is not None:
-            ours = (end.client - start.client) + (server or 0.0)
-            others = max(0.0, end.machine - start.machine - ours)
-        return cls(end.wall - start.wall, end.client - start.client, server, others)
-
-    def cores(self, seconds: float | None) -> float | None:
-        return None if seconds is None else seconds / self.seconds
 
 
 # --------------------------------------------------------------------------- in-process
@@ -325,13 +235,11 @@ def measure_in_process(
     for chunk in chunks[:LATENCY_WARMUP]:
         encoder.encode(chunk, InputKind.QUERY)
     samples: list[float] = []
-    start = Clock.now()
+    start = common.Clock.now()
     for chunk in chunks:
-        began = time.perf_counter()
-        encoder.encode(chunk, InputKind.QUERY)
-        samples.append(time.perf_counter() - began)
-    use = CpuUse.between(start, Clock.now())
-    p50, p99, mean = percentiles(samples)
+        samples.append(common.timed(partial(encoder.encode, chunk, InputKind.QUERY)))
+    use = common.CpuUse.between(start, common.Clock.now())
+    p50, p99, mean = common.percentiles(samples)
     return InProcess(
         label=label,
         texts=len(texts),
@@ -409,7 +317,7 @@ class SidecarProcess:
 
     def start(self) -> int:
         """Start the server and return its port once it is serving."""
-        log(f"starting the sidecar: {shlex.join(self.command)}")
+        common.log(f"starting the sidecar: {shlex.join(self.command)}")
         started = time.perf_counter()
         with self.log_path.open("wb") as sink:
             self.process = subprocess.Popen(
@@ -445,22 +353,11 @@ class SidecarProcess:
         try:
             self.exit_code = self.process.wait(timeout=STOP_TIMEOUT_S)
         except subprocess.TimeoutExpired:
-            log(f"the sidecar ignored SIGTERM for {STOP_TIMEOUT_S:.0f} s: killing it")
+            common.log(f"the sidecar ignored SIGTERM for {STOP_TIMEOUT_S:.0f} s: killing it")
             self.process.kill()
             self.process.wait()
             self.exit_code = None
         self.stop_seconds = time.perf_counter() - started
-
-
-@dataclass(frozen=True)
-class Limits:
-    version: str
-    dimensions: int
-    int8: bool
-    max_batch_rows: int
-    max_batch_tokens: int
-    max_wait_ms: float
-    max_queue: int
 
 
 def query(text: str) -> encode_pb2.EncodeDenseRequest:
@@ -479,7 +376,7 @@ def check_vector(what: str, got: Vector, expected: Vector) -> float:
     return similarity
 
 
-async def server_info(port: int, text: str, reference: Vector) -> tuple[Limits, float]:
+async def server_info(sidecar: SidecarProcess, port: int, text: str, reference: Vector) -> Server:
     """The server's version and batching limits, and a first vector checked against ours."""
     async with aio.insecure_channel(f"{HOST}:{port}") as channel:
         await asyncio.wait_for(channel.channel_ready(), RPC_TIMEOUT_S)
@@ -494,16 +391,19 @@ async def server_info(port: int, text: str, reference: Vector) -> tuple[Limits, 
     sanity = check_vector(
         "sanity request", np.asarray(first.vectors[0].values, dtype=np.float32), reference
     )
-    limits = Limits(
+    return Server(
+        command=sidecar.command,
         version=info.version,
+        model=MODEL,
         dimensions=dense.dimensions,
         int8=dense.int8,
         max_batch_rows=info.limits.max_batch_rows,
         max_batch_tokens=info.limits.max_batch_tokens,
         max_wait_ms=info.limits.max_wait_ms,
         max_queue=info.limits.max_queue,
+        startup_seconds=sidecar.startup_seconds,
+        sanity_cosine=sanity,
     )
-    return limits, sanity
 
 
 @dataclass
@@ -515,7 +415,7 @@ class Load:
     inference_ms: list[float]
     server_total_ms: list[float]
     first_vector: Vector
-    use: CpuUse
+    use: common.CpuUse
 
 
 async def drive(
@@ -543,15 +443,15 @@ async def drive(
             if i == 0:
                 vectors[0] = np.asarray(response.vectors[0].values, dtype=np.float32)
 
-    start = Clock.now(server_pid)
+    start = common.Clock.now(server_pid)
     await asyncio.gather(*(client() for _ in range(clients)))
-    use = CpuUse.between(start, Clock.now(server_pid))
+    use = common.CpuUse.between(start, common.Clock.now(server_pid))
     return Load(latency, queue, inference, total, vectors[0], use)
 
 
 def sidecar_run(clients: int, load: Load, first_cosine: float) -> SidecarRun:
     n, use = len(load.latency), load.use
-    p50, p99, mean = percentiles(load.latency)
+    p50, p99, mean = common.percentiles(load.latency)
     batches = len(set(load.inference_ms))
     ours = None if use.server is None else use.client + use.server
     return SidecarRun(
@@ -586,7 +486,9 @@ async def sidecar_round(
         stub: encode_pb2_grpc.EncodeServiceAsyncStub = encode_pb2_grpc.EncodeServiceStub(channel)
         for clients in config.clients:
             warmup = requests[: config.warmup(clients)]
-            log(f"  sidecar, {clients} client(s): {len(warmup)} warm-up, {len(requests)} timed")
+            common.log(
+                f"  sidecar, {clients} client(s): {len(warmup)} warm-up, {len(requests)} timed"
+            )
             await drive(stub, warmup, clients, server_pid)
             load = await drive(stub, requests, clients, server_pid)
             what = f"{clients} client(s), first request"
@@ -647,12 +549,14 @@ def fastest(rows: Sequence[M], key: Callable[[M], Hashable]) -> list[M]:
 
 
 def run(config: Config) -> Report:
-    started, load_start = time.perf_counter(), os.getloadavg()[0]
-    queries = load_queries(config.data)
+    started = common.Started.now()
+    queries = common.load_queries(config.data)
     if not queries:
         raise BenchmarkError(f"no queries in {config.data / 'queries.jsonl'}")
     texts = request_texts(queries, config.requests)
-    log(f"{len(texts)} texts ({len(queries)} distinct SciFact queries), {config.repeats} round(s)")
+    common.log(
+        f"{len(texts)} texts ({len(queries)} distinct SciFact queries), {config.repeats} round(s)"
+    )
     encoder = load_dense(KNOWN_MODELS[MODEL])
     prefix = encoder.spec.prefix(InputKind.QUERY)
     encodings = encoder.batcher.tokenizer.encode_batch([prefix + t for t in texts])
@@ -667,19 +571,19 @@ def run(config: Config) -> Report:
         sidecar = SidecarProcess(Path(folder), config.server_args)
         try:
             port = sidecar.start()
-            log(f"  serving on port {port} after {sidecar.startup_seconds:.1f} s")
-            limits, sanity = asyncio.run(server_info(port, texts[0], reference))
-            log(f"  sanity: cosine {sanity:.6f} against the in-process vector")
+            common.log(f"  serving on port {port} after {sidecar.startup_seconds:.1f} s")
+            server = asyncio.run(server_info(sidecar, port, texts[0], reference))
+            common.log(f"  sanity: cosine {server.sanity_cosine:.6f} against the in-process vector")
             for round_ in range(1, config.repeats + 1):
-                log(f"round {round_}: in-process, one text per call (server idle)")
+                common.log(f"round {round_}: in-process, one text per call (server idle)")
                 singles.append(measure_in_process("in-process single", encoder, texts, 1))
-                log(f"round {round_}: in-process, batches of {BATCH_SIZE} (server idle)")
+                common.log(f"round {round_}: in-process, batches of {BATCH_SIZE} (server idle)")
                 batches.append(measure_in_process(batch_label, encoder, texts, BATCH_SIZE))
                 runs += asyncio.run(sidecar_round(port, texts, reference, config, sidecar.pid))
         except BaseException as err:
             crashed = sidecar.process is not None and sidecar.process.poll() is not None
             if crashed and not isinstance(err, BenchmarkError):
-                log("server log:\n" + sidecar.log_tail())
+                common.log("server log:\n" + sidecar.log_tail())
             raise
         finally:
             sidecar.stop()
@@ -688,21 +592,9 @@ def run(config: Config) -> Report:
                 f"the sidecar did not exit cleanly on SIGTERM (exit code {sidecar.exit_code}):\n"
                 + sidecar.log_tail()
             )
-        log(f"  sidecar stopped with SIGTERM in {sidecar.stop_seconds:.1f} s, exit code 0")
-        server = Server(
-            command=sidecar.command,
-            version=limits.version,
-            model=MODEL,
-            dimensions=limits.dimensions,
-            int8=limits.int8,
-            max_batch_rows=limits.max_batch_rows,
-            max_batch_tokens=limits.max_batch_tokens,
-            max_wait_ms=limits.max_wait_ms,
-            max_queue=limits.max_queue,
-            startup_seconds=sidecar.startup_seconds,
-            sanity_cosine=sanity,
-            stop_seconds=sidecar.stop_seconds,
-            exit_code=sidecar.exit_code,
+        common.log(f"  sidecar stopped with SIGTERM in {sidecar.stop_seconds:.1f} s, exit code 0")
+        server = dataclasses.replace(
+            server, stop_seconds=sidecar.stop_seconds, exit_code=sidecar.exit_code
         )
     in_process = fastest([*singles, *batches], lambda r: r.label)
     sidecar_runs = fastest(runs, lambda r: r.clients)
@@ -719,27 +611,18 @@ def run(config: Config) -> Report:
         ratios=ratios(in_process, sidecar_runs),
         server=server,
         environment=Environment(
-            cpus=os.cpu_count() or 1,
+            cpus=common.cpu_count(),
             python=platform.python_version(),
             grpc=grpc.__version__,
             onnxruntime=ort.__version__,
-            load_avg_start=load_start,
-            load_avg_end=os.getloadavg()[0],
+            load_avg_start=started.load_avg,
+            load_avg_end=common.load_average(),
         ),
-        total_seconds=time.perf_counter() - started,
+        total_seconds=started.seconds(),
     )
 
 
 # --------------------------------------------------------------------------- summary
-
-
-def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    widths = [max(len(str(x)) for x in column) for column in zip(headers, *rows, strict=True)]
-    lines = [headers, ["-" * w for w in widths], *rows]
-    return "\n".join(
-        "  ".join(str(cell).ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip()
-        for line in lines
-    )
 
 
 def optional(value: float | None, spec: str) -> str:
@@ -761,7 +644,7 @@ def in_process_section(report: Report) -> str:
     ]
     headers = ["mode", "texts/s", "p50 ms/call", "p99 ms/call", "CPU ms/text", "cores", "others"]
     title = f"In-process, in this process, server idle ({report.requests} texts)"
-    return f"{title}\n{table(headers, rows)}"
+    return f"{title}\n{common.table(headers, rows)}"
 
 
 def sidecar_section(report: Report) -> str:
@@ -807,7 +690,7 @@ def sidecar_section(report: Report) -> str:
         "rows/batch: estimated;\nclient/server CPU: ms per text; cores: CPU seconds per "
         "second (client + server, or this process); others: the rest of the machine"
     )
-    return f"{title}\n{table(headers, rows)}\n{note}"
+    return f"{title}\n{common.table(headers, rows)}\n{note}"
 
 
 def ratio_section(report: Report) -> str:
@@ -817,7 +700,7 @@ def ratio_section(report: Report) -> str:
         return f"target >= {r.target:g}: {'met' if r.met else 'NOT met'}"
 
     rows = [[r.name, f"{r.value:.3f}x", verdict(r)] for r in report.ratios]
-    return "Ratios (texts/s)\n" + table(["ratio", "value", "target"], rows)
+    return "Ratios (texts/s)\n" + common.table(["ratio", "value", "target"], rows)
 
 
 def server_section(report: Report) -> str:
@@ -849,22 +732,19 @@ def noise_section(report: Report) -> str | None:
 
 def summary(report: Report) -> str:
     env = report.environment
-    header = (
+    title = (
         f"Tandem sidecar benchmark: {report.requests} SciFact queries ({report.distinct_texts} "
-        f"distinct, mean {report.mean_tokens:.1f} tokens, max {report.max_tokens}), "
-        f"{MODEL}, {env.cpus} CPUs, grpc {env.grpc}, onnxruntime {env.onnxruntime}, "
-        f"best of {report.repeats}, load avg {env.load_avg_start:.2f} -> "
-        f"{env.load_avg_end:.2f}, ran {report.total_seconds:.0f} s"
+        f"distinct, mean {report.mean_tokens:.1f} tokens, max {report.max_tokens}), {MODEL}"
     )
-    sections = [
-        header,
+    versions = (f"grpc {env.grpc}", f"onnxruntime {env.onnxruntime}")
+    return common.sections(
+        common.header(title, env, report.total_seconds, *versions, f"best of {report.repeats}"),
         in_process_section(report),
         sidecar_section(report),
         ratio_section(report),
         server_section(report),
         noise_section(report),
-    ]
-    return "\n\n".join(s for s in sections if s)
+    )
 
 
 # --------------------------------------------------------------------------- command line
@@ -881,11 +761,10 @@ def parse_clients(text: str) -> tuple[int, ...]:
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="python -m benchmarks.serve",
-        description="Sidecar EncodeDense speed against in-process calls (benchmarks/README.md).",
+    parser = common.make_parser(
+        "python -m benchmarks.serve",
+        "Sidecar EncodeDense speed against in-process calls (benchmarks/README.md).",
     )
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="SciFact folder")
     parser.add_argument("--requests", type=int, help="timed texts per measurement (2000)")
     parser.add_argument(
         "--clients",
@@ -893,33 +772,22 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=CLIENTS,
         help="concurrent client levels, comma-separated (default 1,8,32)",
     )
-    parser.add_argument("--repeat", type=int, help="timed passes per number, best kept (2)")
+    common.add_repeat(parser)
     parser.add_argument(
         "--server-args",
         default="",
         help="extra 'tandem serve' flags, e.g. --server-args='--max-wait-ms 5'",
     )
-    parser.add_argument("--quick", action="store_true", help="small samples, under a minute")
-    parser.add_argument("--json", action="store_true", help="print JSON (summary to stderr)")
-    args = parser.parse_args(argv)
-    for name in ("requests", "repeat"):
-        value = getattr(args, name)
-        if value is not None and value < 1:
-            parser.error(f"--{name} must be at least 1")
-    return args
+    common.add_run_flags(parser, "small samples, under a minute")
+    return common.parse_positive(parser, argv, ("requests", "repeat"))
 
 
 def config_from(args: argparse.Namespace) -> Config:
-    quick = bool(args.quick)
-
-    def pick(value: int | None, default: int, small: int) -> int:
-        return value if value is not None else (small if quick else default)
-
     return Config(
         data=args.data.resolve(),
-        requests=pick(args.requests, 2000, 400),
+        requests=common.pick(args, "requests", 2000, 400),
         clients=tuple(args.clients),
-        repeats=pick(args.repeat, 2, 1),
+        repeats=common.pick(args, "repeat", 2, 1),
         server_args=tuple(shlex.split(args.server_args)),
     )
 
@@ -927,21 +795,16 @@ def config_from(args: argparse.Namespace) -> Config:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     config = config_from(args)
-    if not (config.data / "queries.jsonl").is_file():
-        log(f"no queries.jsonl in {config.data}: pass --data DIR (a BEIR SciFact folder)")
+    if common.data_missing(config.data, "queries.jsonl"):
         return 2
-    log(f"load average at start: {os.getloadavg()[0]:.2f}")
+    common.log(f"load average at start: {common.load_average():.2f}")
     try:
         report = run(config)
     except BenchmarkError as err:
-        log(f"benchmark failed: {err}")
+        common.log(f"benchmark failed: {err}")
         return 1
-    log(f"load average at end: {report.environment.load_avg_end:.2f}")
-    if args.json:
-        log(summary(report))
-        print(json.dumps(as_json(report), indent=2))
-    else:
-        print(summary(report))
+    common.log(f"load average at end: {report.environment.load_avg_end:.2f}")
+    common.emit(summary(report), as_json(report) if args.json else None)
     return 0
 
 
