@@ -1,0 +1,174 @@
+"""Run every method over a dataset's queries on one engine and score the runs.
+
+The corpus is indexed once per content: the index name carries a digest of the
+corpus file, the models and the mapping, so a second ``tandem eval`` on the
+same data reuses the index, and a changed corpus gets a fresh one.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from tandem.encoders.dense import DenseEncoder
+from tandem.encoders.sparse import SpladeEncoder
+from tandem.plugin.cli.index import default_spec
+from tandem.plugin.engines.base import EngineAdapter
+from tandem.plugin.evaluation.data import Dataset, content_hash
+from tandem.plugin.evaluation.metrics import latency, relevance
+from tandem.plugin.ingest.bulk import BulkOptions, BulkWriter
+from tandem.plugin.ingest.documents import Document
+from tandem.plugin.ingest.pipeline import FieldMap, IngestOptions, Ingestor, SourceBuilder
+from tandem.plugin.ingest.progress import ProgressLine
+from tandem.plugin.mapping import build_index_body, sparse_field_type
+from tandem.plugin.search import METHODS, Searcher, SearchOptions
+
+DEPTH = 100  # hits per query: enough for recall@100
+Say = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class EvalOptions:
+    methods: tuple[str, ...] = METHODS
+    mode: str = "auto"
+    depth: int = DEPTH
+
+    def __post_init__(self) -> None:
+        unknown = [m for m in self.methods if m not in METHODS]
+        if unknown or not self.methods:
+            raise ValueError(
+                f"--methods: unknown {unknown or 'empty list'}; choose from {', '.join(METHODS)}"
+            )
+
+
+@dataclass
+class EvalResult:
+    dataset: str
+    engine: str
+    documents: int
+    queries: int
+    index: str
+    reused_index: bool
+    methods: dict[str, dict[str, float]] = field(default_factory=dict)
+    modes: dict[str, str] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "dataset": self.dataset,
+            "engine": self.engine,
+            "documents": self.documents,
+            "queries": self.queries,
+            "index": self.index,
+            "reused_index": self.reused_index,
+            "methods": self.methods,
+            "modes": self.modes,
+        }
+
+
+def index_name(dataset: Dataset, dense: DenseEncoder, sparse: SpladeEncoder) -> str:
+    digest = content_hash([dataset.corpus], dense.spec.name, sparse.spec.name, "v1")
+    return f"tandem-eval-{dataset.name.lower()}-{digest}"
+
+
+def ensure_index(
+    adapter: EngineAdapter,
+    dataset: Dataset,
+    dense: DenseEncoder,
+    sparse: SpladeEncoder,
+    say: Say,
+) -> tuple[str, int, bool]:
+    """The dataset's index (created and filled unless a complete one exists)."""
+    docs = [d for d in dataset.documents() if isinstance(d, Document)]
+    name = index_name(dataset, dense, sparse)
+    if adapter.index_exists(name) and adapter.count(name) == len(docs):
+        say(f"reusing index {name} ({len(docs):,} documents, same content)")
+        return name, len(docs), True
+    adapter.delete_index(name)
+    dims = int(dense.encode(["dims"]).shape[1])
+    spec = default_spec(name, ("title", "text"), dims, True)
+    adapter.create_index(name, build_index_body(spec, adapter.capabilities, model_dims=dims))
+    say(f"indexing {len(docs):,} documents of {dataset.name} into {name}")
+    report = Ingestor(
+        BulkWriter(adapter, name, BulkOptions()),
+        SourceBuilder(FieldMap(), dense, sparse),
+        IngestOptions(),
+        ProgressLine(),
+    ).run(docs, total=len(docs))
+    if report.failures:
+        first = report.failures[0]
+        raise RuntimeError(
+            f"{len(report.failures)} documents failed to index (first: {first.id}: {first.reason})"
+        )
+    adapter.refresh(name)
+    return name, len(docs), False
+
+
+def _progress(method: str, done: int, total: int) -> None:
+    print(f"\r· {method}: {done}/{total} queries", end="", file=sys.stderr, flush=True)
+
+
+def run_method(
+    searcher: Searcher, index: str, dataset: Dataset, method: str, options: EvalOptions
+) -> tuple[dict[str, dict[str, float]], list[float], str]:
+    """The run ``{query: {doc: score}}``, per-query latencies and the fusion mode used."""
+    search_options = SearchOptions(
+        method=method,  # type: ignore[arg-type]
+        size=options.depth,
+        window=options.depth,
+        mode=options.mode,  # type: ignore[arg-type]
+    )
+    run: dict[str, dict[str, float]] = {}
+    seconds: list[float] = []
+    mode = "single"
+    total = len(dataset.queries)
+    for i, (qid, text) in enumerate(dataset.queries.items(), start=1):
+        started = time.perf_counter()
+        result = searcher.search(index, text, search_options)
+        seconds.append(time.perf_counter() - started)
+        mode = result.mode
+        # Rank order is what counts; ranks as scores keep ties broken as Tandem broke them.
+        run[qid] = {hit.id: float(len(result.hits) - r) for r, hit in enumerate(result.hits)}
+        if i % 10 == 0 or i == total:
+            _progress(method, i, total)
+    print(file=sys.stderr)
+    return run, seconds, mode
+
+
+def evaluate(
+    adapter: EngineAdapter,
+    dataset: Dataset,
+    dense: DenseEncoder,
+    sparse: SpladeEncoder,
+    options: EvalOptions,
+    say: Say,
+) -> EvalResult:
+    """Index (or reuse), run each method, and score it."""
+    index, count, reused = ensure_index(adapter, dataset, dense, sparse, say)
+    caps = adapter.capabilities
+    spec = default_spec(index, ("title", "text"), 384, True)
+    searcher = Searcher(adapter, dense, sparse, sparse_field_type(spec, caps))
+    result = EvalResult(
+        dataset.name,
+        f"{caps.kind.value} {caps.version_text}",
+        count,
+        len(dataset.queries),
+        index,
+        reused,
+    )
+    for method in options.methods:
+        run, seconds, mode = run_method(searcher, index, dataset, method, options)
+        result.methods[method] = {**relevance(run, dataset.qrels), **latency(seconds)}
+        result.modes[method] = mode
+        row = result.methods[method]
+        say(
+            f"{method:7} nDCG@10 {row['ndcg@10']:.4f}  R@100 {row['recall@100']:.4f}  "
+            f"MRR@10 {row['mrr@10']:.4f}  p50 {row['p50_ms']:.1f} ms  p99 {row['p99_ms']:.1f} ms"
+        )
+    return result
+
+
+def methods_from(text: str) -> tuple[str, ...]:
+    return tuple(m.strip() for m in text.split(",") if m.strip())
