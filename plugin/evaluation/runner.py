@@ -68,8 +68,9 @@ class EvalResult:
         }
 
 
-def index_name(dataset: Dataset, dense: DenseEncoder, sparse: SpladeEncoder) -> str:
-    digest = content_hash([dataset.corpus], dense.spec.name, sparse.spec.name, "v1")
+def index_name(dataset: Dataset, dense_model: str, sparse_model: str) -> str:
+    """``tandem-eval-<dataset>-<digest of corpus, models and mapping version>``."""
+    digest = content_hash([dataset.corpus], dense_model, sparse_model, "v1")
     return f"tandem-eval-{dataset.name.lower()}-{digest}"
 
 
@@ -82,7 +83,7 @@ def ensure_index(
 ) -> tuple[str, int, bool]:
     """The dataset's index (created and filled unless a complete one exists)."""
     docs = [d for d in dataset.documents() if isinstance(d, Document)]
-    name = index_name(dataset, dense, sparse)
+    name = index_name(dataset, dense.spec.name, sparse.spec.name)
     if adapter.index_exists(name) and adapter.count(name) == len(docs):
         say(f"reusing index {name} ({len(docs):,} documents, same content)")
         return name, len(docs), True
