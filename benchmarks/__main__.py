@@ -39,6 +39,7 @@ def _ingest(quick: bool, engine: str) -> dict[str, float]:
 
 def _queries(quick: bool, engine: str) -> dict[str, float]:
     result = queries.run(engine, 1000, 50 if quick else 200)
+    log(queries.summary(result))
     return {f"{name} ({result.engine})": value for name, value in result.ratios().items()}
 
 
