@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from tandem.client import ClientError
 from tandem.encoders.sources import SourceError
 from tandem.integration.errors import EngineError
-from tandem.plugin.cli import encode, engines, evaluation, index, models, search, serve
+from tandem.plugin.cli import demo, encode, engines, evaluation, index, models, search, serve
 from tandem.plugin.engines.errors import EngineRequestError
 
 
@@ -30,7 +30,9 @@ def build_parser() -> argparse.ArgumentParser:
     search.register(commands)
     serve.register(commands)
     encode.register(commands)
+    encode.register_health(commands)
     evaluation.register(commands)
+    demo.register(commands)
     return parser
 
 

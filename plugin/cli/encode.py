@@ -1,4 +1,4 @@
-"""``tandem encode TEXT...``: dense or sparse vectors from a running sidecar."""
+"""``tandem encode TEXT...`` and ``tandem health``: talk to a running sidecar."""
 
 from __future__ import annotations
 
@@ -56,3 +56,21 @@ def _encode(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     return 0
+
+
+def register_health(commands: Any) -> None:
+    parser = commands.add_parser(
+        "health",
+        help="check a running sidecar's gRPC health (exit 0 when SERVING)",
+        description="Asks grpc.health.v1 at --server; prints the status; exit 1 unless SERVING.",
+    )
+    parser.add_argument("--service", default="", help="one service, e.g. tandem.v1.SearchService")
+    add_server_arguments(parser, required=True)
+    parser.set_defaults(handler=_health)
+
+
+def _health(args: argparse.Namespace) -> int:
+    with client_for(args, timeout=3.0) as client:
+        status = client.health(args.service)
+    print(status)
+    return 0 if status == "SERVING" else 1

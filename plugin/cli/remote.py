@@ -26,9 +26,9 @@ def add_server_arguments(parser: argparse.ArgumentParser, required: bool) -> Non
     parser.add_argument("--tls-ca", type=Path, help="CA bundle: connect with TLS")
 
 
-def client_for(args: argparse.Namespace) -> TandemClient:
+def client_for(args: argparse.Namespace, timeout: float = 60.0) -> TandemClient:
     address = args.server or os.environ.get("TANDEM_SERVER") or DEFAULT_SERVER
     token = os.environ.get("TANDEM_TOKEN")
     if args.token_file is not None:
         token = args.token_file.read_text().strip()
-    return TandemClient(address, token=token, tls_ca=args.tls_ca)
+    return TandemClient(address, token=token, tls_ca=args.tls_ca, timeout=timeout)

@@ -173,5 +173,16 @@ def add_arguments(parser: argparse.ArgumentParser, environ: dict[str, str] | Non
             )
 
 
+def markdown_table() -> str:
+    """Every setting as a Markdown table (flag, env, default, meaning), for the docs."""
+    rows = ["| flag | env | default | meaning |", "|---|---|---|---|"]
+    for f in fields(Settings):
+        shown = "unset" if f.default is None else f"`{f.default}`"
+        rows.append(
+            f"| `{flag_name(f.name)}` | `{env_name(f.name)}` | {shown} | {f.metadata['help']} |"
+        )
+    return "\n".join(rows) + "\n"
+
+
 def from_namespace(args: argparse.Namespace) -> Settings:
     return Settings(**{f.name: getattr(args, f.name) for f in fields(Settings)})

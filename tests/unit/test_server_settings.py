@@ -14,6 +14,7 @@ from tandem.plugin.server.settings import (
     env_name,
     flag_name,
     from_namespace,
+    markdown_table,
 )
 
 
@@ -92,6 +93,12 @@ def test_the_token_comes_from_its_file(tmp_path: Path) -> None:
 def test_inconsistent_settings_are_refused(kwargs: dict[str, object], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         Settings(**kwargs)  # type: ignore[arg-type]
+
+
+def test_the_readme_configuration_table_is_generated_from_the_settings() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    block = readme.split("<!-- settings:begin -->\n")[1].split("<!-- settings:end -->")[0]
+    assert block == markdown_table(), "regenerate the README table from markdown_table()"
 
 
 def test_the_settings_table_in_the_docs_matches_the_code() -> None:

@@ -1,0 +1,1 @@
+"""``tandem demo``: hybrid search over the Python standard library's docstrings."""
