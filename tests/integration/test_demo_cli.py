@@ -25,3 +25,11 @@ def test_demo_answers_a_query_and_reuses_its_index(opensearch_engine: EngineHand
 def test_demo_refuses_an_empty_query() -> None:
     done = tandem("demo", "--engine", "http://127.0.0.1:1", "--query", " ")
     assert done.returncode == 2
+
+
+def test_demo_without_an_engine_goes_through_the_launcher() -> None:
+    done = tandem("demo", "--docs", "300", "--query", "sort a list in place")
+    assert done.returncode == 0, done.stderr
+    assert "no engine given" in done.stderr
+    assert "OpenSearch" in done.stderr  # started, or found already running, by the launcher
+    assert "FUSED" in done.stdout
