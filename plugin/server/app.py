@@ -96,7 +96,16 @@ def load_runtime(settings: Settings, metrics: Metrics, progress: Progress = _log
     engine = EngineLink(
         engine_url(settings.engine) if settings.engine else None, settings.engine_timeout
     )
-    return Runtime(dense, sparse, engine, metrics, limits, options, settings.max_message_bytes)
+    return Runtime(
+        dense,
+        sparse,
+        engine,
+        metrics,
+        limits,
+        options,
+        settings.max_message_bytes,
+        allow_scripts=settings.allow_scripts,
+    )
 
 
 def _credentials(settings: Settings) -> grpc.ServerCredentials | None:

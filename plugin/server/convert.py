@@ -20,6 +20,7 @@ from tandem.encoders.sparse import SparseVector
 from tandem.plugin.dsl_extension import TandemQuery, apply_overrides, parse_tandem_query
 from tandem.plugin.fusion import FusedHit
 from tandem.plugin.ingest.documents import Document
+from tandem.plugin.query_policy import check_query
 from tandem.plugin.search import SearchMethod, SearchOptions
 from tandem.plugin.search_request import MAX_WINDOW
 from tandem.plugin.server.encoding import Usage
@@ -132,7 +133,8 @@ class SearchCall:
     dsl: TandemQuery | None = None
 
 
-def search_call(request: search_pb2.SearchRequest) -> SearchCall:
+def search_call(request: search_pb2.SearchRequest, allow_scripts: bool = False) -> SearchCall:
+    """The request as plain values; user filters and DSL must pass the query allow-list."""
     if not request.index.strip():
         raise ValueError("index is empty: name the index to search")
     dsl = None
@@ -146,6 +148,7 @@ def search_call(request: search_pb2.SearchRequest) -> SearchCall:
         except json.JSONDecodeError as err:
             raise ValueError(f"query_dsl_json is not valid JSON: {err}") from None
         dsl = parse_tandem_query(raw)
+        check_query(raw, "query", allow_scripts)
     elif not request.query.strip():
         raise ValueError("query is empty: send the user's query text")
     for i, name in enumerate(request.fields):
@@ -163,6 +166,7 @@ def search_call(request: search_pb2.SearchRequest) -> SearchCall:
     for i, clause in enumerate(filters):
         if not clause:
             raise ValueError(f"filters_json[{i}] is an empty object; send a query clause")
+        check_query(clause, f"filters_json[{i}]", allow_scripts)
     for name in ("dense_field", "sparse_field"):
         value = getattr(request, name)
         if value and not value.strip():

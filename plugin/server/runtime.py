@@ -20,6 +20,7 @@ class Runtime:
     limits: Limits
     batching: BatcherOptions
     max_message_bytes: int
+    allow_scripts: bool = False
     # OpenSearch search pipelines this sidecar has created (native fusion).
     pipelines: set[str] = field(default_factory=set)
 

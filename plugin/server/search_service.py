@@ -74,7 +74,7 @@ class QueryPlanner:
 
     async def plan(self, request: search_pb2.SearchRequest) -> Planned:
         """Validate, check the engine, encode the query: everything before the engine call."""
-        call = convert.search_call(request)
+        call = convert.search_call(request, self.runtime.allow_scripts)
         adapter = self.runtime.engine.require()
         encoded, usage = await self.encode(call)
         return Planned(call, self.searcher(adapter, call), encoded, usage)

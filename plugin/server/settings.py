@@ -70,6 +70,9 @@ class Settings:
         None, "bearer token clients must send (authorization: Bearer ...)", secret=True
     )
     auth_token_file: Path | None = _setting(None, "file holding the bearer token")
+    allow_scripts: bool = _setting(
+        False, "let user filters and queries run scripts (script, script_score, function_score)"
+    )
     log_level: str = _setting("INFO", "DEBUG, INFO, WARNING or ERROR")
 
     def __post_init__(self) -> None:

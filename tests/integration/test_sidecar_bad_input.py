@@ -120,6 +120,20 @@ SEARCH_CASES = [
     ("filters not json", search(filters_json=["{term: x"]), "filters_json[0] is not valid JSON"),
     ("filters not object", search(filters_json=["[1, 2]"]), "must be a JSON object"),
     ("filters empty", search(filters_json=["{}"]), "filters_json[0] is an empty object"),
+    (
+        "filters with a script",
+        search(filters_json=['{"bool": {"filter": [{"script": {"script": "1"}}]}}']),
+        "filters_json[0].bool.filter[0].script: script queries run scripts",
+    ),
+    (
+        "query dsl with a script",
+        search(
+            query="",
+            query_dsl_json='{"bool": {"must": [{"tandem": {"query": "x"}}], '
+            '"filter": [{"script_score": {}}]}}',
+        ),
+        "query.bool.filter[0].script_score:",
+    ),
     ("dense_field blank", search(dense_field=" "), "dense_field is blank"),
     ("sparse_field blank", search(sparse_field="\t"), "sparse_field is blank"),
 ]
