@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 
-from tandem.integration.probe import identify, redact
+from tandem.integration.probe import NotAnEngine, identify, redact
 from tandem.plugin.engines.base import EngineAdapter
 from tandem.plugin.engines.connect import connect
 from tandem.plugin.engines.errors import EngineRequestError
@@ -77,7 +77,10 @@ class EngineLink:
                         log.warning("engine not ready: %s", err)
                         self._warned = True
             else:
-                self._reachable = identify(self.url, min(self.timeout, 5.0)) is not None
+                try:
+                    self._reachable = identify(self.url, min(self.timeout, 5.0)) is not None
+                except (OSError, NotAnEngine):  # refused, reset mid-answer, or not an engine
+                    self._reachable = False
             if self._reachable != was:
                 state = "answers" if self._reachable else "stopped answering"
                 log.info("engine at %s %s", redact(self.url), state)
