@@ -242,13 +242,13 @@ class Searcher:
         return Rewritten("sidecar", self._retriever_bodies(request, options, dsl))
 
     def _search_native(
-        self, index: str, plan: NativePlan, options: SearchOptions
+        self, index: str, plan: NativePlan, options: SearchOptions, timeout: float | None
     ) -> list[FusedHit]:
         if plan.pipeline is not None and plan.pipeline not in self.pipelines:
             assert plan.pipeline_body is not None
             self.adapter.put_search_pipeline(plan.pipeline, plan.pipeline_body)
             self.pipelines.add(plan.pipeline)
-        response = self.adapter.search(index, plan.body, pipeline=plan.pipeline)
+        response = self.adapter.search(index, plan.body, pipeline=plan.pipeline, timeout=timeout)
         hits = [FusedHit(h["_id"], float(h["_score"]), {}) for h in response["hits"]["hits"]]
         return hits[options.start : options.start + options.size]
 
@@ -259,12 +259,14 @@ class Searcher:
         options: SearchOptions = SearchOptions(),
         encoded: EncodedQuery | None = None,
         dsl: TandemQuery | None = None,
+        timeout: float | None = None,
     ) -> SearchResult:
         """Fused (or single-retriever) hits for ``text``, paginated by ``options``.
 
         ``encoded`` skips this searcher's own encoders (the sidecar batches
         queries across requests and passes the result in). ``dsl`` runs every
         retriever inside the user's own query, in place of its ``tandem`` clause.
+        ``timeout`` bounds the engine round trip (the caller's remaining deadline).
         """
         started = time.perf_counter()
         if encoded is None:
@@ -273,7 +275,7 @@ class Searcher:
         encoded_at = time.perf_counter()
         plan = self._native(request, options, dsl)
         if plan is not None:
-            page = self._search_native(index, plan, options)
+            page = self._search_native(index, plan, options, timeout)
             searched = time.perf_counter()
             return SearchResult(
                 page,
@@ -283,7 +285,9 @@ class Searcher:
                 mode="native",
             )
         bodies = self._retriever_bodies(request, options, dsl)
-        responses = self.adapter.msearch([(index, body) for body in bodies.values()])
+        responses = self.adapter.msearch(
+            [(index, body) for body in bodies.values()], timeout=timeout
+        )
         searched = time.perf_counter()
         results = []
         for name, response in zip(bodies, responses, strict=True):

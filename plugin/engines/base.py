@@ -113,15 +113,24 @@ class EngineAdapter(Protocol):
 
     def refresh(self, index: str) -> None: ...
 
-    def search(self, index: str, body: Mapping[str, Any], pipeline: str | None = None) -> Json:
-        """One search; ``pipeline`` names an OpenSearch search pipeline to run it through."""
+    def search(
+        self,
+        index: str,
+        body: Mapping[str, Any],
+        pipeline: str | None = None,
+        timeout: float | None = None,
+    ) -> Json:
+        """One search; ``pipeline`` names an OpenSearch search pipeline to run it through;
+        ``timeout`` (seconds) overrides the client's for this request (a caller's deadline)."""
         ...
 
     def put_search_pipeline(self, name: str, body: Mapping[str, Any]) -> None:
         """Create or replace an OpenSearch search pipeline (CapabilityError elsewhere)."""
         ...
 
-    def msearch(self, searches: Sequence[tuple[str, Mapping[str, Any]]]) -> list[Json]:
+    def msearch(
+        self, searches: Sequence[tuple[str, Mapping[str, Any]]], timeout: float | None = None
+    ) -> list[Json]:
         """One round trip for several ``(index, body)`` searches; responses in order.
 
         A sub-search that failed comes back as a response with an ``error`` key.

@@ -157,20 +157,30 @@ class ElasticsearchAdapter:
         with engine_errors(translate, f"refreshing {index}", self._url):
             self._client.indices.refresh(index=index)
 
-    def search(self, index: str, body: Mapping[str, Any], pipeline: str | None = None) -> Json:
+    def search(
+        self,
+        index: str,
+        body: Mapping[str, Any],
+        pipeline: str | None = None,
+        timeout: float | None = None,
+    ) -> Json:
         if pipeline is not None:
             raise CapabilityError("search pipelines are OpenSearch's; Elasticsearch has none")
+        client = self._client.options(request_timeout=timeout) if timeout else self._client
         with engine_errors(translate, f"search in {index}", self._url):
-            return dict(self._client.search(index=index, body=dict(body)).body)
+            return dict(client.search(index=index, body=dict(body)).body)
 
     def put_search_pipeline(self, name: str, body: Mapping[str, Any]) -> None:
         raise CapabilityError("search pipelines are OpenSearch's; Elasticsearch has none")
 
-    def msearch(self, searches: Sequence[tuple[str, Mapping[str, Any]]]) -> list[Json]:
+    def msearch(
+        self, searches: Sequence[tuple[str, Mapping[str, Any]]], timeout: float | None = None
+    ) -> list[Json]:
         if not searches:
             return []
+        client = self._client.options(request_timeout=timeout) if timeout else self._client
         with engine_errors(translate, "msearch", self._url):
-            response = self._client.msearch(searches=msearch_lines(searches))
+            response = client.msearch(searches=msearch_lines(searches))
         return msearch_responses(response.body, len(searches))
 
     def close(self) -> None:

@@ -130,10 +130,17 @@ class OpenSearchAdapter:
         with engine_errors(translate, f"refreshing {index}", self._url):
             self._client.indices.refresh(index=index)
 
-    def search(self, index: str, body: Mapping[str, Any], pipeline: str | None = None) -> Json:
+    def search(
+        self,
+        index: str,
+        body: Mapping[str, Any],
+        pipeline: str | None = None,
+        timeout: float | None = None,
+    ) -> Json:
         params = {"search_pipeline": pipeline} if pipeline else None
+        extra = {"request_timeout": timeout} if timeout else {}
         with engine_errors(translate, f"search in {index}", self._url):
-            return dict(self._client.search(index=index, body=dict(body), params=params))
+            return dict(self._client.search(index=index, body=dict(body), params=params, **extra))
 
     def put_search_pipeline(self, name: str, body: Mapping[str, Any]) -> None:
         with engine_errors(translate, f"creating search pipeline {name}", self._url):
@@ -141,11 +148,14 @@ class OpenSearchAdapter:
                 "PUT", f"/_search/pipeline/{name}", body=dict(body)
             )
 
-    def msearch(self, searches: Sequence[tuple[str, Mapping[str, Any]]]) -> list[Json]:
+    def msearch(
+        self, searches: Sequence[tuple[str, Mapping[str, Any]]], timeout: float | None = None
+    ) -> list[Json]:
         if not searches:
             return []
+        extra = {"request_timeout": timeout} if timeout else {}
         with engine_errors(translate, "msearch", self._url):
-            response = self._client.msearch(body=msearch_lines(searches))
+            response = self._client.msearch(body=msearch_lines(searches), **extra)
         return msearch_responses(response, len(searches))
 
     def close(self) -> None:

@@ -8,6 +8,7 @@ log anything unexpected with its traceback before answering ``INTERNAL``
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import time
@@ -43,12 +44,17 @@ class ModelMissing(Exception):
     """The request needs a model this sidecar was started without."""
 
 
+class DeadlineExceeded(Exception):
+    """The caller's deadline ran out while the engine was still working."""
+
+
 class TooLarge(Exception):
     """The request is over a size limit; the client should send less at once."""
 
 
 # First match wins, so subclasses come before their bases.
 STATUS_TABLE: tuple[tuple[type[BaseException], grpc.StatusCode], ...] = (
+    (DeadlineExceeded, grpc.StatusCode.DEADLINE_EXCEEDED),
     (QueueFull, grpc.StatusCode.RESOURCE_EXHAUSTED),
     (TooLarge, grpc.StatusCode.RESOURCE_EXHAUSTED),
     (EngineOverloaded, grpc.StatusCode.RESOURCE_EXHAUSTED),
@@ -108,6 +114,9 @@ def unary(method: str) -> Callable[[Handler[S, Req, Resp]], Handler[S, Req, Resp
             code = grpc.StatusCode.OK
             try:
                 return await fn(self, request, context)
+            except asyncio.CancelledError:  # the client went away or its deadline passed
+                code = grpc.StatusCode.CANCELLED
+                raise
             except aio.AbortError:
                 code = context.code() or grpc.StatusCode.UNKNOWN
                 raise
@@ -138,6 +147,9 @@ def streaming(
             try:
                 async for response in fn(self, request, context):
                     yield response
+            except asyncio.CancelledError:
+                code = grpc.StatusCode.CANCELLED
+                raise
             except aio.AbortError:
                 code = grpc.StatusCode.UNKNOWN
                 raise

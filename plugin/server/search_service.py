@@ -17,13 +17,14 @@ from grpc import aio
 
 from tandem.encoders.registry import InputKind
 from tandem.plugin.engines.base import EngineAdapter
+from tandem.plugin.engines.errors import EngineUnavailable
 from tandem.plugin.index_spec import IndexSpec, SparseField, TextField
 from tandem.plugin.mapping import sparse_field_type
 from tandem.plugin.search import EncodedQuery, Searcher
 from tandem.plugin.server import convert
 from tandem.plugin.server.convert import SearchCall
 from tandem.plugin.server.encoding import Usage
-from tandem.plugin.server.errors import Servicer, unary
+from tandem.plugin.server.errors import DeadlineExceeded, Servicer, unary
 from tandem.plugin.server.runtime import Runtime
 from tandem.v1 import search_pb2, search_pb2_grpc
 
@@ -109,9 +110,27 @@ class SearchServicer(Servicer, search_pb2_grpc.SearchServiceServicer):
     ) -> search_pb2.SearchResponse:
         started = time.perf_counter()
         p = await self.planner.plan(request)
-        result = await asyncio.to_thread(
-            p.searcher.search, p.call.index, p.call.query, p.call.options, p.encoded, p.call.dsl
-        )
+        remaining = context.time_remaining()
+        # The engine gets what is left of the caller's deadline, so a request the caller
+        # has given up on does not hold an engine thread for the full --engine-timeout.
+        timeout = max(0.05, remaining - 0.05) if remaining is not None else None
+        try:
+            result = await asyncio.to_thread(
+                p.searcher.search,
+                p.call.index,
+                p.call.query,
+                p.call.options,
+                p.encoded,
+                p.call.dsl,
+                timeout,
+            )
+        except EngineUnavailable as err:
+            left = context.time_remaining()
+            if left is not None and left < 0.2:  # our own deadline-bound engine timeout
+                raise DeadlineExceeded(
+                    f"the engine did not answer within the request's deadline: {err}"
+                ) from err
+            raise
         total = 1000 * (time.perf_counter() - started)
         return search_pb2.SearchResponse(
             hits=convert.hits(result.hits, p.call.explain),

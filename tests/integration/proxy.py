@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
+import time
 
 
 class Proxy:
@@ -19,6 +20,8 @@ class Proxy:
         self._server: socket.socket | None = None
         self._sockets: list[socket.socket] = []
         self._lock = threading.Lock()
+        self.delay = 0.0  # seconds added before every answer from upstream
+        self.client_hangups: list[float] = []  # when clients closed their side (monotonic)
 
     @property
     def url(self) -> str:
@@ -56,14 +59,17 @@ class Proxy:
                 continue
             with self._lock:
                 self._sockets += [client, upstream]
-            for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+            for a, b, answers in ((client, upstream, False), (upstream, client, True)):
+                threading.Thread(target=self._pump, args=(a, b, answers), daemon=True).start()
 
-    @staticmethod
-    def _pump(source: socket.socket, target: socket.socket) -> None:
+    def _pump(self, source: socket.socket, target: socket.socket, answers: bool) -> None:
         try:
             while data := source.recv(65536):
+                if answers and self.delay:
+                    time.sleep(self.delay)
                 target.sendall(data)
+            if not answers:
+                self.client_hangups.append(time.monotonic())
         except OSError:
             pass
         finally:

@@ -63,3 +63,40 @@ def test_engine_down_at_start_then_up_then_down_again(engine: EngineHandle) -> N
     finally:
         sidecar.stop()
         proxy.down()
+
+
+def test_a_deadline_reaches_the_engine_and_frees_the_request(engine: EngineHandle) -> None:
+    parts = urlsplit(engine.url)
+    proxy = Proxy((parts.hostname or "127.0.0.1", parts.port or 9200))
+    proxy.up()
+    sidecar = start_sidecar(engine=proxy.url, engine_timeout=20.0, engine_check_interval=60.0)
+    metrics = sidecar.sidecar.runtime.metrics.registry
+    try:
+        with TandemClient(sidecar.address, timeout=1.0) as client:
+            with pytest.raises(ClientError) as fast:  # a quick engine answer first
+                client.search("tandem-no-such-index", "query")
+            assert fast.value.code is grpc.StatusCode.NOT_FOUND
+            proxy.delay = 4.0  # now the engine is slow
+            started = time.monotonic()
+            with pytest.raises(ClientError) as slow:
+                client.search("tandem-no-such-index", "query")
+            assert slow.value.code is grpc.StatusCode.DEADLINE_EXCEEDED
+            assert time.monotonic() - started < 2.5
+
+            def released() -> bool:
+                ended = [
+                    metrics.get_sample_value(
+                        "tandem_requests_total", {"method": "Search", "code": code}
+                    )
+                    or 0.0
+                    for code in ("CANCELLED", "DEADLINE_EXCEEDED")
+                ]
+                return sum(ended) == 1.0
+
+            _eventually(released, 5.0)  # the handler let go at the deadline
+            # ... and so did the engine call: it hung up long before the slow answer
+            # (4 s) or --engine-timeout (20 s) would have ended it.
+            _eventually(lambda: any(t - started < 3.0 for t in proxy.client_hangups), 5.0)
+    finally:
+        sidecar.stop()
+        proxy.down()

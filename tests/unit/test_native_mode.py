@@ -31,12 +31,20 @@ class RecordingAdapter:
     def put_search_pipeline(self, name: str, body: Mapping[str, Any]) -> None:
         self.pipelines.append((name, body))
 
-    def search(self, index: str, body: Mapping[str, Any], pipeline: str | None = None) -> Any:
+    def search(
+        self,
+        index: str,
+        body: Mapping[str, Any],
+        pipeline: str | None = None,
+        timeout: float | None = None,
+    ) -> Any:
         self.searches.append((body, pipeline))
         hits = [{"_id": d, "_score": 1.0 / (i + 1)} for i, d in enumerate(self.ids)]
         return {"hits": {"hits": hits[: body["size"]]}}
 
-    def msearch(self, searches: Sequence[tuple[str, Mapping[str, Any]]]) -> list[Any]:
+    def msearch(
+        self, searches: Sequence[tuple[str, Mapping[str, Any]]], timeout: float | None = None
+    ) -> list[Any]:
         self.msearches.append(searches)
         hits = [{"_id": d, "_score": 1.0 / (i + 1)} for i, d in enumerate(self.ids)]
         return [{"hits": {"hits": hits}} for _ in searches]

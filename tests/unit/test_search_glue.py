@@ -21,7 +21,9 @@ class FakeAdapter:
         self.searches: list[tuple[str, Mapping[str, Any]]] = []
         self.capabilities = CAPS
 
-    def msearch(self, searches: Sequence[tuple[str, Mapping[str, Any]]]) -> list[dict[str, Any]]:
+    def msearch(
+        self, searches: Sequence[tuple[str, Mapping[str, Any]]], timeout: float | None = None
+    ) -> list[dict[str, Any]]:
         self.searches.extend(searches)
         return self.responses[: len(searches)]
 

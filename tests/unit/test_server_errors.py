@@ -16,7 +16,14 @@ from tandem.plugin.engines.errors import (
 )
 from tandem.plugin.index_spec import SpecError
 from tandem.plugin.server.batcher import BatcherClosed, QueueFull
-from tandem.plugin.server.errors import ModelMissing, NotReady, TooLarge, describe, status_for
+from tandem.plugin.server.errors import (
+    DeadlineExceeded,
+    ModelMissing,
+    NotReady,
+    TooLarge,
+    describe,
+    status_for,
+)
 
 Code = grpc.StatusCode
 
@@ -28,6 +35,7 @@ Code = grpc.StatusCode
         (SpecError("dims must match"), Code.INVALID_ARGUMENT),
         (EngineBadRequest("parse error", 400), Code.INVALID_ARGUMENT),
         (QueueFull("busy"), Code.RESOURCE_EXHAUSTED),
+        (DeadlineExceeded("slow engine"), Code.DEADLINE_EXCEEDED),
         (TooLarge("big"), Code.RESOURCE_EXHAUSTED),
         (EngineOverloaded("429", 429), Code.RESOURCE_EXHAUSTED),
         (NotReady("no engine"), Code.UNAVAILABLE),
