@@ -15,7 +15,7 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from tandem.integration.errors import EngineStartError
 from tandem.integration.specs import EngineKind
@@ -36,7 +36,8 @@ def _split_credentials(url: str) -> tuple[str, dict[str, str]]:
     parts = urlsplit(url)
     headers: dict[str, str] = {}
     if parts.username:
-        token = base64.b64encode(f"{parts.username}:{parts.password or ''}".encode()).decode()
+        user, password = unquote(parts.username), unquote(parts.password or "")
+        token = base64.b64encode(f"{user}:{password}".encode()).decode()
         headers["Authorization"] = f"Basic {token}"
         netloc = parts.hostname or ""
         if parts.port:

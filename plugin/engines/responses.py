@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from tandem.plugin.engines.base import BulkItemResult, Json
 from tandem.plugin.engines.errors import EngineRequestError, error_for_status
@@ -41,7 +41,8 @@ def split_auth(url: str) -> tuple[str, tuple[str, str] | None]:
     if parts.port:
         netloc += f":{parts.port}"
     bare = urlunsplit(parts._replace(netloc=netloc)).rstrip("/")
-    return bare, (parts.username, parts.password or "")
+    # userinfo is percent-encoded in a URL (a password may hold '@' or ':')
+    return bare, (unquote(parts.username), unquote(parts.password or ""))
 
 
 def chunked(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:

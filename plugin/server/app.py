@@ -27,7 +27,6 @@ from tandem.encoders.loader import load_dense, load_sparse, text_batcher
 from tandem.encoders.registry import ModelKind, resolve_spec
 from tandem.encoders.session import SessionOptions
 from tandem.encoders.text import Batching
-from tandem.plugin.cli.targets import engine_url
 from tandem.plugin.server.auth import BearerAuth
 from tandem.plugin.server.batcher import BatcherOptions
 from tandem.plugin.server.encode_service import EncodeServicer, InfoServicer
@@ -93,9 +92,7 @@ def load_runtime(settings: Settings, metrics: Metrics, progress: Progress = _log
         sparse = SparseModel(splade, options, limits, metrics, idf, settings.int8)
     elif settings.idf is not None:
         raise ValueError("--idf needs a sparse model: its tokenizer and document side")
-    engine = EngineLink(
-        engine_url(settings.engine) if settings.engine else None, settings.engine_timeout
-    )
+    engine = EngineLink(settings.engine_address(), settings.engine_timeout)
     return Runtime(
         dense,
         sparse,

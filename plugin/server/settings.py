@@ -15,6 +15,7 @@ import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from tandem.integration.probe import redact
 
@@ -44,6 +45,9 @@ class Settings:
     threads: int = _setting(0, "onnxruntime threads per model (0: one per core)")
     engine: str | None = _setting(
         None, "engine URL (or 'opensearch'/'elasticsearch'); none: encoding only", secret=True
+    )
+    engine_credentials_file: Path | None = _setting(
+        None, "file holding the engine's USER:PASSWORD (kept out of the URL and the environment)"
     )
     engine_timeout: float = _setting(30.0, "seconds per engine request")
     engine_check_interval: float = _setting(5.0, "seconds between engine health checks")
@@ -98,6 +102,27 @@ class Settings:
     @property
     def sparse_model(self) -> str | None:
         return None if self.sparse.lower() == NONE else self.sparse
+
+    def engine_address(self) -> str | None:
+        """The engine URL, with the credentials file's user and password in it when given."""
+        if not self.engine:
+            if self.engine_credentials_file is not None:
+                raise ValueError("--engine-credentials-file needs --engine")
+            return None
+        from tandem.plugin.cli.targets import engine_url
+
+        url = engine_url(self.engine)
+        if self.engine_credentials_file is None:
+            return url
+        text = self.engine_credentials_file.read_text().strip()
+        user, sep, password = text.partition(":")
+        if not sep or not user:
+            raise ValueError(f"{self.engine_credentials_file} must hold USER:PASSWORD on one line")
+        parts = urlsplit(url)
+        if parts.username:
+            raise ValueError("give the engine credentials in the URL or in the file, not both")
+        netloc = f"{quote(user, safe='')}:{quote(password, safe='')}@{parts.netloc}"
+        return urlunsplit(parts._replace(netloc=netloc))
 
     def token(self) -> str | None:
         """The bearer token, read from its file when one is given."""

@@ -258,9 +258,10 @@ def test_engine_errors_reraises_translated_and_passes_others() -> None:
 
 def test_split_auth() -> None:
     assert split_auth("http://localhost:9200/") == ("http://localhost:9200", None)
+    # userinfo is percent-encoded in URLs: %40 is '@'
     assert split_auth("https://elastic:p%40ss@es.example:9243") == (
         "https://es.example:9243",
-        ("elastic", "p%40ss"),
+        ("elastic", "p@ss"),
     )
     assert split_auth("http://user@h:1") == ("http://h:1", ("user", ""))
 

@@ -110,3 +110,32 @@ def test_the_settings_table_in_the_docs_matches_the_code() -> None:
             f"{field.metadata['help']} |"
         )
         assert row in docs, f"docs/sidecar.md lacks or misstates: {row}"
+
+
+def test_engine_credentials_come_from_a_file_and_stay_out_of_logs(tmp_path: Path) -> None:
+    from tandem.plugin.engines.responses import split_auth
+
+    secret = tmp_path / "engine"
+    secret.write_text("tandem:p@ss:w0rd/+\n")
+    settings = Settings(engine="http://search.internal:9200", engine_credentials_file=secret)
+    address = settings.engine_address()
+    assert address is not None and "p@ss" not in address  # percent-encoded in the URL
+    assert split_auth(address) == ("http://search.internal:9200", ("tandem", "p@ss:w0rd/+"))
+    assert "w0rd" not in str(settings.redacted())
+
+
+@pytest.mark.parametrize(
+    "content, engine, message",
+    [
+        ("no-colon", "http://e:9200", "USER:PASSWORD"),
+        ("u:p", "http://a:b@e:9200", "not both"),
+        ("u:p", None, "needs --engine"),
+    ],
+)
+def test_bad_engine_credentials_are_refused(
+    tmp_path: Path, content: str, engine: str | None, message: str
+) -> None:
+    secret = tmp_path / "engine"
+    secret.write_text(content)
+    with pytest.raises(ValueError, match=message):
+        Settings(engine=engine, engine_credentials_file=secret).engine_address()
