@@ -76,3 +76,46 @@ def test_tls_serves_encrypted_and_refuses_plaintext(tmp_path: Path) -> None:
         assert err.value.code is grpc.StatusCode.UNAVAILABLE
     finally:
         sidecar.stop()
+
+
+def _signed(folder: Path, name: str, ca_key: Path, ca_cert: Path) -> tuple[Path, Path]:
+    key, csr, cert = folder / f"{name}.key", folder / f"{name}.csr", folder / f"{name}.pem"
+    extensions = folder / f"{name}.ext"
+    extensions.write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+    run = {"check": True, "capture_output": True}
+    subprocess.run(
+        ["openssl", "req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={name}",
+         "-keyout", str(key), "-out", str(csr)],
+        **run,  # type: ignore[arg-type]
+    )  # fmt: skip
+    subprocess.run(
+        ["openssl", "x509", "-req", "-in", str(csr), "-CA", str(ca_cert), "-CAkey", str(ca_key),
+         "-CAcreateserial", "-days", "1", "-extfile", str(extensions), "-out", str(cert)],
+        **run,  # type: ignore[arg-type]
+    )  # fmt: skip
+    return key, cert
+
+
+def test_mutual_tls_requires_a_client_certificate(tmp_path: Path) -> None:
+    ca_key, ca_cert = _certificate(tmp_path)  # a self-signed CA
+    server_key, server_cert = _signed(tmp_path, "server", ca_key, ca_cert)
+    client_key, client_cert = _signed(tmp_path, "client", ca_key, ca_cert)
+    sidecar = start_sidecar(
+        sparse="none",
+        tls_cert=server_cert,
+        tls_key=server_key,
+        tls_client_ca=ca_cert,
+        metrics_port=-1,
+    )
+    try:
+        address = f"localhost:{sidecar.port}"
+        with TandemClient(
+            address, tls_ca=ca_cert, tls_cert=client_cert, tls_key=client_key
+        ) as client:
+            assert client.encode_dense(["mutual"]).vectors.shape == (1, 384)
+        with TandemClient(address, tls_ca=ca_cert, timeout=5) as anonymous:
+            with pytest.raises(ClientError) as refused:
+                anonymous.encode_dense(["no client certificate"])
+            assert refused.value.code is grpc.StatusCode.UNAVAILABLE
+    finally:
+        sidecar.stop()
