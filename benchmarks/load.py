@@ -156,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--engine", default="opensearch", help="engine to start or use")
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--duration", type=float, required=True, help="seconds of load")
-    parser.add_argument("--warmup", type=float, default=5.0, help="seconds before measuring")
+    parser.add_argument("--warmup", type=float, default=20.0, help="seconds before measuring")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     queries = load_queries(DEFAULT_DATA)
