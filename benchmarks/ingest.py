@@ -27,10 +27,10 @@ from tandem.encoders.registry import KNOWN_MODELS, InputKind
 from tandem.encoders.sparse import Pruning
 from tandem.integration.launcher import Launcher
 from tandem.integration.specs import EngineKind, parse_kind
-from tandem.plugin.cli.index import default_spec
 from tandem.plugin.engines.connect import connect
 from tandem.plugin.ingest.bulk import BulkOptions, BulkWriter
 from tandem.plugin.ingest.documents import Document, read_documents
+from tandem.plugin.ingest.fill import default_spec
 from tandem.plugin.ingest.pipeline import FieldMap, IngestOptions, Ingestor, SourceBuilder
 from tandem.plugin.mapping import build_index_body
 

@@ -60,29 +60,18 @@ def rss_mb(pid: int | None) -> float | None:
 def prepare_index(url: str) -> None:
     from tandem.encoders.loader import load_dense, load_sparse
     from tandem.encoders.registry import KNOWN_MODELS
-    from tandem.plugin.cli.index import default_spec
     from tandem.plugin.engines.connect import connect
-    from tandem.plugin.ingest.bulk import BulkOptions, BulkWriter
     from tandem.plugin.ingest.documents import Document, read_documents
-    from tandem.plugin.ingest.pipeline import FieldMap, IngestOptions, Ingestor, SourceBuilder
-    from tandem.plugin.mapping import build_index_body
+    from tandem.plugin.ingest.fill import fill_index, holds
 
     adapter = connect(url)
     try:
         docs = [d for d in read_documents(DEFAULT_DATA) if isinstance(d, Document)][:DOCS]
-        if adapter.index_exists(INDEX) and adapter.count(INDEX) == len(docs):
+        if holds(adapter, INDEX, len(docs)):
             return
-        adapter.delete_index(INDEX)
-        spec = default_spec(INDEX, ("title", "text"), 384, True)
-        adapter.create_index(INDEX, build_index_body(spec, adapter.capabilities, 384))
         log(f"indexing {len(docs)} SciFact documents into {INDEX}")
         dense, sparse = load_dense(KNOWN_MODELS["minilm"]), load_sparse(KNOWN_MODELS["splade-tiny"])
-        Ingestor(
-            BulkWriter(adapter, INDEX, BulkOptions()),
-            SourceBuilder(FieldMap(), dense, sparse),
-            IngestOptions(),
-        ).run(docs)
-        adapter.refresh(INDEX)
+        fill_index(adapter, INDEX, docs, dense, sparse)
     finally:
         adapter.close()
 

@@ -9,16 +9,14 @@ Indexes the whole BEIR SciFact corpus (5,183 abstracts; read in place from
 that name already holds every document, then runs the 300 test queries with
 BM25, dense, sparse, RRF and linear (min-max) fusion, in sidecar mode and, for
 the fused methods, in native mode where the engine and its licence have it.
-nDCG@10 uses the qrels' graded relevance with ``log2(rank + 1)`` discounts
-(the BEIR definition). The index is kept for the next run.
+nDCG@10 comes from ir-measures (trec_eval's definition, graded gains), as in
+``tandem eval``. The index is kept for the next run.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
 import json
-import math
 import time
 from pathlib import Path
 from typing import Any
@@ -28,74 +26,46 @@ from tandem.encoders.loader import load_dense, load_sparse
 from tandem.encoders.registry import KNOWN_MODELS
 from tandem.integration.launcher import Launcher
 from tandem.integration.specs import parse_kind
-from tandem.plugin.cli.index import default_spec
 from tandem.plugin.engines.connect import connect
 from tandem.plugin.engines.errors import CapabilityError
-from tandem.plugin.ingest.bulk import BulkOptions, BulkWriter
-from tandem.plugin.ingest.documents import Document, read_documents
-from tandem.plugin.ingest.pipeline import FieldMap, IngestOptions, Ingestor, SourceBuilder
+from tandem.plugin.evaluation.data import Dataset
+from tandem.plugin.evaluation.metrics import relevance
+from tandem.plugin.ingest.documents import Document
+from tandem.plugin.ingest.fill import default_spec, fill_index, holds
 from tandem.plugin.ingest.progress import ProgressLine
-from tandem.plugin.mapping import build_index_body, sparse_field_type
+from tandem.plugin.mapping import sparse_field_type
 from tandem.plugin.search import Searcher, SearchOptions
 
 INDEX = "tandem-bench-scifact"
 METHODS = ("bm25", "dense", "sparse", "rrf", "linear")
 
 
-def ndcg_at_10(ranked: list[str], judged: dict[str, int]) -> float:
-    gains = [judged.get(doc, 0) for doc in ranked[:10]]
-    dcg = sum(g / math.log2(i + 2) for i, g in enumerate(gains))
-    ideal = sorted(judged.values(), reverse=True)[:10]
-    idcg = sum(g / math.log2(i + 2) for i, g in enumerate(ideal))
-    return dcg / idcg if idcg else 0.0
-
-
-def load_queries(folder: Path) -> tuple[dict[str, str], dict[str, dict[str, int]]]:
-    qrels: dict[str, dict[str, int]] = {}
-    with (folder / "qrels" / "test.tsv").open() as handle:
-        for row in csv.DictReader(handle, delimiter="\t"):
-            qrels.setdefault(row["query-id"], {})[row["corpus-id"]] = int(row["score"])
-    queries = {}
-    with (folder / "queries.jsonl").open() as lines:
-        for line in lines:
-            record = json.loads(line)
-            if record["_id"] in qrels:
-                queries[record["_id"]] = record["text"]
-    return queries, qrels
-
-
 def run(data: Path, engine: str) -> dict[str, Any]:
-    docs = [r for r in read_documents(data) if isinstance(r, Document)]
-    queries, qrels = load_queries(data)
+    dataset = Dataset.load(data)
+    docs = [r for r in dataset.documents() if isinstance(r, Document)]
+    queries = dataset.queries
     dense = load_dense(KNOWN_MODELS["minilm"])
     sparse = load_sparse(KNOWN_MODELS["splade-tiny"])
     url = engine if "://" in engine else Launcher(progress=log).up(parse_kind(engine)).url
     adapter = connect(url)
     spec = default_spec(INDEX, ("title", "text"), 384, True)
     try:
-        if not adapter.index_exists(INDEX) or adapter.count(INDEX) != len(docs):
-            adapter.delete_index(INDEX)
-            adapter.create_index(INDEX, build_index_body(spec, adapter.capabilities, 384))
+        if not holds(adapter, INDEX, len(docs)):
             log(f"indexing {len(docs):,} SciFact documents into {url}")
-            report = Ingestor(
-                BulkWriter(adapter, INDEX, BulkOptions()),
-                SourceBuilder(FieldMap(), dense, sparse),
-                IngestOptions(),
-                ProgressLine(),
-            ).run(docs, total=len(docs))
+            report = fill_index(adapter, INDEX, docs, dense, sparse, ProgressLine())
             if report.failures:
                 raise RuntimeError(f"{len(report.failures)} documents failed to index")
-            adapter.refresh(INDEX)
         searcher = Searcher(adapter, dense, sparse, sparse_field_type(spec, adapter.capabilities))
         results: dict[str, Any] = {}
         runs = [(m, "sidecar") for m in METHODS] + [(m, "native") for m in ("rrf", "linear")]
         for method, mode in runs:
-            scores, started = [], time.perf_counter()
+            ranked: dict[str, dict[str, float]] = {}
+            started = time.perf_counter()
             try:
                 for qid, text in queries.items():
                     options = SearchOptions(method=method, mode=mode)  # type: ignore[arg-type]
                     hits = searcher.search(INDEX, text, options).hits
-                    scores.append(ndcg_at_10([h.id for h in hits], qrels[qid]))
+                    ranked[qid] = {h.id: float(len(hits) - r) for r, h in enumerate(hits)}
             except CapabilityError as err:
                 log(f"{method} {mode}: not available here ({err})")
                 continue
@@ -105,8 +75,8 @@ def run(data: Path, engine: str) -> dict[str, Any]:
                 else (f"{method} (native)")
             )
             results[name] = {
-                "ndcg@10": sum(scores) / len(scores),
-                "ms_per_query": 1000 * (time.perf_counter() - started) / len(scores),
+                "ndcg@10": relevance(ranked, dataset.qrels)["ndcg@10"],
+                "ms_per_query": 1000 * (time.perf_counter() - started) / len(queries),
             }
             log(f"{name:16} nDCG@10 {results[name]['ndcg@10']:.4f}")
         caps = adapter.capabilities

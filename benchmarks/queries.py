@@ -35,13 +35,11 @@ from tandem.encoders.loader import load_dense, load_sparse, text_batcher
 from tandem.encoders.registry import KNOWN_MODELS
 from tandem.integration.launcher import Launcher
 from tandem.integration.specs import parse_kind
-from tandem.plugin.cli.index import default_spec
 from tandem.plugin.engines.connect import connect
 from tandem.plugin.engines.errors import CapabilityError
-from tandem.plugin.ingest.bulk import BulkOptions, BulkWriter
 from tandem.plugin.ingest.documents import Document, read_documents
-from tandem.plugin.ingest.pipeline import FieldMap, IngestOptions, Ingestor, SourceBuilder
-from tandem.plugin.mapping import build_index_body, sparse_field_type
+from tandem.plugin.ingest.fill import default_spec, fill_index, holds
+from tandem.plugin.mapping import sparse_field_type
 from tandem.plugin.rewriter import bm25_body
 from tandem.plugin.search import Searcher, SearchOptions
 from tandem.plugin.search_request import SearchRequest
@@ -83,22 +81,14 @@ def run(engine: str, docs_count: int, query_count: int) -> QueryBench:
     adapter = connect(url)
     try:
         spec = default_spec(INDEX, ("title", "text"), 384, True)
-        if not adapter.index_exists(INDEX) or adapter.count(INDEX) != len(docs):
-            adapter.delete_index(INDEX)
-            adapter.create_index(INDEX, build_index_body(spec, adapter.capabilities, 384))
+        if not holds(adapter, INDEX, len(docs)):
             log(f"indexing {len(docs):,} SciFact documents into {INDEX}")
-            Ingestor(
-                BulkWriter(adapter, INDEX, BulkOptions()),
-                SourceBuilder(FieldMap(), dense, splade),
-                IngestOptions(),
-            ).run(docs)
-            adapter.refresh(INDEX)
+            fill_index(adapter, INDEX, docs, dense, splade)
         sparse_type = sparse_field_type(spec, adapter.capabilities)
+        tokenizer = text_batcher(KNOWN_MODELS["splade-tiny"])
         idf = IdfQueryEncoder(
-            text_batcher(KNOWN_MODELS["splade-tiny"]),
-            IdfTable.from_corpus(
-                text_batcher(KNOWN_MODELS["splade-tiny"]), (d.passage() for d in docs)
-            ),
+            tokenizer,
+            IdfTable.from_corpus(tokenizer, (d.passage() for d in docs)),
         )
         hybrid = Searcher(adapter, dense, splade, sparse_type)
         inference_free = Searcher(adapter, None, idf, sparse_type)

@@ -20,9 +20,10 @@ from tandem.plugin.cli.remote import add_server_arguments, client_for
 from tandem.plugin.cli.targets import engine_url
 from tandem.plugin.engines.base import EngineAdapter
 from tandem.plugin.engines.connect import connect
-from tandem.plugin.index_spec import DenseField, IndexSpec, SparseField, TextField
+from tandem.plugin.index_spec import IndexSpec
 from tandem.plugin.ingest.bulk import BulkOptions, BulkWriter
 from tandem.plugin.ingest.documents import BadLine, corpus_file, read_documents
+from tandem.plugin.ingest.fill import default_spec
 from tandem.plugin.ingest.pipeline import (
     Failure,
     FieldMap,
@@ -69,18 +70,6 @@ def register(commands: Any) -> None:
 
 def _say(message: str) -> None:
     print(f"· {message}", file=sys.stderr, flush=True)
-
-
-def default_spec(
-    name: str, text_fields: tuple[str, ...], dims: int | None, sparse: bool
-) -> IndexSpec:
-    """The index Tandem creates when none exists: text, ``embedding`` and ``sparse``."""
-    return IndexSpec(
-        name=name,
-        text_fields=tuple(TextField(f) for f in text_fields),
-        dense=DenseField("embedding", dims) if dims else None,
-        sparse=SparseField("sparse") if sparse else None,
-    )
 
 
 def _ensure_index(adapter: EngineAdapter, spec: IndexSpec, dims: int | None) -> None:

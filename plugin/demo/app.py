@@ -13,15 +13,13 @@ from tandem.encoders.registry import KNOWN_MODELS
 from tandem.encoders.sparse import SpladeEncoder
 from tandem.integration.launcher import Launcher
 from tandem.integration.specs import EngineKind
-from tandem.plugin.cli.index import default_spec
 from tandem.plugin.demo.corpus import corpus_key, stdlib_documents
 from tandem.plugin.engines.base import EngineAdapter
 from tandem.plugin.engines.connect import connect
 from tandem.plugin.fusion import FusedHit
-from tandem.plugin.ingest.bulk import BulkOptions, BulkWriter
-from tandem.plugin.ingest.pipeline import FieldMap, IngestOptions, Ingestor, SourceBuilder
+from tandem.plugin.ingest.fill import default_spec, fill_index, holds
 from tandem.plugin.ingest.progress import ProgressLine
-from tandem.plugin.mapping import build_index_body, sparse_field_type
+from tandem.plugin.mapping import sparse_field_type
 from tandem.plugin.search import Searcher, SearchOptions
 
 Say = Callable[[str], None]
@@ -71,19 +69,11 @@ def prepare(engine: str | None, limit: int | None, say: Say) -> Demo:
     index = f"tandem-demo-{corpus_key(docs)}"
     adapter = connect(url)
     spec = default_spec(index, ("title", "text"), 384, True)
-    if adapter.index_exists(index) and adapter.count(index) == len(docs):
+    if holds(adapter, index, len(docs)):
         say(f"index {index} already holds the {len(docs):,} docstrings")
     else:
-        adapter.delete_index(index)
-        adapter.create_index(index, build_index_body(spec, adapter.capabilities, model_dims=384))
         say(f"indexing {len(docs):,} docstrings into {index} on {adapter.url}")
-        report = Ingestor(
-            BulkWriter(adapter, index, BulkOptions()),
-            SourceBuilder(FieldMap(), dense, sparse),
-            IngestOptions(),
-            ProgressLine(),
-        ).run(docs, total=len(docs))
-        adapter.refresh(index)
+        report = fill_index(adapter, index, docs, dense, sparse, ProgressLine())
         if report.failures:
             say(f"{len(report.failures)} docstrings failed to index; searching the rest")
     searcher = Searcher(adapter, dense, sparse, sparse_field_type(spec, adapter.capabilities))

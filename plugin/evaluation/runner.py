@@ -15,15 +15,13 @@ from typing import Any
 
 from tandem.encoders.dense import DenseEncoder
 from tandem.encoders.sparse import SpladeEncoder
-from tandem.plugin.cli.index import default_spec
 from tandem.plugin.engines.base import EngineAdapter
 from tandem.plugin.evaluation.data import Dataset, content_hash
 from tandem.plugin.evaluation.metrics import latency, relevance
-from tandem.plugin.ingest.bulk import BulkOptions, BulkWriter
 from tandem.plugin.ingest.documents import Document
-from tandem.plugin.ingest.pipeline import FieldMap, IngestOptions, Ingestor, SourceBuilder
+from tandem.plugin.ingest.fill import default_spec, fill_index, holds
 from tandem.plugin.ingest.progress import ProgressLine
-from tandem.plugin.mapping import build_index_body, sparse_field_type
+from tandem.plugin.mapping import sparse_field_type
 from tandem.plugin.search import METHODS, Searcher, SearchOptions
 
 DEPTH = 100  # hits per query: enough for recall@100
@@ -84,26 +82,16 @@ def ensure_index(
     """The dataset's index (created and filled unless a complete one exists)."""
     docs = [d for d in dataset.documents() if isinstance(d, Document)]
     name = index_name(dataset, dense.spec.name, sparse.spec.name)
-    if adapter.index_exists(name) and adapter.count(name) == len(docs):
+    if holds(adapter, name, len(docs)):
         say(f"reusing index {name} ({len(docs):,} documents, same content)")
         return name, len(docs), True
-    adapter.delete_index(name)
-    dims = int(dense.encode(["dims"]).shape[1])
-    spec = default_spec(name, ("title", "text"), dims, True)
-    adapter.create_index(name, build_index_body(spec, adapter.capabilities, model_dims=dims))
     say(f"indexing {len(docs):,} documents of {dataset.name} into {name}")
-    report = Ingestor(
-        BulkWriter(adapter, name, BulkOptions()),
-        SourceBuilder(FieldMap(), dense, sparse),
-        IngestOptions(),
-        ProgressLine(),
-    ).run(docs, total=len(docs))
+    report = fill_index(adapter, name, docs, dense, sparse, ProgressLine())
     if report.failures:
         first = report.failures[0]
         raise RuntimeError(
             f"{len(report.failures)} documents failed to index (first: {first.id}: {first.reason})"
         )
-    adapter.refresh(name)
     return name, len(docs), False
 
 

@@ -26,12 +26,12 @@ from tandem.integration.config import StartOptions
 from tandem.integration.handle import EngineHandle
 from tandem.integration.launcher import Launcher
 from tandem.integration.specs import EngineKind
-from tandem.plugin.cli.index import default_spec
 from tandem.plugin.engines.base import EngineAdapter
 from tandem.plugin.engines.connect import connect
 from tandem.plugin.index_spec import IndexSpec, MetadataField
 from tandem.plugin.ingest.bulk import BulkOptions, BulkWriter, RetryPolicy
 from tandem.plugin.ingest.documents import BadLine, Document, read_documents
+from tandem.plugin.ingest.fill import default_spec
 from tandem.plugin.ingest.pipeline import FieldMap, IngestOptions, Ingestor, SourceBuilder
 from tandem.plugin.ingest.progress import Snapshot
 from tandem.plugin.mapping import build_index_body

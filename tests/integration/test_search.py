@@ -22,11 +22,11 @@ from tandem.encoders.loader import load_dense, load_sparse
 from tandem.encoders.registry import KNOWN_MODELS
 from tandem.encoders.sparse import SpladeEncoder
 from tandem.integration.handle import EngineHandle
-from tandem.plugin.cli.index import default_spec
 from tandem.plugin.engines.connect import connect
 from tandem.plugin.engines.errors import CapabilityError
 from tandem.plugin.ingest.bulk import BulkOptions, BulkWriter
 from tandem.plugin.ingest.documents import Document, read_documents
+from tandem.plugin.ingest.fill import default_spec
 from tandem.plugin.ingest.pipeline import FieldMap, IngestOptions, Ingestor, SourceBuilder
 from tandem.plugin.mapping import build_index_body, sparse_field_type
 from tandem.plugin.search import Searcher, SearchOptions
