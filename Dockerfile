@@ -8,8 +8,8 @@ COPY plugin plugin
 COPY encoders encoders
 COPY integration integration
 COPY proto proto
-# The export extra turns the pulled checkpoints into ONNX inside the image.
-RUN pip wheel --no-cache-dir --wheel-dir /wheels ".[export]"
+# The server extra is the sidecar; export turns the pulled checkpoints into ONNX in the image.
+RUN pip wheel --no-cache-dir --wheel-dir /wheels ".[server,export]"
 
 FROM python:3.11-slim AS runtime
 RUN useradd --create-home --uid 10001 tandem

@@ -28,11 +28,11 @@ from tandem.encoders.sparse import Pruning
 from tandem.integration.launcher import Launcher
 from tandem.integration.specs import EngineKind, parse_kind
 from tandem.plugin.engines.connect import connect
+from tandem.plugin.index.mapping import build_index_body
+from tandem.plugin.index.spec import default_spec
 from tandem.plugin.ingest.bulk import BulkOptions, BulkWriter
 from tandem.plugin.ingest.documents import Document, read_documents
-from tandem.plugin.ingest.fill import default_spec
 from tandem.plugin.ingest.pipeline import FieldMap, IngestOptions, Ingestor, SourceBuilder
-from tandem.plugin.mapping import build_index_body
 
 INDEX = "tandem-bench-ingest"
 

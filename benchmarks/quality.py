@@ -30,11 +30,13 @@ from tandem.plugin.engines.connect import connect
 from tandem.plugin.engines.errors import CapabilityError
 from tandem.plugin.evaluation.data import Dataset
 from tandem.plugin.evaluation.metrics import relevance
+from tandem.plugin.index.mapping import sparse_field_type
+from tandem.plugin.index.spec import default_spec
 from tandem.plugin.ingest.documents import Document
-from tandem.plugin.ingest.fill import default_spec, fill_index, holds
+from tandem.plugin.ingest.fill import fill_index, holds
 from tandem.plugin.ingest.progress import ProgressLine
-from tandem.plugin.mapping import sparse_field_type
-from tandem.plugin.search import Searcher, SearchOptions
+from tandem.plugin.search.options import SearchOptions
+from tandem.plugin.search.searcher import Searcher
 
 INDEX = "tandem-bench-scifact"
 METHODS = ("bm25", "dense", "sparse", "rrf", "linear")

@@ -37,12 +37,14 @@ from tandem.integration.launcher import Launcher
 from tandem.integration.specs import parse_kind
 from tandem.plugin.engines.connect import connect
 from tandem.plugin.engines.errors import CapabilityError
+from tandem.plugin.index.mapping import sparse_field_type
+from tandem.plugin.index.spec import default_spec
 from tandem.plugin.ingest.documents import Document, read_documents
-from tandem.plugin.ingest.fill import default_spec, fill_index, holds
-from tandem.plugin.mapping import sparse_field_type
-from tandem.plugin.rewriter import bm25_body
-from tandem.plugin.search import Searcher, SearchOptions
-from tandem.plugin.search_request import SearchRequest
+from tandem.plugin.ingest.fill import fill_index, holds
+from tandem.plugin.search.options import SearchOptions
+from tandem.plugin.search.request import SearchRequest
+from tandem.plugin.search.rewriter import bm25_body
+from tandem.plugin.search.searcher import Searcher
 
 INDEX = "tandem-bench-queries"
 

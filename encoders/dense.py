@@ -6,10 +6,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from tandem.encoders.pooling import FloatArray, cls_pool, l2_normalize, mean_pool
-from tandem.encoders.registry import InputKind, ModelSpec, Pooling
-from tandem.encoders.session import OnnxModel
-from tandem.encoders.text import Batching, TextBatcher
+from .pooling import FloatArray, cls_pool, l2_normalize, mean_pool
+from .registry import InputKind, ModelSpec, Pooling
+from .session import OnnxModel
+from .text import Batching, TextBatcher
 
 
 class DenseEncoder:

@@ -18,7 +18,7 @@ from types import MappingProxyType
 
 import onnx
 
-from tandem.encoders.bert_graph import BertConfig, Head, build_bert_graph
+from .bert_graph import BertConfig, Head, build_bert_graph
 
 MODEL_FILE = "model.onnx"
 _UNFUSED_ATTENTION = ("Softmax",)

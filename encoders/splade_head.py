@@ -18,8 +18,8 @@ import numpy as np
 import numpy.typing as npt
 import onnxruntime as ort
 
-from tandem.encoders.pooling import FloatArray, IntArray
-from tandem.encoders.session import SessionOptions, ort_session_options
+from .pooling import FloatArray, IntArray
+from .session import SessionOptions, ort_session_options
 
 _OPSET = 17
 

@@ -7,8 +7,9 @@ from typing import Any
 from elasticsearch import Elasticsearch
 from opensearchpy import OpenSearch
 
-from tandem.integration.handle import EngineHandle
-from tandem.integration.specs import EngineKind
+from tandem.plugin.engines.kinds import EngineKind
+
+from .handle import EngineHandle
 
 EngineClient = OpenSearch | Elasticsearch
 

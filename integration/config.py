@@ -11,7 +11,9 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from tandem.integration.specs import EngineKind, EngineSpec
+from tandem.plugin.engines.kinds import EngineKind
+
+from .specs import EngineSpec
 
 
 @dataclass(frozen=True)

@@ -11,10 +11,12 @@ from __future__ import annotations
 import os
 import time
 
-from tandem.integration import probe
-from tandem.integration.errors import EngineStartError
-from tandem.integration.handle import EngineHandle
-from tandem.integration.specs import EngineKind, EngineSpec
+from tandem.plugin.engines.kinds import EngineKind
+
+from . import probe
+from .errors import EngineStartError
+from .handle import EngineHandle
+from .specs import EngineSpec
 
 IMAGES = {
     EngineKind.OPENSEARCH: "opensearchproject/opensearch:{version}",

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from tandem.integration.specs import EngineKind
+from tandem.plugin.engines.kinds import EngineKind
 
 Origin = Literal["started", "attached", "container"]
 

@@ -14,10 +14,10 @@ import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
-from tandem.integration import maven
-from tandem.integration.errors import EngineError
-from tandem.integration.jdk import Jdk
-from tandem.integration.specs import EngineSpec, ModuleJar
+from . import maven
+from .errors import EngineError
+from .jdk import Jdk
+from .specs import EngineSpec, ModuleJar
 
 _MARKER = ".tandem-installed.json"
 # The engine itself and what it drags in: ``lib/`` already carries these jars, so the

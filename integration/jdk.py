@@ -8,8 +8,8 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from tandem.integration.errors import ToolMissingError
-from tandem.integration.specs import EngineSpec
+from .errors import ToolMissingError
+from .specs import EngineSpec
 
 _RELEASE_RE = re.compile(r'^JAVA_VERSION="([^"]+)"', re.MULTILINE)
 _SEARCH_ROOTS = (Path("/usr/lib/jvm"), Path("/usr/local/lib/jvm"), Path("/opt/java"), Path("/opt"))

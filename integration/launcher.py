@@ -15,19 +15,21 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from tandem.integration import containers, probe
-from tandem.integration.config import InstanceLayout, StartOptions, write_instance_config
-from tandem.integration.errors import (
+from tandem.plugin.engines.kinds import EngineKind
+
+from . import containers, probe
+from .config import InstanceLayout, StartOptions, write_instance_config
+from .errors import (
     EngineError,
     EngineStartError,
     EngineUnreachableError,
     PortInUseError,
 )
-from tandem.integration.handle import EngineHandle, load_handle
-from tandem.integration.install import ensure_installed
-from tandem.integration.jdk import choose_jdk, discover_jdks
-from tandem.integration.paths import engines_dir
-from tandem.integration.process import (
+from .handle import EngineHandle, load_handle
+from .install import ensure_installed
+from .jdk import choose_jdk, discover_jdks
+from .paths import engines_dir
+from .process import (
     chown_tree,
     ensure_service_user,
     group_alive,
@@ -36,7 +38,7 @@ from tandem.integration.process import (
     stop_group,
     tail,
 )
-from tandem.integration.specs import EngineKind, EngineSpec, engine_spec
+from .specs import EngineSpec, engine_spec
 
 Progress = Callable[[str], None]
 

@@ -7,8 +7,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from tandem.integration.errors import ArtifactNotFoundError, EngineError, ToolMissingError
-from tandem.integration.specs import MavenArtifact
+from .errors import ArtifactNotFoundError, EngineError, ToolMissingError
+from .specs import MavenArtifact
 
 _NOT_FOUND_MARKERS = ("Could not find artifact", "could not be resolved", "was not found in")
 

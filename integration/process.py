@@ -16,7 +16,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from tandem.integration.errors import EngineError
+from .errors import EngineError
 
 SERVICE_USER = "tandem"
 

@@ -16,11 +16,13 @@ from typing import Any
 
 import pytest
 
-from tandem.integration.clients import client_for
-from tandem.integration.errors import EngineError
-from tandem.integration.handle import EngineHandle
-from tandem.integration.launcher import Launcher
-from tandem.integration.specs import DEFAULT_VERSIONS, EngineKind, parse_kind
+from tandem.plugin.engines.kinds import EngineKind
+
+from .clients import client_for
+from .errors import EngineError
+from .handle import EngineHandle
+from .launcher import Launcher
+from .specs import DEFAULT_VERSIONS, parse_kind
 
 DEFAULT_MATRIX = "opensearch,elasticsearch"
 

@@ -10,22 +10,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from enum import StrEnum
 
-
-class EngineKind(StrEnum):
-    OPENSEARCH = "opensearch"
-    ELASTICSEARCH = "elasticsearch"
-
-    @property
-    def label(self) -> str:
-        return "OpenSearch" if self is EngineKind.OPENSEARCH else "Elasticsearch"
-
-    @property
-    def url_env(self) -> str:
-        """Environment variable that points Tandem at an existing engine of this kind."""
-        return f"TANDEM_{self.name}_URL"
-
+from tandem.plugin.engines.kinds import EngineKind
 
 DEFAULT_VERSIONS: dict[EngineKind, str] = {
     # Newest lines on Maven Central that start here with their plugins (docs/engines.md).

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from tandem.integration.specs import EngineKind
 from tandem.plugin.engines.base import Capabilities
+from tandem.plugin.engines.kinds import EngineKind
 
 OPENSEARCH_36 = Capabilities(
     kind=EngineKind.OPENSEARCH,

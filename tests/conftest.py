@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tandem.integration.specs import EngineKind
+from tandem.plugin.engines.kinds import EngineKind
 
 pytest_plugins = ["tandem.integration.pytest_plugin"]
 

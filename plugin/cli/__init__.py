@@ -13,9 +13,20 @@ from collections.abc import Sequence
 
 from tandem.client import ClientError
 from tandem.encoders.sources import SourceError
-from tandem.integration.errors import EngineError
-from tandem.plugin.cli import demo, encode, engines, evaluation, index, models, search, serve
 from tandem.plugin.engines.errors import EngineRequestError
+
+from . import demo, encode, engines, evaluation, index, models, search, serve
+
+# Errors that are the user's to fix: printed as one line, exit code 2.
+KNOWN_ERRORS: tuple[type[Exception], ...] = (
+    *engines.ERRORS,
+    EngineRequestError,
+    SourceError,
+    ClientError,
+    ValueError,
+    ImportError,
+    FileNotFoundError,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -41,15 +52,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         code: int = args.handler(args)
-    except (
-        EngineError,
-        EngineRequestError,
-        SourceError,
-        ClientError,
-        ValueError,
-        ImportError,
-        FileNotFoundError,
-    ) as err:
+    except KNOWN_ERRORS as err:
         print(f"tandem: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

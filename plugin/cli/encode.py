@@ -8,7 +8,8 @@ import sys
 from typing import Any
 
 from tandem.client.client import Kind
-from tandem.plugin.cli.remote import add_server_arguments, client_for
+
+from .remote import add_server_arguments, client_for
 
 
 def register(commands: Any) -> None:

@@ -11,15 +11,21 @@ from dataclasses import asdict
 from typing import Any, TypeVar
 
 from tandem.integration.config import StartOptions, parse_heap, parse_setting
+from tandem.integration.errors import EngineError
 from tandem.integration.launcher import Launcher
-from tandem.integration.specs import EngineKind, parse_kind
-from tandem.plugin.cli.targets import engine_url
+from tandem.integration.specs import parse_kind
 from tandem.plugin.engines.base import Capabilities
 from tandem.plugin.engines.capabilities import capabilities_json
 from tandem.plugin.engines.connect import connect
+from tandem.plugin.engines.kinds import EngineKind
+from tandem.plugin.engines.targets import engine_url
 
 _WHICH = ["opensearch", "elasticsearch", "all"]
 T = TypeVar("T")
+
+
+# What the launcher raises; main() prints it as one line.
+ERRORS: tuple[type[Exception], ...] = (EngineError,)
 
 
 def _argument(parse: Callable[[str], T]) -> Callable[[str], T]:

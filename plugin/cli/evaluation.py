@@ -10,10 +10,9 @@ from typing import Any
 
 from tandem.encoders.loader import load_dense, load_sparse
 from tandem.encoders.registry import ModelKind, resolve_spec
-from tandem.plugin.cli.targets import engine_url
 from tandem.plugin.engines.connect import connect
-from tandem.plugin.native import MODES
-from tandem.plugin.search import METHODS
+from tandem.plugin.engines.targets import engine_url
+from tandem.plugin.search.names import METHODS, MODES
 
 
 def register(commands: Any) -> None:

@@ -16,23 +16,16 @@ from tandem.client import ClientError
 from tandem.encoders.loader import load_dense, load_sparse
 from tandem.encoders.registry import ModelKind, resolve_spec
 from tandem.encoders.sparse import Pruning
-from tandem.plugin.cli.remote import add_server_arguments, client_for
-from tandem.plugin.cli.targets import engine_url
-from tandem.plugin.engines.base import EngineAdapter
 from tandem.plugin.engines.connect import connect
-from tandem.plugin.index_spec import IndexSpec
-from tandem.plugin.ingest.bulk import BulkOptions, BulkWriter
+from tandem.plugin.engines.targets import engine_url
+from tandem.plugin.index.spec import DEFAULT_DENSE_FIELD, DEFAULT_SPARSE_FIELD, default_spec
+from tandem.plugin.ingest.assemble import build_ingestor, ensure_index
+from tandem.plugin.ingest.bulk import BulkOptions
 from tandem.plugin.ingest.documents import BadLine, corpus_file, read_documents
-from tandem.plugin.ingest.fill import default_spec
-from tandem.plugin.ingest.pipeline import (
-    Failure,
-    FieldMap,
-    IngestOptions,
-    Ingestor,
-    SourceBuilder,
-)
+from tandem.plugin.ingest.pipeline import Failure, IngestOptions
 from tandem.plugin.ingest.progress import ProgressLine
-from tandem.plugin.mapping import build_index_body
+
+from .remote import add_server_arguments, client_for
 
 NONE = "none"
 
@@ -72,15 +65,6 @@ def _say(message: str) -> None:
     print(f"· {message}", file=sys.stderr, flush=True)
 
 
-def _ensure_index(adapter: EngineAdapter, spec: IndexSpec, dims: int | None) -> None:
-    if adapter.index_exists(spec.name):
-        _say(f"index {spec.name} exists; writing into it")
-        return
-    body = build_index_body(spec, adapter.capabilities, model_dims=dims)
-    adapter.create_index(spec.name, body)
-    _say(f"created index {spec.name} on {adapter.url}")
-
-
 def _count_lines(path: Path) -> int:
     with path.open("rb") as lines:
         return sum(1 for line in lines if line.strip())
@@ -107,20 +91,23 @@ def _index(args: argparse.Namespace) -> int:
     adapter = connect(engine_url(args.engine))
     try:
         spec = default_spec(args.index, text_fields, dims, sparse is not None)
-        _ensure_index(adapter, spec, dims)
-        bulk = BulkOptions(
-            max_docs=args.bulk_docs,
-            max_bytes=int(args.bulk_mb * 1024 * 1024),
-            concurrency=args.concurrency,
-        )
-        builder = SourceBuilder(
-            FieldMap(dense="embedding", sparse="sparse"), dense, sparse, Pruning(top_k=args.top_k)
-        )
-        ingestor = Ingestor(
-            BulkWriter(adapter, args.index, bulk),
-            builder,
-            IngestOptions(batch_size=args.batch_size, resume=args.resume),
-            ProgressLine(),
+        if ensure_index(adapter, spec, dims):
+            _say(f"created index {spec.name} on {adapter.url}")
+        else:
+            _say(f"index {spec.name} exists; writing into it")
+        ingestor = build_ingestor(
+            adapter,
+            spec,
+            dense,
+            sparse,
+            pruning=Pruning(top_k=args.top_k),
+            bulk=BulkOptions(
+                max_docs=args.bulk_docs,
+                max_bytes=int(args.bulk_mb * 1024 * 1024),
+                concurrency=args.concurrency,
+            ),
+            options=IngestOptions(batch_size=args.batch_size, resume=args.resume),
+            progress=ProgressLine(),
         )
         report = ingestor.run(read_documents(corpus, text_fields), total=_count_lines(corpus))
         adapter.refresh(args.index)
@@ -155,8 +142,8 @@ def _index_remote(args: argparse.Namespace, corpus: Path, text_fields: tuple[str
         "name": args.index,
         "fields": [
             *({"name": f, "type": "text"} for f in text_fields),
-            {"name": "embedding", "type": "dense"},
-            {"name": "sparse", "type": "sparse"},
+            {"name": DEFAULT_DENSE_FIELD, "type": "dense"},
+            {"name": DEFAULT_SPARSE_FIELD, "type": "sparse"},
         ],
     }
     bad: list[Failure] = []

@@ -9,14 +9,16 @@ from typing import Any
 
 from tandem.encoders.loader import load_dense, load_sparse
 from tandem.encoders.registry import ModelKind, resolve_spec
-from tandem.plugin.cli.remote import add_server_arguments, client_for
-from tandem.plugin.cli.targets import engine_url
 from tandem.plugin.engines.connect import connect
-from tandem.plugin.fusion import FusedHit
-from tandem.plugin.index_spec import IndexSpec, SparseField, TextField
-from tandem.plugin.mapping import sparse_field_type
-from tandem.plugin.native import MODES
-from tandem.plugin.search import METHODS, Searcher, SearchOptions
+from tandem.plugin.engines.targets import engine_url
+from tandem.plugin.index.mapping import sparse_field_type
+from tandem.plugin.index.spec import IndexSpec, SparseField, TextField
+from tandem.plugin.search.hits import FusedHit
+from tandem.plugin.search.names import METHODS, MODES
+from tandem.plugin.search.options import SearchOptions
+from tandem.plugin.search.searcher import Searcher
+
+from .remote import add_server_arguments, client_for
 
 
 def register(commands: Any) -> None:

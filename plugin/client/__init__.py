@@ -5,7 +5,7 @@
 ...     vectors = client.encode_dense(["hybrid search"], kind="query").vectors
 """
 
-from tandem.client.client import (
+from .client import (
     ClientError,
     DenseResult,
     IndexResult,

@@ -7,16 +7,20 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import grpc
-import numpy as np
-import numpy.typing as npt
 from google.protobuf.json_format import MessageToDict
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from tandem.plugin.fusion import FusedHit, Source
-from tandem.plugin.search import SearchOptions
+from tandem.plugin.search.hits import FusedHit, Source
+from tandem.plugin.search.names import Method, Mode, Normalization
+from tandem.plugin.search.options import SearchOptions
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
 from tandem.v1 import (
     common_pb2,
     encode_pb2,
@@ -32,19 +36,19 @@ from tandem.v1 import (
 Kind = Literal["query", "document"]
 T = TypeVar("T")
 _KINDS = {"query": common_pb2.INPUT_KIND_QUERY, "document": common_pb2.INPUT_KIND_DOCUMENT}
-_METHODS = {
+_METHODS: dict[Method, search_pb2.SearchMethod.ValueType] = {
     "bm25": search_pb2.SEARCH_METHOD_BM25,
     "dense": search_pb2.SEARCH_METHOD_DENSE,
     "sparse": search_pb2.SEARCH_METHOD_SPARSE,
     "rrf": search_pb2.SEARCH_METHOD_RRF,
     "linear": search_pb2.SEARCH_METHOD_LINEAR,
 }
-_MODES = {
+_MODES: dict[Mode, search_pb2.FusionMode.ValueType] = {
     "auto": search_pb2.FUSION_MODE_AUTO,
     "native": search_pb2.FUSION_MODE_NATIVE,
     "sidecar": search_pb2.FUSION_MODE_SIDECAR,
 }
-_NORMALIZATIONS = {
+_NORMALIZATIONS: dict[Normalization, search_pb2.Normalization.ValueType] = {
     "min_max": search_pb2.NORMALIZATION_MIN_MAX,
     "z_score": search_pb2.NORMALIZATION_Z_SCORE,
     "l2": search_pb2.NORMALIZATION_L2,
@@ -86,6 +90,9 @@ class Metadata:
 
 @dataclass(frozen=True)
 class DenseResult:
+    """One row per text. numpy is loaded on the first dense call, not when the
+    client is imported, so an application that only searches never pays for it."""
+
     vectors: npt.NDArray[np.float32]
     metadata: Metadata
 
@@ -255,6 +262,8 @@ class TandemClient:
         response = _call(
             lambda: self._encode.EncodeDense(request, timeout=self.timeout, metadata=self._metadata)
         )
+        import numpy as np
+
         vectors = np.asarray([v.values for v in response.vectors], dtype=np.float32)
         return DenseResult(vectors, Metadata.of(response.metadata))
 

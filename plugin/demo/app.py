@@ -11,16 +11,20 @@ from tandem.encoders.dense import DenseEncoder
 from tandem.encoders.loader import load_dense, load_sparse
 from tandem.encoders.registry import KNOWN_MODELS
 from tandem.encoders.sparse import SpladeEncoder
-from tandem.integration.launcher import Launcher
-from tandem.integration.specs import EngineKind
-from tandem.plugin.demo.corpus import corpus_key, stdlib_documents
 from tandem.plugin.engines.base import EngineAdapter
 from tandem.plugin.engines.connect import connect
-from tandem.plugin.fusion import FusedHit
-from tandem.plugin.ingest.fill import default_spec, fill_index, holds
+from tandem.plugin.engines.errors import EngineUnavailable
+from tandem.plugin.engines.kinds import EngineKind
+from tandem.plugin.engines.targets import engine_url as resolve
+from tandem.plugin.index.mapping import sparse_field_type
+from tandem.plugin.index.spec import default_spec
+from tandem.plugin.ingest.fill import fill_index, holds
 from tandem.plugin.ingest.progress import ProgressLine
-from tandem.plugin.mapping import sparse_field_type
-from tandem.plugin.search import Searcher, SearchOptions
+from tandem.plugin.search.hits import FusedHit
+from tandem.plugin.search.options import SearchOptions
+from tandem.plugin.search.searcher import Searcher
+
+from .corpus import corpus_key, stdlib_documents
 
 Say = Callable[[str], None]
 COLUMNS = ("bm25", "dense", "sparse", "fused")
@@ -51,11 +55,20 @@ class Demo:
 def engine_url(engine: str | None, say: Say) -> str:
     """The given engine, or a local OpenSearch started (or found) through the launcher."""
     if engine:
-        from tandem.plugin.cli.targets import engine_url as resolve
-
         return resolve(engine)
     say("no engine given: starting a local OpenSearch (fetched once, then cached)")
-    return Launcher(progress=say).up(EngineKind.OPENSEARCH).url
+    return start_local_engine(say)
+
+
+def start_local_engine(say: Say) -> str:
+    """Start (or find) a local OpenSearch; the one place the demo uses the launcher."""
+    from tandem.integration.errors import EngineError
+    from tandem.integration.launcher import Launcher
+
+    try:
+        return Launcher(progress=say).up(EngineKind.OPENSEARCH).url
+    except EngineError as err:
+        raise EngineUnavailable(f"could not start a local OpenSearch: {err}") from err
 
 
 def prepare(engine: str | None, limit: int | None, say: Say) -> Demo:

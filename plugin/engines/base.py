@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from tandem.integration.specs import EngineKind
+from .kinds import EngineKind
 
 Json = dict[str, Any]
 

@@ -17,8 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
-from tandem.integration.specs import EngineKind
-from tandem.plugin.engines.base import Capabilities, Json
+from .base import Capabilities, Json
+from .kinds import EngineKind
 
 NODES_PATH = "/_nodes/_local/plugins"
 # Engines drop empty lists under filter_path: a node without plugins has no "plugins" key.

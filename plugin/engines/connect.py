@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from tandem.integration.probe import NotAnEngine, identify, redact
-from tandem.integration.specs import EngineKind
-from tandem.plugin.engines.base import EngineAdapter
-from tandem.plugin.engines.elasticsearch import ElasticsearchAdapter
-from tandem.plugin.engines.errors import EngineRequestError, EngineUnavailable
-from tandem.plugin.engines.opensearch import OpenSearchAdapter
+from .base import EngineAdapter
+from .elasticsearch import ElasticsearchAdapter
+from .errors import EngineRequestError, EngineUnavailable
+from .identify import NotAnEngine, identify, redact
+from .kinds import EngineKind
+from .opensearch import OpenSearchAdapter
 
 
 def connect(url: str, kind: EngineKind | None = None, timeout: float = 30.0) -> EngineAdapter:

@@ -13,23 +13,23 @@ from elastic_transport import ConnectionError as ClientConnectionError
 from elastic_transport import ConnectionTimeout, TransportError
 from elasticsearch import ApiError, Elasticsearch, UnsupportedProductError
 
-from tandem.integration.probe import redact
-from tandem.integration.specs import EngineKind
-from tandem.plugin.engines.base import BulkItemResult, Capabilities, Json
-from tandem.plugin.engines.capabilities import (
+from .base import BulkItemResult, Capabilities, Json
+from .capabilities import (
     NODES_FILTER,
     License,
     elasticsearch_capabilities,
     parse_license,
     parse_node,
 )
-from tandem.plugin.engines.errors import (
+from .errors import (
     CapabilityError,
     EngineBadRequest,
     EngineRequestError,
     IndexNotFound,
 )
-from tandem.plugin.engines.responses import (
+from .identify import redact
+from .kinds import EngineKind
+from .responses import (
     MGET_CHUNK,
     bulk_results,
     chunked,

@@ -9,12 +9,12 @@ from opensearchpy import OpenSearch
 from opensearchpy.exceptions import ConnectionError as ClientConnectionError
 from opensearchpy.exceptions import OpenSearchException, TransportError
 
-from tandem.integration.probe import redact
-from tandem.integration.specs import EngineKind
-from tandem.plugin.engines.base import BulkItemResult, Capabilities, Json
-from tandem.plugin.engines.capabilities import NODES_FILTER, opensearch_capabilities, parse_node
-from tandem.plugin.engines.errors import EngineRequestError
-from tandem.plugin.engines.responses import (
+from .base import BulkItemResult, Capabilities, Json
+from .capabilities import NODES_FILTER, opensearch_capabilities, parse_node
+from .errors import EngineRequestError
+from .identify import redact
+from .kinds import EngineKind
+from .responses import (
     MGET_CHUNK,
     bulk_results,
     chunked,

@@ -12,8 +12,8 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-from tandem.plugin.engines.base import BulkItemResult, Json
-from tandem.plugin.engines.errors import EngineRequestError, error_for_status
+from .base import BulkItemResult, Json
+from .errors import EngineRequestError, error_for_status
 
 T = TypeVar("T")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tandem.plugin.evaluation.runner import EvalResult
+from .runner import EvalResult
 
 COLUMNS = ("ndcg@10", "recall@100", "mrr@10", "p50_ms", "p99_ms")
 # Published nDCG@10 figures to read ours against (BEIR paper and model cards).

@@ -16,13 +16,17 @@ from typing import Any
 from tandem.encoders.dense import DenseEncoder
 from tandem.encoders.sparse import SpladeEncoder
 from tandem.plugin.engines.base import EngineAdapter
-from tandem.plugin.evaluation.data import Dataset, content_hash
-from tandem.plugin.evaluation.metrics import latency, relevance
+from tandem.plugin.index.mapping import sparse_field_type
+from tandem.plugin.index.spec import default_spec
 from tandem.plugin.ingest.documents import Document
-from tandem.plugin.ingest.fill import default_spec, fill_index, holds
+from tandem.plugin.ingest.fill import fill_index, holds
 from tandem.plugin.ingest.progress import ProgressLine
-from tandem.plugin.mapping import sparse_field_type
-from tandem.plugin.search import METHODS, Searcher, SearchOptions
+from tandem.plugin.search.names import METHODS
+from tandem.plugin.search.options import SearchOptions
+from tandem.plugin.search.searcher import Searcher
+
+from .data import Dataset, content_hash
+from .metrics import latency, relevance
 
 DEPTH = 100  # hits per query: enough for recall@100
 Say = Callable[[str], None]

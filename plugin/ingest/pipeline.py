@@ -18,18 +18,28 @@ from typing import Any, Literal
 from tandem.encoders.dense import DenseEncoder
 from tandem.encoders.registry import InputKind
 from tandem.encoders.sparse import Pruning, SpladeEncoder
-from tandem.plugin.ingest.bulk import BulkWriter, ChunkBuffer, DocResult, Pending
-from tandem.plugin.ingest.documents import BadLine, Document
-from tandem.plugin.ingest.progress import Snapshot
-from tandem.plugin.terms import encode_term
+from tandem.plugin.index.spec import DEFAULT_DENSE_FIELD, DEFAULT_SPARSE_FIELD, IndexSpec
+from tandem.plugin.index.terms import encode_term
+
+from .bulk import BulkWriter, ChunkBuffer, DocResult, Pending
+from .documents import BadLine, Document
+from .progress import Snapshot
 
 
 @dataclass(frozen=True)
 class FieldMap:
     """Where each part of a document goes in the index."""
 
-    dense: str | None = "embedding"
-    sparse: str | None = "sparse"
+    dense: str | None = DEFAULT_DENSE_FIELD
+    sparse: str | None = DEFAULT_SPARSE_FIELD
+
+    @classmethod
+    def of(cls, spec: IndexSpec) -> FieldMap:
+        """Where ``spec`` keeps its vectors (``None`` for a field it lacks)."""
+        return cls(
+            spec.dense.name if spec.dense is not None else None,
+            spec.sparse.name if spec.sparse is not None else None,
+        )
 
 
 @dataclass(frozen=True)

@@ -27,16 +27,7 @@ from tandem.encoders.loader import load_dense, load_sparse, text_batcher
 from tandem.encoders.registry import ModelKind, resolve_spec
 from tandem.encoders.session import SessionOptions
 from tandem.encoders.text import Batching
-from tandem.plugin.server.auth import BearerAuth
-from tandem.plugin.server.batcher import BatcherOptions
-from tandem.plugin.server.encode_service import EncodeServicer, InfoServicer
-from tandem.plugin.server.encoding import DenseModel, Limits, SparseModel
-from tandem.plugin.server.engine import EngineLink
-from tandem.plugin.server.index_service import IndexServicer
-from tandem.plugin.server.metrics import Metrics
-from tandem.plugin.server.runtime import Runtime
-from tandem.plugin.server.search_service import RewriteServicer, SearchServicer
-from tandem.plugin.server.settings import Settings
+from tandem.plugin.search.policy import QueryPolicy
 from tandem.v1 import (
     encode_pb2,
     encode_pb2_grpc,
@@ -47,6 +38,17 @@ from tandem.v1 import (
     search_pb2,
     search_pb2_grpc,
 )
+
+from .auth import BearerAuth
+from .batcher import BatcherOptions
+from .encode_service import EncodeServicer, InfoServicer
+from .encoding import DenseModel, Limits, SparseModel
+from .engine import EngineLink
+from .index_service import IndexServicer
+from .metrics import Metrics
+from .runtime import Runtime
+from .search_service import RewriteServicer, SearchServicer
+from .settings import Settings
 
 log = logging.getLogger("tandem.server")
 Progress = Callable[[str], None]
@@ -101,7 +103,7 @@ def load_runtime(settings: Settings, metrics: Metrics, progress: Progress = _log
         limits,
         options,
         settings.max_message_bytes,
-        allow_scripts=settings.allow_scripts,
+        policy=QueryPolicy(allow_scripts=settings.allow_scripts),
     )
 
 

@@ -1,15 +1,17 @@
 """Protobuf messages to plain Python objects and back; nothing else imports ``tandem.v1``.
 
-Request fields are validated here or by the domain objects they become
-(:class:`~tandem.plugin.search.SearchOptions`, :class:`~tandem.plugin.index_spec.IndexSpec`);
-every problem is a ``ValueError`` naming the field, which the error table
-answers with ``INVALID_ARGUMENT``.
+This module only converts: it parses JSON fields and fills in the defaults of
+unset proto fields. What a request may ask for is checked by the domain objects
+it becomes (:class:`~tandem.plugin.search.options.SearchOptions`,
+:class:`~tandem.plugin.index.spec.IndexSpec`) and by the searcher's query
+policy, so gRPC, CLI and Python callers pass the same checks. Every problem is a
+``ValueError`` naming the field, which the error table answers with
+``INVALID_ARGUMENT``.
 """
 
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -17,21 +19,29 @@ from typing import Any
 from tandem.encoders.pooling import FloatArray
 from tandem.encoders.registry import InputKind
 from tandem.encoders.sparse import SparseVector
-from tandem.plugin.dsl_extension import TandemQuery, apply_overrides, parse_tandem_query
-from tandem.plugin.fusion import FusedHit
+from tandem.plugin.index.spec import DEFAULT_DENSE_FIELD, DEFAULT_SPARSE_FIELD
 from tandem.plugin.ingest.documents import Document
-from tandem.plugin.query_policy import check_query
-from tandem.plugin.search import SearchMethod, SearchOptions
-from tandem.plugin.search_request import MAX_WINDOW
-from tandem.plugin.server.encoding import Usage
+from tandem.plugin.search.extension import TandemQuery, apply_overrides, parse_tandem_query
+from tandem.plugin.search.hits import FusedHit
+from tandem.plugin.search.names import (
+    DEFAULT_RANK_CONSTANT,
+    DEFAULT_SIZE,
+    DEFAULT_WINDOW,
+    Method,
+    Mode,
+    Normalization,
+)
+from tandem.plugin.search.options import DEFAULT_FIELDS, SearchOptions
 from tandem.v1 import common_pb2, encode_pb2, index_pb2, search_pb2
+
+from .encoding import Usage
 
 _KINDS = {
     common_pb2.INPUT_KIND_UNSPECIFIED: InputKind.DOCUMENT,
     common_pb2.INPUT_KIND_QUERY: InputKind.QUERY,
     common_pb2.INPUT_KIND_DOCUMENT: InputKind.DOCUMENT,
 }
-_METHODS: dict[int, SearchMethod] = {
+_METHODS: dict[int, Method] = {
     search_pb2.SEARCH_METHOD_UNSPECIFIED: "rrf",
     search_pb2.SEARCH_METHOD_BM25: "bm25",
     search_pb2.SEARCH_METHOD_DENSE: "dense",
@@ -39,22 +49,18 @@ _METHODS: dict[int, SearchMethod] = {
     search_pb2.SEARCH_METHOD_RRF: "rrf",
     search_pb2.SEARCH_METHOD_LINEAR: "linear",
 }
-_MODES: dict[int, Any] = {
+_MODES: dict[int, Mode] = {
     search_pb2.FUSION_MODE_UNSPECIFIED: "auto",
     search_pb2.FUSION_MODE_AUTO: "auto",
     search_pb2.FUSION_MODE_NATIVE: "native",
     search_pb2.FUSION_MODE_SIDECAR: "sidecar",
 }
-_NORMALIZATIONS: dict[int, Any] = {
+_NORMALIZATIONS: dict[int, Normalization] = {
     search_pb2.NORMALIZATION_UNSPECIFIED: "min_max",
     search_pb2.NORMALIZATION_MIN_MAX: "min_max",
     search_pb2.NORMALIZATION_Z_SCORE: "z_score",
     search_pb2.NORMALIZATION_L2: "l2",
 }
-RETRIEVERS = ("bm25", "dense", "sparse")
-DEFAULT_K = 10
-DEFAULT_WINDOW = 100
-DEFAULT_RANK_CONSTANT = 60
 
 
 def _enum(table: Mapping[Any, Any], value: int, field: str) -> Any:
@@ -133,8 +139,8 @@ class SearchCall:
     dsl: TandemQuery | None = None
 
 
-def search_call(request: search_pb2.SearchRequest, allow_scripts: bool = False) -> SearchCall:
-    """The request as plain values; user filters and DSL must pass the query allow-list."""
+def search_call(request: search_pb2.SearchRequest) -> SearchCall:
+    """The request as plain values (the searcher applies the query policy)."""
     if not request.index.strip():
         raise ValueError("index is empty: name the index to search")
     dsl = None
@@ -148,36 +154,18 @@ def search_call(request: search_pb2.SearchRequest, allow_scripts: bool = False) 
         except json.JSONDecodeError as err:
             raise ValueError(f"query_dsl_json is not valid JSON: {err}") from None
         dsl = parse_tandem_query(raw)
-        check_query(raw, "query", allow_scripts)
     elif not request.query.strip():
         raise ValueError("query is empty: send the user's query text")
-    for i, name in enumerate(request.fields):
-        if not name.strip():
-            raise ValueError(f"fields[{i}] is empty")
-    weights = dict(request.weights)
-    for name, weight in weights.items():
-        if name not in RETRIEVERS:
-            raise ValueError(f"weights[{name!r}]: unknown retriever; use {', '.join(RETRIEVERS)}")
-        if not math.isfinite(weight) or weight < 0:
-            raise ValueError(f"weights[{name!r}] is {weight}; weights must be finite and >= 0")
     filters = tuple(
         json_object(text, f"filters_json[{i}]") for i, text in enumerate(request.filters_json)
     )
-    for i, clause in enumerate(filters):
-        if not clause:
-            raise ValueError(f"filters_json[{i}] is an empty object; send a query clause")
-        check_query(clause, f"filters_json[{i}]", allow_scripts)
     for name in ("dense_field", "sparse_field"):
         value = getattr(request, name)
         if value and not value.strip():
             raise ValueError(f"{name} is blank: leave it unset for the default or name a field")
-    k = request.k or DEFAULT_K
+    k = request.k or DEFAULT_SIZE
     start = getattr(request, "from")
-    if k > MAX_WINDOW or start + k > MAX_WINDOW:
-        raise ValueError(f"from + k is {start + k}; at most {MAX_WINDOW} hits can be paged")
     window = request.window or max(DEFAULT_WINDOW, start + k)
-    if window > MAX_WINDOW:
-        raise ValueError(f"window is {window}; engines return at most {MAX_WINDOW} candidates")
     options = SearchOptions(
         method=_enum(_METHODS, request.method, "method"),
         start=start,
@@ -185,8 +173,8 @@ def search_call(request: search_pb2.SearchRequest, allow_scripts: bool = False) 
         window=window,
         normalization=_enum(_NORMALIZATIONS, request.normalization, "normalization"),
         rank_constant=request.rank_constant or DEFAULT_RANK_CONSTANT,
-        weights=weights,
-        fields=tuple(request.fields) or ("title", "text"),
+        weights=dict(request.weights),
+        fields=tuple(request.fields) or DEFAULT_FIELDS,
         filters=filters,
         mode=_enum(_MODES, request.mode, "mode"),
         explain=request.explain,
@@ -198,8 +186,8 @@ def search_call(request: search_pb2.SearchRequest, allow_scripts: bool = False) 
         dsl.text if dsl is not None else request.query,
         options,
         request.explain,
-        request.dense_field or "embedding",
-        request.sparse_field or "sparse",
+        request.dense_field or DEFAULT_DENSE_FIELD,
+        request.sparse_field or DEFAULT_SPARSE_FIELD,
         dsl,
     )
 

@@ -6,8 +6,8 @@ import asyncio
 import threading
 from types import TracebackType
 
-from tandem.plugin.server.app import Sidecar, start
-from tandem.plugin.server.settings import Settings
+from .app import Sidecar, start
+from .settings import Settings
 
 
 class EmbeddedSidecar:

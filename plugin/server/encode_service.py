@@ -11,10 +11,11 @@ from typing import Any, TypeVar
 from grpc import aio
 
 from tandem.plugin.engines.base import Capabilities
-from tandem.plugin.server import convert
-from tandem.plugin.server.errors import Servicer, streaming, unary
-from tandem.plugin.server.runtime import Runtime
 from tandem.v1 import encode_pb2, encode_pb2_grpc, info_pb2, info_pb2_grpc
+
+from . import convert
+from .errors import Servicer, streaming, unary
+from .runtime import Runtime
 
 Req = TypeVar("Req")
 Resp = TypeVar("Resp")

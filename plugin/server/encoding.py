@@ -21,13 +21,14 @@ from tandem.encoders.pooling import FloatArray, l2_normalize
 from tandem.encoders.registry import InputKind
 from tandem.encoders.sparse import SparseVector, SpladeEncoder
 from tandem.encoders.text import TextBatcher
-from tandem.plugin.server.batcher import (
+
+from .batcher import (
     BatcherOptions,
     BatchObserver,
     DynamicBatcher,
     Timing,
 )
-from tandem.plugin.server.errors import TooLarge
+from .errors import TooLarge
 
 
 @dataclass(frozen=True)

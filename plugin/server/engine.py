@@ -10,11 +10,12 @@ from __future__ import annotations
 import logging
 import threading
 
-from tandem.integration.probe import NotAnEngine, identify, redact
 from tandem.plugin.engines.base import EngineAdapter
 from tandem.plugin.engines.connect import connect
 from tandem.plugin.engines.errors import EngineRequestError
-from tandem.plugin.server.errors import NotReady
+from tandem.plugin.engines.identify import NotAnEngine, identify, redact
+
+from .errors import NotReady
 
 log = logging.getLogger("tandem.server")
 

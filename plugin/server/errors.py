@@ -27,8 +27,9 @@ from tandem.plugin.engines.errors import (
     EngineUnavailable,
     IndexNotFound,
 )
-from tandem.plugin.server.batcher import BatcherClosed, QueueFull
-from tandem.plugin.server.metrics import Metrics
+
+from .batcher import BatcherClosed, QueueFull
+from .metrics import Metrics
 
 log = logging.getLogger("tandem.server")
 

@@ -18,16 +18,17 @@ from grpc import aio
 
 from tandem.encoders.sparse import Pruning
 from tandem.plugin.engines.errors import IndexNotFound
-from tandem.plugin.index_spec import IndexSpec
-from tandem.plugin.ingest.bulk import BulkOptions, BulkWriter
+from tandem.plugin.index.mapping import build_index_body
+from tandem.plugin.index.spec import IndexSpec, default_spec
+from tandem.plugin.ingest.assemble import build_ingestor
 from tandem.plugin.ingest.documents import Document
-from tandem.plugin.ingest.pipeline import FieldMap, IngestOptions, Ingestor, Outcome, SourceBuilder
-from tandem.plugin.mapping import build_index_body
-from tandem.plugin.server import convert
-from tandem.plugin.server.encoding import Usage
-from tandem.plugin.server.errors import Servicer, unary
-from tandem.plugin.server.runtime import Runtime
+from tandem.plugin.ingest.pipeline import IngestOptions, Outcome
 from tandem.v1 import index_pb2, index_pb2_grpc
+
+from . import convert
+from .encoding import Usage
+from .errors import Servicer, unary
+from .runtime import Runtime
 
 Context = aio.ServicerContext[Any, Any]
 _QUEUE_DOCS = 512  # documents read ahead of the ingestor
@@ -119,14 +120,10 @@ class IndexServicer(Servicer, index_pb2_grpc.IndexServiceServicer):
                 f"index {header.index!r} does not exist: create it first (CreateIndex)"
             )
         dense, sparse = self.runtime.dense, self.runtime.sparse
-        builder = SourceBuilder(
-            FieldMap(
-                dense="embedding" if dense is not None else None,
-                sparse="sparse" if sparse is not None else None,
-            ),
-            dense.encoder if dense is not None else None,
-            sparse.encoder if sparse is not None else None,
-            Pruning(top_k=header.sparse_top_k or None),
+        spec = default_spec(
+            header.index,
+            dims=dense.dimensions if dense is not None else None,
+            sparse=sparse is not None,
         )
         outcomes: dict[str, tuple[Outcome, str | None]] = {}
 
@@ -134,10 +131,13 @@ class IndexServicer(Servicer, index_pb2_grpc.IndexServiceServicer):
             outcomes[doc_id] = (outcome, reason)
             self.metrics.documents.labels(outcome).inc()
 
-        ingestor = Ingestor(
-            BulkWriter(adapter, header.index, BulkOptions()),
-            builder,
-            IngestOptions(resume=header.resume),
+        ingestor = build_ingestor(
+            adapter,
+            spec,
+            dense.encoder if dense is not None else None,
+            sparse.encoder if sparse is not None else None,
+            pruning=Pruning(top_k=header.sparse_top_k or None),
+            options=IngestOptions(resume=header.resume),
             on_result=settle,
         )
         documents: queue.Queue[Any] = queue.Queue(maxsize=_QUEUE_DOCS)

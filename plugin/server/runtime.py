@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from tandem.plugin.server.batcher import BatcherOptions
-from tandem.plugin.server.encoding import DenseModel, Limits, SparseModel
-from tandem.plugin.server.engine import EngineLink
-from tandem.plugin.server.errors import ModelMissing
-from tandem.plugin.server.metrics import Metrics
+from tandem.plugin.search.policy import QueryPolicy
+
+from .batcher import BatcherOptions
+from .encoding import DenseModel, Limits, SparseModel
+from .engine import EngineLink
+from .errors import ModelMissing
+from .metrics import Metrics
 
 
 @dataclass
@@ -20,7 +22,7 @@ class Runtime:
     limits: Limits
     batching: BatcherOptions
     max_message_bytes: int
-    allow_scripts: bool = False
+    policy: QueryPolicy = field(default_factory=QueryPolicy)
     # OpenSearch search pipelines this sidecar has created (native fusion).
     pipelines: set[str] = field(default_factory=set)
 

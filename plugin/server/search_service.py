@@ -2,7 +2,7 @@
 
 The query is encoded through the models' batchers (so concurrent searches
 share model runs), then the engine work runs on a thread with the same
-:class:`~tandem.plugin.search.Searcher` the CLI uses.
+:class:`~tandem.plugin.search.searcher.Searcher` the CLI uses.
 """
 
 from __future__ import annotations
@@ -18,15 +18,16 @@ from grpc import aio
 from tandem.encoders.registry import InputKind
 from tandem.plugin.engines.base import EngineAdapter
 from tandem.plugin.engines.errors import EngineUnavailable
-from tandem.plugin.index_spec import IndexSpec, SparseField, TextField
-from tandem.plugin.mapping import sparse_field_type
-from tandem.plugin.search import EncodedQuery, Searcher
-from tandem.plugin.server import convert
-from tandem.plugin.server.convert import SearchCall
-from tandem.plugin.server.encoding import Usage
-from tandem.plugin.server.errors import DeadlineExceeded, Servicer, unary
-from tandem.plugin.server.runtime import Runtime
+from tandem.plugin.index.mapping import sparse_field_type
+from tandem.plugin.index.spec import IndexSpec, SparseField, TextField
+from tandem.plugin.search.searcher import EncodedQuery, Searcher
 from tandem.v1 import search_pb2, search_pb2_grpc
+
+from . import convert
+from .convert import SearchCall
+from .encoding import Usage
+from .errors import DeadlineExceeded, Servicer, unary
+from .runtime import Runtime
 
 Context = aio.ServicerContext[Any, Any]
 
@@ -75,7 +76,9 @@ class QueryPlanner:
 
     async def plan(self, request: search_pb2.SearchRequest) -> Planned:
         """Validate, check the engine, encode the query: everything before the engine call."""
-        call = convert.search_call(request, self.runtime.allow_scripts)
+        call = convert.search_call(request)
+        # Refuse what the policy forbids before the engine check and the encoders' work.
+        self.runtime.policy.check(call.options.filters, call.dsl.template if call.dsl else None)
         adapter = self.runtime.engine.require()
         encoded, usage = await self.encode(call)
         return Planned(call, self.searcher(adapter, call), encoded, usage)
@@ -95,6 +98,7 @@ class QueryPlanner:
             call.dense_field,
             call.sparse_field,
             pipelines=self.runtime.pipelines,
+            policy=self.runtime.policy,
         )
 
 

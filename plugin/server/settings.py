@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
-from tandem.integration.probe import redact
+from tandem.plugin.engines.identify import redact
 
 ENV_PREFIX = "TANDEM_"
 NONE = "none"
@@ -109,7 +109,7 @@ class Settings:
             if self.engine_credentials_file is not None:
                 raise ValueError("--engine-credentials-file needs --engine")
             return None
-        from tandem.plugin.cli.targets import engine_url
+        from tandem.plugin.engines.targets import engine_url
 
         url = engine_url(self.engine)
         if self.engine_credentials_file is None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from tandem.integration.handle import EngineHandle
-from tandem.integration.specs import EngineKind
+from tandem.plugin.engines.kinds import EngineKind
 
 from .corpus import DIMS, VOCAB, Doc
 

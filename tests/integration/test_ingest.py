@@ -25,17 +25,16 @@ from tandem.integration import probe
 from tandem.integration.config import StartOptions
 from tandem.integration.handle import EngineHandle
 from tandem.integration.launcher import Launcher
-from tandem.integration.specs import EngineKind
 from tandem.plugin.engines.base import EngineAdapter
 from tandem.plugin.engines.connect import connect
-from tandem.plugin.index_spec import IndexSpec, MetadataField
+from tandem.plugin.engines.kinds import EngineKind
+from tandem.plugin.index.mapping import build_index_body
+from tandem.plugin.index.spec import IndexSpec, MetadataField, default_spec
+from tandem.plugin.index.terms import decode_term
 from tandem.plugin.ingest.bulk import BulkOptions, BulkWriter, RetryPolicy
 from tandem.plugin.ingest.documents import BadLine, Document, read_documents
-from tandem.plugin.ingest.fill import default_spec
 from tandem.plugin.ingest.pipeline import FieldMap, IngestOptions, Ingestor, SourceBuilder
 from tandem.plugin.ingest.progress import Snapshot
-from tandem.plugin.mapping import build_index_body
-from tandem.plugin.terms import decode_term
 
 from .cli import tandem
 from .shared_data import shared_dir

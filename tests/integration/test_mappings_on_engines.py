@@ -10,10 +10,11 @@ import pytest
 from opensearchpy.exceptions import RequestError
 
 from tandem.integration.handle import EngineHandle
-from tandem.integration.specs import EngineKind
 from tandem.plugin.engines.base import Capabilities
 from tandem.plugin.engines.errors import CapabilityError
-from tandem.plugin.index_spec import (
+from tandem.plugin.engines.kinds import EngineKind
+from tandem.plugin.index.mapping import build_index_body, sparse_field_type
+from tandem.plugin.index.spec import (
     DenseField,
     IndexSpec,
     MetadataField,
@@ -21,8 +22,7 @@ from tandem.plugin.index_spec import (
     SpecError,
     TextField,
 )
-from tandem.plugin.mapping import build_index_body, sparse_field_type
-from tandem.plugin.terms import decode_term, decode_terms, encode_term, encode_terms
+from tandem.plugin.index.terms import decode_term, decode_terms, encode_term, encode_terms
 
 DIMS = 8
 TRICKY = ["a.b", "..", ".", "%", "%2E", "a.b.c", "heart", "##ing", "[CLS]", "ü", "a\\b", "_id"]

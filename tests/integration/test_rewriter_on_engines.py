@@ -1,6 +1,6 @@
 """Every body the rewriter builds, on real engines, against known answers.
 
-The index comes from :func:`tandem.plugin.mapping.build_index_body` and holds
+The index comes from :func:`tandem.plugin.index.mapping.build_index_body` and holds
 the hand-made corpus of :mod:`.corpus` with two extra sparse terms: ``u.s.``
 (a ``.`` in a term name, stored as ``encode_term`` writes it) in every third
 document, and ``the`` in every document, like the frequent low-weight tokens
@@ -36,11 +36,12 @@ import pytest
 from opensearchpy.exceptions import RequestError
 
 from tandem.integration.handle import EngineHandle
-from tandem.integration.specs import EngineKind
 from tandem.plugin.engines.base import Capabilities, EngineAdapter, Json
 from tandem.plugin.engines.connect import connect
 from tandem.plugin.engines.errors import CapabilityError, EngineBadRequest
-from tandem.plugin.index_spec import (
+from tandem.plugin.engines.kinds import EngineKind
+from tandem.plugin.index.mapping import build_index_body, sparse_field_type
+from tandem.plugin.index.spec import (
     DenseField,
     IndexSpec,
     MetadataField,
@@ -48,8 +49,9 @@ from tandem.plugin.index_spec import (
     SparseType,
     TextField,
 )
-from tandem.plugin.mapping import build_index_body, sparse_field_type
-from tandem.plugin.rewriter import (
+from tandem.plugin.index.terms import encode_term
+from tandem.plugin.search.request import SearchRequest
+from tandem.plugin.search.rewriter import (
     DEFAULT_RANK_CONSTANT,
     bm25_body,
     dense_body,
@@ -59,8 +61,6 @@ from tandem.plugin.rewriter import (
     retriever_body,
     sparse_body,
 )
-from tandem.plugin.search_request import SearchRequest
-from tandem.plugin.terms import encode_term
 
 from .corpus import DIMS, VOCAB, Doc, exact_cosine_top, make_corpus, query_near
 

@@ -24,12 +24,13 @@ from tandem.encoders.sparse import SpladeEncoder
 from tandem.integration.handle import EngineHandle
 from tandem.plugin.engines.connect import connect
 from tandem.plugin.engines.errors import CapabilityError
+from tandem.plugin.index.mapping import build_index_body, sparse_field_type
+from tandem.plugin.index.spec import default_spec
 from tandem.plugin.ingest.bulk import BulkOptions, BulkWriter
 from tandem.plugin.ingest.documents import Document, read_documents
-from tandem.plugin.ingest.fill import default_spec
 from tandem.plugin.ingest.pipeline import FieldMap, IngestOptions, Ingestor, SourceBuilder
-from tandem.plugin.mapping import build_index_body, sparse_field_type
-from tandem.plugin.search import Searcher, SearchOptions
+from tandem.plugin.search.options import SearchOptions
+from tandem.plugin.search.searcher import Searcher
 
 from .cli import tandem
 from .shared_data import shared_dir

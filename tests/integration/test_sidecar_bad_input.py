@@ -119,11 +119,11 @@ SEARCH_CASES = [
     ("window too large", search(window=50_000), "window is 50000"),
     ("filters not json", search(filters_json=["{term: x"]), "filters_json[0] is not valid JSON"),
     ("filters not object", search(filters_json=["[1, 2]"]), "must be a JSON object"),
-    ("filters empty", search(filters_json=["{}"]), "filters_json[0] is an empty object"),
+    ("filters empty", search(filters_json=["{}"]), "filters[0] is an empty object"),
     (
         "filters with a script",
         search(filters_json=['{"bool": {"filter": [{"script": {"script": "1"}}]}}']),
-        "filters_json[0].bool.filter[0].script: script queries run scripts",
+        "filters[0].bool.filter[0].script: script queries run scripts",
     ),
     (
         "query dsl with a script",

@@ -15,7 +15,7 @@ import pytest
 from tandem.client import ClientError, TandemClient
 from tandem.integration.handle import EngineHandle
 from tandem.plugin.engines.connect import connect
-from tandem.plugin.search import SearchOptions
+from tandem.plugin.search.options import SearchOptions
 from tandem.plugin.server.embedded import EmbeddedSidecar
 
 from .shared_data import shared_dir

@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 
-from tandem.integration.specs import EngineKind
 from tandem.plugin.engines.capabilities import (
     License,
     NodeInfo,
@@ -21,6 +20,7 @@ from tandem.plugin.engines.capabilities import (
     parse_node,
     parse_version,
 )
+from tandem.plugin.engines.kinds import EngineKind
 
 
 def _named(*names: str) -> list[dict[str, str]]:

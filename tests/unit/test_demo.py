@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tandem.plugin.demo.app import COLUMNS, render
 from tandem.plugin.demo.corpus import corpus_key, stdlib_documents
-from tandem.plugin.fusion import FusedHit
+from tandem.plugin.search.hits import FusedHit
 
 
 def test_the_stdlib_gives_thousands_of_real_docstrings() -> None:

@@ -7,14 +7,14 @@ from typing import Any
 
 import pytest
 
-from tandem.plugin.dsl_extension import (
+from tandem.plugin.search.extension import (
     DslError,
     apply_overrides,
     embed_bodies,
     embed_native,
     parse_tandem_query,
 )
-from tandem.plugin.search import SearchOptions
+from tandem.plugin.search.options import SearchOptions
 
 USER = {
     "bool": {

@@ -14,7 +14,6 @@ import elasticsearch
 import opensearchpy.exceptions as os_errors
 import pytest
 
-from tandem.integration.specs import EngineKind
 from tandem.plugin.engines import elasticsearch as es_adapter
 from tandem.plugin.engines import opensearch as os_adapter
 from tandem.plugin.engines.base import BulkItemResult, Capabilities
@@ -27,6 +26,7 @@ from tandem.plugin.engines.errors import (
     EngineUnavailable,
     IndexNotFound,
 )
+from tandem.plugin.engines.kinds import EngineKind
 from tandem.plugin.engines.responses import (
     bulk_results,
     chunked,

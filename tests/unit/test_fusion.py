@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tandem.plugin.fusion import (
+from tandem.plugin.search.fusion import (
     FusedHit,
     FusionConfig,
     RetrieverHits,

@@ -14,7 +14,7 @@ from tandem.integration.install import extract_zip
 from tandem.integration.launcher import Launcher
 from tandem.integration.process import tail
 from tandem.integration.pytest_plugin import engine_matrix
-from tandem.integration.specs import EngineKind
+from tandem.plugin.engines.kinds import EngineKind
 
 
 def _identify_as(kind: EngineKind, version: str):  # type: ignore[no-untyped-def]

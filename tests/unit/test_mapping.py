@@ -9,7 +9,8 @@ import pytest
 
 from tandem.plugin.engines.base import Capabilities
 from tandem.plugin.engines.errors import CapabilityError
-from tandem.plugin.index_spec import (
+from tandem.plugin.index.mapping import build_index_body, check_against_engine, sparse_field_type
+from tandem.plugin.index.spec import (
     DenseField,
     IndexSpec,
     MetadataField,
@@ -17,7 +18,6 @@ from tandem.plugin.index_spec import (
     SpecError,
     TextField,
 )
-from tandem.plugin.mapping import build_index_body, check_against_engine, sparse_field_type
 
 from ..capability_sets import ELASTICSEARCH_95, OPENSEARCH_36, OPENSEARCH_219
 

@@ -11,9 +11,10 @@ import pytest
 
 from tandem.encoders.sparse import SparseVector
 from tandem.plugin.engines.errors import CapabilityError
-from tandem.plugin.native import auto_skips_native, native_plan, page_request
-from tandem.plugin.search import Searcher, SearchOptions
-from tandem.plugin.search_request import SearchRequest
+from tandem.plugin.search.native import auto_skips_native, native_plan, page_request
+from tandem.plugin.search.options import SearchOptions
+from tandem.plugin.search.request import SearchRequest
+from tandem.plugin.search.searcher import Searcher
 
 from ..capability_sets import ELASTICSEARCH_95, OPENSEARCH_36, OPENSEARCH_219
 

@@ -5,7 +5,8 @@ from typing import Any
 import pytest
 
 from tandem.integration import probe
-from tandem.integration.specs import EngineKind
+from tandem.plugin.engines import identify as identify_module
+from tandem.plugin.engines.kinds import EngineKind
 
 Reply = tuple[int, dict[str, str], Any]
 
@@ -17,7 +18,9 @@ def _serve(monkeypatch: pytest.MonkeyPatch, replies: dict[str, Reply]) -> list[s
         asked.append(path)
         return replies[path]
 
-    monkeypatch.setattr(probe, "_get", fake_get)
+    # identify() lives in the core (engines.identify), cluster_health() in the launcher's probe.
+    monkeypatch.setattr(identify_module, "get_json", fake_get)
+    monkeypatch.setattr(probe, "get_json", fake_get)
     return asked
 
 
@@ -70,7 +73,7 @@ def test_port_is_free() -> None:
 
 
 def test_credentials_become_a_header_and_are_redacted() -> None:
-    base, headers = probe._split_credentials("https://elastic:s3cret@es.local:9200/")
+    base, headers = probe.split_credentials("https://elastic:s3cret@es.local:9200/")
     assert base == "https://es.local:9200"
     assert headers["Authorization"].startswith("Basic ")
     assert (

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tandem.plugin.query_policy import QueryNotAllowed, check_query
+from tandem.plugin.search.policy import QueryNotAllowed, check_query
 
 
 @pytest.mark.parametrize(

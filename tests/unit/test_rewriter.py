@@ -9,11 +9,12 @@ from typing import Any
 
 import pytest
 
-from tandem.integration.specs import EngineKind
 from tandem.plugin.engines.base import Capabilities
 from tandem.plugin.engines.errors import CapabilityError
-from tandem.plugin.query_dsl import num_candidates
-from tandem.plugin.rewriter import (
+from tandem.plugin.engines.kinds import EngineKind
+from tandem.plugin.search.query_dsl import num_candidates
+from tandem.plugin.search.request import SearchRequest
+from tandem.plugin.search.rewriter import (
     bm25_body,
     dense_body,
     hybrid_body,
@@ -22,7 +23,6 @@ from tandem.plugin.rewriter import (
     retriever_body,
     sparse_body,
 )
-from tandem.plugin.search_request import SearchRequest
 
 from ..capability_sets import ELASTICSEARCH_95, OPENSEARCH_36, OPENSEARCH_219
 

@@ -8,7 +8,8 @@ import pytest
 
 from tandem.encoders.sparse import SparseVector
 from tandem.plugin.engines.errors import EngineRequestError
-from tandem.plugin.search import Searcher, SearchOptions
+from tandem.plugin.search.options import SearchOptions
+from tandem.plugin.search.searcher import Searcher
 
 from ..capability_sets import ELASTICSEARCH_95
 

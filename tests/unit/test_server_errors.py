@@ -14,7 +14,7 @@ from tandem.plugin.engines.errors import (
     EngineUnavailable,
     IndexNotFound,
 )
-from tandem.plugin.index_spec import SpecError
+from tandem.plugin.index.spec import SpecError
 from tandem.plugin.server.batcher import BatcherClosed, QueueFull
 from tandem.plugin.server.errors import (
     DeadlineExceeded,

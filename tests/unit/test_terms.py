@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from tandem.plugin.terms import decode_term, decode_terms, encode_term, encode_terms
+from tandem.plugin.index.terms import decode_term, decode_terms, encode_term, encode_terms
 
 ORDINARY = [
     "heart",

@@ -1,6 +1,6 @@
 """One query clause per retriever (BM25, dense kNN, sparse) for one engine.
 
-These are the pieces :mod:`tandem.plugin.rewriter` assembles into whole search
+These are the pieces :mod:`tandem.plugin.search.rewriter` assembles into whole search
 bodies: the same clause serves a retriever's own search (sidecar fusion), a
 sub-query of OpenSearch's ``hybrid`` query and an Elasticsearch retriever, so
 the three can never drift apart. Everything is a plain dict built field by
@@ -19,12 +19,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from tandem.integration.specs import EngineKind
 from tandem.plugin.engines.base import Capabilities, Json
 from tandem.plugin.engines.errors import CapabilityError
-from tandem.plugin.index_spec import SparseType
-from tandem.plugin.search_request import MAX_WINDOW, SearchRequest
-from tandem.plugin.terms import encode_term
+from tandem.plugin.engines.kinds import EngineKind
+from tandem.plugin.index.spec import SparseType
+from tandem.plugin.index.terms import encode_term
+
+from .names import MAX_WINDOW
+from .request import SearchRequest
 
 # Elasticsearch's kNN explores num_candidates per shard: twice the window, at
 # least 100 (its usual default), at most 10000 (its hard limit).
@@ -97,7 +99,7 @@ def sparse_query(req: SearchRequest, caps: Capabilities, sparse_type: SparseType
     by the query weight: the same dot product); SEISMIC ``sparse_vector`` is
     keyed by token id. Elasticsearch: the ``sparse_vector`` query with
     ``"prune": false``, or the ``rank_feature`` sum on ``rank_features``. Term
-    names are encoded with :func:`~tandem.plugin.terms.encode_term`, as the
+    names are encoded with :func:`~tandem.plugin.index.terms.encode_term`, as the
     ingest side stores them.
 
     Every form scores the exact dot product of query and document weights
@@ -153,7 +155,7 @@ def _check_sparse_type(caps: Capabilities, sparse_type: SparseType) -> None:
         usable = ", ".join(caps.sparse_field_types) or "none"
         raise CapabilityError(
             f"{_engine(caps)} cannot search a {sparse_type} field (sparse types here: {usable}); "
-            "use the type tandem.plugin.mapping.sparse_field_type chose for the index"
+            "use the type tandem.plugin.index.mapping.sparse_field_type chose for the index"
         )
 
 

@@ -1,11 +1,11 @@
 """Hybrid search in the sidecar: encode the query, one ``_msearch``, fuse, paginate.
 
 Each retriever (BM25, dense kNN, sparse) becomes one sub-search of a single
-``_msearch`` round trip; :mod:`tandem.plugin.fusion` combines their ranked
+``_msearch`` round trip; :mod:`tandem.plugin.search.fusion` combines their ranked
 lists, so hybrid search works on every engine and licence tier. A single
 method (``bm25``, ``dense`` or ``sparse``) runs its one retriever. The
 engine-native mode (OpenSearch ``hybrid`` with a managed pipeline,
-Elasticsearch retrievers) builds on :mod:`tandem.plugin.rewriter` and is the
+Elasticsearch retrievers) builds on :mod:`tandem.plugin.search.rewriter` and is the
 next step; this module is the fallback that always works.
 """
 
@@ -13,82 +13,35 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from dataclasses import dataclass
+from typing import Protocol
 
 from tandem.encoders.dense import DenseEncoder
 from tandem.encoders.registry import InputKind
 from tandem.encoders.sparse import SparseVector
-from tandem.plugin.dsl_extension import TandemQuery, embed_bodies, embed_native
 from tandem.plugin.engines.base import EngineAdapter, Json
 from tandem.plugin.engines.errors import CapabilityError, error_for_status
-from tandem.plugin.fusion import FusedHit, FusionConfig, RetrieverHits, fuse, paginate
-from tandem.plugin.index_spec import SparseType
-from tandem.plugin.native import (
-    MODES,
-    Mode,
+from tandem.plugin.index.spec import DEFAULT_DENSE_FIELD, DEFAULT_SPARSE_FIELD, SparseType
+
+from .extension import TandemQuery, embed_bodies, embed_native
+from .fusion import FusionConfig, RetrieverHits, fuse, paginate
+from .hits import FusedHit
+from .native import (
     NativePlan,
     auto_skips_native,
     native_plan,
     page_request,
 )
-from tandem.plugin.rewriter import bm25_body, dense_body, sparse_body
-from tandem.plugin.search_request import SearchRequest
-
-SearchMethod = Literal["bm25", "dense", "sparse", "rrf", "linear"]
-METHODS: tuple[SearchMethod, ...] = ("bm25", "dense", "sparse", "rrf", "linear")
-HYBRID_RETRIEVERS = ("bm25", "dense", "sparse")
+from .options import SearchOptions
+from .policy import QueryPolicy
+from .request import SearchRequest
+from .rewriter import bm25_body, dense_body, sparse_body
 
 
 class SparseQueryEncoder(Protocol):
     """Anything that turns query texts into sparse vectors (SPLADE, or IDF-only)."""
 
     def encode(self, texts: Sequence[str]) -> list[SparseVector]: ...
-
-
-@dataclass(frozen=True)
-class SearchOptions:
-    method: SearchMethod = "rrf"
-    start: int = 0
-    size: int = 10
-    window: int = 100
-    normalization: Literal["min_max", "z_score", "l2"] = "min_max"
-    rank_constant: int = 60
-    weights: Mapping[str, float] = field(default_factory=dict)
-    fields: tuple[str, ...] = ("title", "text")
-    filters: tuple[Mapping[str, Any], ...] = ()
-    mode: Mode = "auto"
-    explain: bool = False
-
-    def __post_init__(self) -> None:
-        if self.method not in METHODS:
-            raise ValueError(f"method must be one of {', '.join(METHODS)}, got {self.method!r}")
-        if self.mode not in MODES:
-            raise ValueError(f"mode must be one of {', '.join(MODES)}, got {self.mode!r}")
-        if self.mode == "native" and self.explain and self.hybrid:
-            raise ValueError(
-                "explain needs each retriever's rank and score, which only sidecar fusion "
-                "keeps: use mode sidecar (or auto, which picks it for explain)"
-            )
-        if self.start < 0 or self.size < 1:
-            raise ValueError("start must be >= 0 and size >= 1")
-        if self.window < self.start + self.size:
-            raise ValueError(
-                f"window ({self.window}) must cover start + size ({self.start + self.size})"
-            )
-
-    @property
-    def hybrid(self) -> bool:
-        return self.method in ("rrf", "linear")
-
-    @property
-    def retrievers(self) -> tuple[str, ...]:
-        return HYBRID_RETRIEVERS if self.hybrid else (self.method,)
-
-    @property
-    def tries_native(self) -> bool:
-        """Whether to try the engine's own fusion (``auto`` keeps explain in the sidecar)."""
-        return self.hybrid and (self.mode == "native" or (self.mode == "auto" and not self.explain))
 
 
 @dataclass(frozen=True)
@@ -130,9 +83,10 @@ class Searcher:
         dense: DenseEncoder | None,
         sparse: SparseQueryEncoder | None,
         sparse_type: SparseType | None,
-        dense_field: str = "embedding",
-        sparse_field: str = "sparse",
+        dense_field: str = DEFAULT_DENSE_FIELD,
+        sparse_field: str = DEFAULT_SPARSE_FIELD,
         pipelines: set[str] | None = None,
+        policy: QueryPolicy = QueryPolicy(),
     ) -> None:
         self.adapter = adapter
         self.dense = dense
@@ -142,6 +96,11 @@ class Searcher:
         self.sparse_field = sparse_field
         # Search pipelines known to exist; share one set between searchers of an engine.
         self.pipelines: set[str] = pipelines if pipelines is not None else set()
+        self.policy = policy
+
+    def admit(self, options: SearchOptions, dsl: TandemQuery | None = None) -> None:
+        """Raise unless the operator's query policy allows ``options``' filters and ``dsl``."""
+        self.policy.check(options.filters, dsl.template if dsl is not None else None)
 
     def encode(self, text: str, options: SearchOptions) -> EncodedQuery:
         """The query vectors ``options``' retrievers need, from this searcher's encoders."""
@@ -233,6 +192,7 @@ class Searcher:
         dsl: TandemQuery | None = None,
     ) -> Rewritten:
         """What :meth:`search` would send, without sending it."""
+        self.admit(options, dsl)
         if encoded is None:
             encoded = self.encode(text, options)
         request = self._request(index, text, options, encoded)
@@ -268,6 +228,7 @@ class Searcher:
         retriever inside the user's own query, in place of its ``tandem`` clause.
         ``timeout`` bounds the engine round trip (the caller's remaining deadline).
         """
+        self.admit(options, dsl)
         started = time.perf_counter()
         if encoded is None:
             encoded = self.encode(text, options)
@@ -308,7 +269,7 @@ class Searcher:
             window=options.window,
         )
         fused = fuse(results, config)
-        if options.method not in ("rrf", "linear"):
+        if not options.hybrid:
             # One retriever: keep its own scores rather than RRF's.
             fused = [FusedHit(h.id, next(iter(h.sources.values())).score, h.sources) for h in fused]
         page = paginate(fused, options.start, options.size)

@@ -1,6 +1,6 @@
 """Search bodies for each retriever, and for fusion inside the engine.
 
-Pure functions from a :class:`~tandem.plugin.search_request.SearchRequest` and
+Pure functions from a :class:`~tandem.plugin.search.request.SearchRequest` and
 the engine's :class:`~tandem.plugin.engines.base.Capabilities` to request
 bodies (plain dicts, never JSON text); nothing here talks to an engine.
 
@@ -21,7 +21,7 @@ of their own: their query side is the same sparse query with IDF weights as
 Weights are given per retriever, in the order of ``retrievers``. Where the
 engine scores a weighted mean (both ``linear`` methods, and OpenSearch's
 pipelines, which refuse weights that do not sum to 1) they are written as
-shares summing to 1, as :mod:`tandem.plugin.fusion` uses them; Elasticsearch's
+shares summing to 1, as :mod:`tandem.plugin.search.fusion` uses them; Elasticsearch's
 weighted RRF multiplies each ``1 / (k + rank)`` by the weight as given.
 """
 
@@ -31,27 +31,20 @@ import hashlib
 import json
 import math
 from collections.abc import Sequence
-from typing import Literal, get_args
 
-from tandem.integration.specs import EngineKind
 from tandem.plugin.engines.base import Capabilities, Json
 from tandem.plugin.engines.errors import CapabilityError
-from tandem.plugin.index_spec import SparseType
-from tandem.plugin.query_dsl import (
+from tandem.plugin.engines.kinds import EngineKind
+from tandem.plugin.index.spec import SparseType
+
+from .names import DEFAULT_RANK_CONSTANT, FUSION_METHODS, NORMALIZATIONS, RETRIEVERS
+from .query_dsl import (
     bm25_query,
     elasticsearch_knn,
     opensearch_knn_query,
     sparse_query,
 )
-from tandem.plugin.search_request import SearchRequest
-
-Retriever = Literal["bm25", "dense", "sparse"]
-FusionMethod = Literal["rrf", "linear"]
-Normalization = Literal["min_max", "l2", "z_score"]
-RETRIEVERS: tuple[str, ...] = get_args(Retriever)
-FUSION_METHODS: tuple[str, ...] = get_args(FusionMethod)
-NORMALIZATIONS: tuple[str, ...] = get_args(Normalization)
-DEFAULT_RANK_CONSTANT = 60
+from .request import SearchRequest
 
 # OpenSearch: hybrid.pagination_depth (candidates per sub-query and shard) since
 # 2.19; without it each sub-query keeps only from + size. RRF weights since 3.1.
@@ -82,8 +75,8 @@ def dense_body(req: SearchRequest, caps: Capabilities) -> Json:
 def sparse_body(req: SearchRequest, caps: Capabilities, sparse_type: SparseType) -> Json:
     """The sparse retriever alone, for a field of ``sparse_type``.
 
-    ``sparse_type`` is what :func:`tandem.plugin.mapping.sparse_field_type`
-    chose for the index; see :func:`tandem.plugin.query_dsl.sparse_query`.
+    ``sparse_type`` is what :func:`tandem.plugin.index.mapping.sparse_field_type`
+    chose for the index; see :func:`tandem.plugin.search.query_dsl.sparse_query`.
     The same body serves SPLADE queries and inference-free (IDF-weighted) ones.
     """
     return _light(req.window, query=sparse_query(req, caps, sparse_type))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from tandem.integration.specs import EngineKind, engine_spec
+from .kinds import EngineKind
 
 
 def engine_url(engine: str) -> str:
@@ -12,7 +12,7 @@ def engine_url(engine: str) -> str:
     lowered = engine.lower()
     for kind in EngineKind:
         if lowered == kind.value:
-            return os.environ.get(kind.url_env) or engine_spec(kind).url
+            return os.environ.get(kind.url_env) or kind.default_url
     if "://" not in engine:
         raise ValueError(
             f"--engine {engine!r}: use opensearch, elasticsearch, or a URL such as "

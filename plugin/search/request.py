@@ -3,11 +3,11 @@
 A :class:`SearchRequest` is engine-neutral and checks itself when built, so a
 bad ``k``, a window smaller than ``k`` or a NaN in the query vector fails here
 with a message saying what is allowed, before any DSL is written.
-:mod:`tandem.plugin.rewriter` turns it into request bodies for one engine.
+:mod:`tandem.plugin.search.rewriter` turns it into request bodies for one engine.
 
 The encoded query comes from the encoders: ``vector`` for the dense retriever,
 ``sparse_terms`` (raw tokens, not yet name-encoded; the rewriter applies
-:func:`tandem.plugin.terms.encode_term`) for the sparse one, and ``token_ids``
+:func:`tandem.plugin.index.terms.encode_term`) for the sparse one, and ``token_ids``
 (token → vocabulary id) only for OpenSearch's SEISMIC ``sparse_vector`` field,
 which is keyed by token id.
 """
@@ -20,9 +20,10 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, SupportsFloat
 
-# index.max_result_window, OpenSearch's and Elasticsearch's largest kNN k, and
-# Elasticsearch's largest num_candidates: one bound for both k and window.
-MAX_WINDOW = 10_000
+from tandem.plugin.index.spec import DEFAULT_DENSE_FIELD, DEFAULT_SPARSE_FIELD
+
+from .names import MAX_WINDOW
+
 _MAX_TOKEN_ID = 2**31 - 1  # SEISMIC keys are Java ints
 
 
@@ -120,8 +121,8 @@ class SearchRequest:
     text: str
     k: int = 10
     fields: tuple[str, ...] = ("title", "text")
-    dense_field: str = "embedding"
-    sparse_field: str = "sparse"
+    dense_field: str = DEFAULT_DENSE_FIELD
+    sparse_field: str = DEFAULT_SPARSE_FIELD
     filters: tuple[Mapping[str, Any], ...] = ()
     window: int = 100
     vector: Sequence[float] | None = None

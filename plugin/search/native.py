@@ -14,17 +14,14 @@ here talks to an engine.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Literal, get_args
 
-from tandem.integration.specs import EngineKind
 from tandem.plugin.engines.base import Capabilities, Json
 from tandem.plugin.engines.errors import CapabilityError
-from tandem.plugin.index_spec import SparseType
-from tandem.plugin.rewriter import hybrid_body, pipeline_body, pipeline_name, retriever_body
-from tandem.plugin.search_request import SearchRequest
+from tandem.plugin.engines.kinds import EngineKind
+from tandem.plugin.index.spec import SparseType
 
-Mode = Literal["auto", "native", "sidecar"]
-MODES: tuple[str, ...] = get_args(Mode)
+from .request import SearchRequest
+from .rewriter import hybrid_body, pipeline_body, pipeline_name, retriever_body
 
 
 @dataclass(frozen=True)

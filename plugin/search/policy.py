@@ -9,7 +9,8 @@ refused too. Errors name the JSON path of the offending clause.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 # Leaf queries: their body is field -> options, never a nested query.
@@ -67,3 +68,18 @@ def check_query(clause: Any, path: str, allow_scripts: bool = False) -> None:
         for i, item in enumerate(items):
             suffix = f"[{i}]" if isinstance(value, list) else ""
             check_query(item, f"{where}.{slot}{suffix}", allow_scripts)
+
+
+@dataclass(frozen=True)
+class QueryPolicy:
+    """The operator's rules for user-supplied query JSON, applied by the searcher to
+    every search whatever its transport (gRPC, CLI, Python)."""
+
+    allow_scripts: bool = False
+
+    def check(self, filters: Sequence[Mapping[str, Any]], dsl: Mapping[str, Any] | None) -> None:
+        """Raise :class:`QueryNotAllowed` for a filter or user query the policy refuses."""
+        if dsl is not None:
+            check_query(dsl, "query", self.allow_scripts)
+        for i, clause in enumerate(filters):
+            check_query(clause, f"filters[{i}]", self.allow_scripts)

@@ -23,12 +23,11 @@ from typing import Any
 
 from tandem.plugin.engines.base import Json
 
+from .names import MAX_WINDOW, METHODS, NORMALIZATIONS, RETRIEVERS
+
 CLAUSE = "tandem"
 ROOT = "query"
 _OPTIONS = ("query", "method", "fields", "weights", "window", "normalization", "rank_constant")
-_METHODS = ("bm25", "dense", "sparse", "rrf", "linear")
-_NORMALIZATIONS = ("min_max", "z_score", "l2")
-_RETRIEVERS = ("bm25", "dense", "sparse")
 
 Path = tuple[str | int, ...]
 
@@ -84,9 +83,12 @@ def _check_options(clause: Any, path: Path) -> dict[str, Any]:
     if not isinstance(text, str) or not text.strip():
         raise DslError((*path, "query"), "must be the user's query text (a non-empty string)")
     checks: dict[str, tuple[Any, str]] = {
-        "method": (lambda v: v in _METHODS, f"one of {', '.join(_METHODS)}"),
-        "normalization": (lambda v: v in _NORMALIZATIONS, f"one of {', '.join(_NORMALIZATIONS)}"),
-        "window": (lambda v: type(v) is int and 1 <= v <= 10_000, "an integer in 1..10000"),
+        "method": (lambda v: v in METHODS, f"one of {', '.join(METHODS)}"),
+        "normalization": (lambda v: v in NORMALIZATIONS, f"one of {', '.join(NORMALIZATIONS)}"),
+        "window": (
+            lambda v: type(v) is int and 1 <= v <= MAX_WINDOW,
+            f"an integer in 1..{MAX_WINDOW}",
+        ),
         "rank_constant": (lambda v: type(v) is int and v >= 1, "a positive integer"),
         "fields": (
             lambda v: isinstance(v, list) and v and all(isinstance(f, str) and f for f in v),
@@ -95,10 +97,10 @@ def _check_options(clause: Any, path: Path) -> dict[str, Any]:
         "weights": (
             lambda v: (
                 isinstance(v, Mapping)
-                and all(k in _RETRIEVERS for k in v)
+                and all(k in RETRIEVERS for k in v)
                 and all(type(w) in (int, float) and w >= 0 for w in v.values())
             ),
-            f"an object of {', '.join(_RETRIEVERS)} -> weight >= 0",
+            f"an object of {', '.join(RETRIEVERS)} -> weight >= 0",
         ),
     }
     for key, (ok, what) in checks.items():

@@ -25,15 +25,13 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Literal, get_args
 
 import numpy as np
 import numpy.typing as npt
 
-Method = Literal["rrf", "linear"]
-Normalization = Literal["min_max", "z_score", "l2"]
-METHODS: tuple[str, ...] = get_args(Method)
-NORMALIZATIONS: tuple[str, ...] = get_args(Normalization)
+from .hits import FusedHit, Source
+from .names import FUSION_METHODS, NORMALIZATIONS, Normalization
+from .names import FusionMethod as Method
 
 
 @dataclass(frozen=True)
@@ -66,23 +64,6 @@ class RetrieverHits:
 
 
 @dataclass(frozen=True)
-class Source:
-    """Where one retriever placed a document: 1-based ``rank`` and raw ``score``."""
-
-    rank: int
-    score: float
-
-
-@dataclass(frozen=True)
-class FusedHit:
-    """A fused document; ``sources`` maps each retriever that returned it to its :class:`Source`."""
-
-    id: str
-    score: float
-    sources: Mapping[str, Source]
-
-
-@dataclass(frozen=True)
 class FusionConfig:
     """How :func:`fuse` merges lists; validated when built.
 
@@ -102,8 +83,8 @@ class FusionConfig:
     window: int = 100
 
     def __post_init__(self) -> None:
-        if self.method not in METHODS:
-            raise ValueError(f"unknown fusion method {self.method!r}; use one of {METHODS}")
+        if self.method not in FUSION_METHODS:
+            raise ValueError(f"unknown fusion method {self.method!r}; use one of {FUSION_METHODS}")
         if self.normalization not in NORMALIZATIONS:
             raise ValueError(
                 f"unknown normalization {self.normalization!r}; use one of {NORMALIZATIONS}"

@@ -10,10 +10,11 @@ are in docs/engines.md.
 
 from __future__ import annotations
 
-from tandem.integration.specs import EngineKind
 from tandem.plugin.engines.base import Capabilities, Json
 from tandem.plugin.engines.errors import CapabilityError
-from tandem.plugin.index_spec import (
+from tandem.plugin.engines.kinds import EngineKind
+
+from .spec import (
     DenseField,
     IndexSpec,
     MetadataField,
@@ -50,7 +51,7 @@ def build_index_body(
 
     ``model_dims`` is what the dense model produces (``model_name`` only makes
     the message clearer); the dense field must match it. Raises
-    :class:`~tandem.plugin.index_spec.SpecError` for a dimension mismatch and
+    :class:`~tandem.plugin.index.spec.SpecError` for a dimension mismatch and
     :class:`~tandem.plugin.engines.errors.CapabilityError` for what the engine
     cannot hold, each before anything is built.
     """
@@ -80,7 +81,7 @@ def sparse_field_type(spec: IndexSpec, caps: Capabilities) -> SparseType | None:
     """The engine field type the spec's sparse field gets (``None`` without one).
 
     Writers need it: OpenSearch's SEISMIC ``sparse_vector`` takes token ids as
-    keys, every other sparse type takes term names (see :mod:`tandem.plugin.terms`).
+    keys, every other sparse type takes term names (see :mod:`tandem.plugin.index.terms`).
     """
     sparse = spec.sparse
     if sparse is None:

@@ -3,7 +3,7 @@
 An :class:`IndexSpec` names the text, dense, sparse and metadata fields of one
 Tandem index. It is checked when built, so a bad name or an out-of-range HNSW
 parameter fails here with a message saying what is allowed, long before any
-request reaches an engine. :mod:`tandem.plugin.mapping` turns a spec into the
+request reaches an engine. :mod:`tandem.plugin.index.mapping` turns a spec into the
 create-index body of a given engine; what depends on the engine (field types
 it lacks, the model's dimensions) is checked there.
 
@@ -36,6 +36,11 @@ MAX_DIMS = 4096  # Elasticsearch's dense_vector limit, the lower of the two engi
 MAX_M = 512  # Lucene's HNSW limits: "maxConn must be ... less than or equal to 512"
 MAX_EF_CONSTRUCTION = 3200  # "beamWidth must be ... less than or equal to 3200"
 BBQ_MIN_DIMS = 64  # "bbq_hnsw does not support dimensions fewer than 64"
+
+# Tandem's own layout, used when it creates an index and no spec names the fields.
+DEFAULT_TEXT_FIELDS = ("title", "text")
+DEFAULT_DENSE_FIELD = "embedding"
+DEFAULT_SPARSE_FIELD = "sparse"
 
 _FIELD_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,254}")
 _ANALYZER = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,254}")
@@ -310,6 +315,24 @@ _KIND_NAMES: dict[type, str] = {
     SparseField: "sparse",
     MetadataField: "metadata",
 }
+
+
+def default_spec(
+    name: str,
+    text_fields: tuple[str, ...] = DEFAULT_TEXT_FIELDS,
+    dims: int | None = None,
+    sparse: bool = True,
+) -> IndexSpec:
+    """The index Tandem creates when none exists: text fields, a dense field (when
+    ``dims`` is known) and a sparse field, under the default names."""
+    return IndexSpec(
+        name=name,
+        text_fields=tuple(TextField(f) for f in text_fields),
+        dense=DenseField(DEFAULT_DENSE_FIELD, dims) if dims else None,
+        sparse=SparseField(DEFAULT_SPARSE_FIELD) if sparse else None,
+    )
+
+
 _SPEC_KEYS = ("name", "fields", "shards", "replicas")
 
 

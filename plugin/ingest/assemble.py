@@ -1,0 +1,55 @@
+"""One way to put an ingest together: the index's fields, the encoders, the bulk writer.
+
+The server's ``IndexDocuments``, ``tandem index`` and the index-once helper
+(:mod:`.fill`) all build their :class:`~.pipeline.Ingestor` here, so a document
+lands in the same fields whichever way it came in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from tandem.encoders.dense import DenseEncoder
+from tandem.encoders.sparse import Pruning, SpladeEncoder
+from tandem.plugin.engines.base import EngineAdapter
+from tandem.plugin.index.mapping import build_index_body
+from tandem.plugin.index.spec import IndexSpec
+
+from .bulk import BulkOptions, BulkWriter
+from .pipeline import FieldMap, IngestOptions, Ingestor, ResultHook, SourceBuilder
+from .progress import Snapshot
+
+Progress = Callable[[Snapshot, bool], None]
+
+
+def build_ingestor(
+    adapter: EngineAdapter,
+    spec: IndexSpec,
+    dense: DenseEncoder | None,
+    sparse: SpladeEncoder | None,
+    *,
+    pruning: Pruning = Pruning(),
+    bulk: BulkOptions = BulkOptions(),
+    options: IngestOptions = IngestOptions(),
+    progress: Progress | None = None,
+    on_result: ResultHook | None = None,
+) -> Ingestor:
+    """An ingestor that writes into ``spec``'s index, its vectors under ``spec``'s names."""
+    return Ingestor(
+        BulkWriter(adapter, spec.name, bulk),
+        SourceBuilder(FieldMap.of(spec), dense, sparse, pruning),
+        options,
+        progress,
+        on_result,
+    )
+
+
+def ensure_index(
+    adapter: EngineAdapter, spec: IndexSpec, dims: int | None, model_name: str | None = None
+) -> bool:
+    """Create ``spec``'s index unless it exists; whether it was created."""
+    if adapter.index_exists(spec.name):
+        return False
+    body = build_index_body(spec, adapter.capabilities, model_dims=dims, model_name=model_name)
+    adapter.create_index(spec.name, body)
+    return True

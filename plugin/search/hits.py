@@ -1,0 +1,24 @@
+"""A ranked hit and where each retriever placed it: plain data, shared by the searcher,
+the servicers and the client."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where one retriever placed a document: 1-based ``rank`` and raw ``score``."""
+
+    rank: int
+    score: float
+
+
+@dataclass(frozen=True)
+class FusedHit:
+    """A fused document; ``sources`` maps each retriever that returned it to its :class:`Source`."""
+
+    id: str
+    score: float
+    sources: Mapping[str, Source]
