@@ -6,6 +6,8 @@ import argparse
 import sys
 from typing import Any
 
+from tandem.plugin.search.names import FUSION_METHODS
+
 
 def register(commands: Any) -> None:
     parser = commands.add_parser(
@@ -23,7 +25,7 @@ def register(commands: Any) -> None:
     parser.add_argument("--engine", help="opensearch, elasticsearch or a URL (default: start one)")
     parser.add_argument("--docs", type=int, help="index at most N docstrings")
     parser.add_argument("--size", type=int, default=5, help="hits per column")
-    parser.add_argument("--method", choices=["rrf", "linear"], default="rrf", help="fusion")
+    parser.add_argument("--method", choices=FUSION_METHODS, default="rrf", help="fusion")
     parser.set_defaults(handler=_demo)
 
 

@@ -175,7 +175,7 @@ def _describe(url: str, caps: Capabilities) -> str:
         ", ".join(sorted(caps.plugins)) or "-", width=72, break_on_hyphens=False
     )
     lines = [
-        f"{'engine':<26} {caps.kind.label} {caps.version_text} at {url}",
+        f"{'engine':<26} {caps.label} at {url}",
         f"{'build type':<26} {caps.build_type}",
         f"{'licence':<26} {caps.license or '-'}",
         f"{'plugins and modules':<26} " + plugins.replace("\n", "\n" + " " * 27),

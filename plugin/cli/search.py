@@ -11,10 +11,9 @@ from tandem.encoders.loader import load_dense, load_sparse
 from tandem.encoders.registry import ModelKind, resolve_spec
 from tandem.plugin.engines.connect import connect
 from tandem.plugin.engines.targets import engine_url
-from tandem.plugin.index.mapping import sparse_field_type
-from tandem.plugin.index.spec import IndexSpec, SparseField, TextField
+from tandem.plugin.index.mapping import sparse_type_for
 from tandem.plugin.search.hits import FusedHit
-from tandem.plugin.search.names import METHODS, MODES
+from tandem.plugin.search.names import METHODS, MODES, NORMALIZATIONS
 from tandem.plugin.search.options import SearchOptions
 from tandem.plugin.search.searcher import Searcher
 
@@ -36,7 +35,7 @@ def register(commands: Any) -> None:
     parser.add_argument("--index", required=True)
     parser.add_argument("--engine", default="opensearch", help="opensearch, elasticsearch or URL")
     parser.add_argument("--method", choices=METHODS, default="rrf")
-    parser.add_argument("--normalization", choices=["min_max", "z_score", "l2"], default="min_max")
+    parser.add_argument("--normalization", choices=NORMALIZATIONS, default="min_max")
     parser.add_argument(
         "--mode",
         choices=MODES,
@@ -107,8 +106,7 @@ def _search_here(args: argparse.Namespace, options: SearchOptions) -> tuple[list
     )
     adapter = connect(engine_url(args.engine))
     try:
-        probe_spec = IndexSpec(args.index, (TextField("text"),), sparse=SparseField("sparse"))
-        sparse_type = sparse_field_type(probe_spec, adapter.capabilities)
+        sparse_type = sparse_type_for(adapter.capabilities)
         result = Searcher(adapter, dense, sparse, sparse_type).search(
             args.index, args.query, options
         )

@@ -16,8 +16,7 @@ from tandem.plugin.engines.connect import connect
 from tandem.plugin.engines.errors import EngineUnavailable
 from tandem.plugin.engines.kinds import EngineKind
 from tandem.plugin.engines.targets import engine_url as resolve
-from tandem.plugin.index.mapping import sparse_field_type
-from tandem.plugin.index.spec import default_spec
+from tandem.plugin.index.mapping import sparse_type_for
 from tandem.plugin.ingest.fill import fill_index, holds
 from tandem.plugin.ingest.progress import ProgressLine
 from tandem.plugin.search.hits import FusedHit
@@ -81,7 +80,6 @@ def prepare(engine: str | None, limit: int | None, say: Say) -> Demo:
     docs = stdlib_documents(limit)
     index = f"tandem-demo-{corpus_key(docs)}"
     adapter = connect(url)
-    spec = default_spec(index, ("title", "text"), 384, True)
     if holds(adapter, index, len(docs)):
         say(f"index {index} already holds the {len(docs):,} docstrings")
     else:
@@ -89,7 +87,7 @@ def prepare(engine: str | None, limit: int | None, say: Say) -> Demo:
         report = fill_index(adapter, index, docs, dense, sparse, ProgressLine())
         if report.failures:
             say(f"{len(report.failures)} docstrings failed to index; searching the rest")
-    searcher = Searcher(adapter, dense, sparse, sparse_field_type(spec, adapter.capabilities))
+    searcher = Searcher(adapter, dense, sparse, sparse_type_for(adapter.capabilities))
     return Demo(adapter, searcher, index, len(docs))
 
 

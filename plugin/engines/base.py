@@ -40,6 +40,11 @@ class Capabilities:
     retrievers: tuple[str, ...]
 
     @property
+    def label(self) -> str:
+        """The engine and its version for messages, such as ``OpenSearch 3.6.0``."""
+        return f"{self.kind.label} {self.version_text}"
+
+    @property
     def version_text(self) -> str:
         return ".".join(str(p) for p in self.version)
 

@@ -16,8 +16,7 @@ from typing import Any
 from tandem.encoders.dense import DenseEncoder
 from tandem.encoders.sparse import SpladeEncoder
 from tandem.plugin.engines.base import EngineAdapter
-from tandem.plugin.index.mapping import sparse_field_type
-from tandem.plugin.index.spec import default_spec
+from tandem.plugin.index.mapping import sparse_type_for
 from tandem.plugin.ingest.documents import Document
 from tandem.plugin.ingest.fill import fill_index, holds
 from tandem.plugin.ingest.progress import ProgressLine
@@ -141,8 +140,7 @@ def evaluate(
     """Index (or reuse), run each method, and score it."""
     index, count, reused = ensure_index(adapter, dataset, dense, sparse, say)
     caps = adapter.capabilities
-    spec = default_spec(index, ("title", "text"), 384, True)
-    searcher = Searcher(adapter, dense, sparse, sparse_field_type(spec, caps))
+    searcher = Searcher(adapter, dense, sparse, sparse_type_for(caps))
     result = EvalResult(
         dataset.name,
         f"{caps.kind.value} {caps.version_text}",

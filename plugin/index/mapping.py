@@ -15,9 +15,11 @@ from tandem.plugin.engines.errors import CapabilityError
 from tandem.plugin.engines.kinds import EngineKind
 
 from .spec import (
+    DEFAULT_SPARSE_FIELD,
     DenseField,
     IndexSpec,
     MetadataField,
+    SparseField,
     SparseType,
     SpecError,
     TextField,
@@ -77,6 +79,15 @@ def check_against_engine(
     sparse_field_type(spec, caps)
 
 
+def sparse_type_for(caps: Capabilities, field: str = DEFAULT_SPARSE_FIELD) -> SparseType:
+    """The type a sparse ``field`` that Tandem created has on this engine: searchers need
+    it to write the matching query, and no spec is at hand there."""
+    probe = IndexSpec("probe", (TextField("text"),), sparse=SparseField(field))
+    found = sparse_field_type(probe, caps)
+    assert found is not None  # the probe has a sparse field
+    return found
+
+
 def sparse_field_type(spec: IndexSpec, caps: Capabilities) -> SparseType | None:
     """The engine field type the spec's sparse field gets (``None`` without one).
 
@@ -94,7 +105,7 @@ def sparse_field_type(spec: IndexSpec, caps: Capabilities) -> SparseType | None:
             f"{t}: {_why_not(t, spec, caps)}" for t in _SPARSE_PREFERENCE[caps.kind]
         )
         raise CapabilityError(
-            f"sparse field {sparse.name!r}: {_engine(caps)} has no usable sparse field type "
+            f"sparse field {sparse.name!r}: {caps.label} has no usable sparse field type "
             f"({reasons}); drop the sparse field or use another engine"
         )
     why = _why_not(sparse.type, spec, caps)
@@ -109,19 +120,15 @@ def _is_opensearch(caps: Capabilities) -> bool:
     return caps.kind is EngineKind.OPENSEARCH
 
 
-def _engine(caps: Capabilities) -> str:
-    return f"{caps.kind.label} {caps.version_text}"
-
-
 def _why_not(sparse_type: SparseType, spec: IndexSpec, caps: Capabilities) -> str | None:
     """Why ``sparse_type`` cannot be used for ``spec`` here, or ``None`` if it can."""
     if sparse_type == "rank_features":
         if not caps.rank_features:
-            return f"{_engine(caps)} has no rank_features field (no mapper-extras module)"
+            return f"{caps.label} has no rank_features field (no mapper-extras module)"
         return None
     if not caps.sparse_vector:
         needs = " (SEISMIC needs 3.3+ and neural-search)" if _is_opensearch(caps) else ""
-        return f"{_engine(caps)} has no sparse_vector field{needs}"
+        return f"{caps.label} has no sparse_vector field{needs}"
     if _is_opensearch(caps) and spec.dense is not None:
         return (
             "OpenSearch cannot hold a SEISMIC sparse_vector and a knn_vector in one index "
@@ -146,7 +153,7 @@ def _check_dense(dense: DenseField, caps: Capabilities) -> None:
     where = f"dense field {dense.name!r}"
     if not caps.dense:
         plugin = " (install the opensearch-knn plugin)" if _is_opensearch(caps) else ""
-        raise CapabilityError(f"{where}: {_engine(caps)} has no dense vector field{plugin}")
+        raise CapabilityError(f"{where}: {caps.label} has no dense vector field{plugin}")
     if caps.kind is EngineKind.ELASTICSEARCH:
         if dense.engine is not None or dense.quantization is not None:
             raise CapabilityError(
@@ -163,13 +170,13 @@ def _check_dense(dense: DenseField, caps: Capabilities) -> None:
     if engine not in caps.knn_engines:
         if engine == "faiss":
             raise CapabilityError(
-                f"{where}: faiss is not available on {_engine(caps)} (this k-NN plugin has no "
+                f"{where}: faiss is not available on {caps.label} (this k-NN plugin has no "
                 "native libraries, and indexing into a faiss field kills the node); use "
                 "engine='lucene', with quantization='int8' for a smaller graph"
             )
         available = ", ".join(caps.knn_engines) or "none"
         raise CapabilityError(
-            f"{where}: k-NN engine {engine!r} is not available on {_engine(caps)} "
+            f"{where}: k-NN engine {engine!r} is not available on {caps.label} "
             f"(available: {available})"
         )
 

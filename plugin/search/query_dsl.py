@@ -129,18 +129,14 @@ def sparse_query(req: SearchRequest, caps: Capabilities, sparse_type: SparseType
     return filtered(_rank_feature_sum(field, terms), req)
 
 
-def _engine(caps: Capabilities) -> str:
-    return f"{caps.kind.label} {caps.version_text}"
-
-
 def _query_vector(req: SearchRequest, caps: Capabilities, kind: EngineKind) -> list[float]:
     if caps.kind is not kind:
-        raise ValueError(f"this builder writes {kind.label} DSL, but the engine is {_engine(caps)}")
+        raise ValueError(f"this builder writes {kind.label} DSL, but the engine is {caps.label}")
     if req.vector is None:
         raise ValueError("the dense retriever needs the query vector; encode the query first")
     if not caps.dense:
         plugin = " (install the opensearch-knn plugin)" if kind is EngineKind.OPENSEARCH else ""
-        raise CapabilityError(f"{_engine(caps)} has no dense vector search{plugin}")
+        raise CapabilityError(f"{caps.label} has no dense vector search{plugin}")
     return list(req.vector)
 
 
@@ -154,7 +150,7 @@ def _check_sparse_type(caps: Capabilities, sparse_type: SparseType) -> None:
     if sparse_type not in caps.sparse_field_types:
         usable = ", ".join(caps.sparse_field_types) or "none"
         raise CapabilityError(
-            f"{_engine(caps)} cannot search a {sparse_type} field (sparse types here: {usable}); "
+            f"{caps.label} cannot search a {sparse_type} field (sparse types here: {usable}); "
             "use the type tandem.plugin.index.mapping.sparse_field_type chose for the index"
         )
 

@@ -100,7 +100,7 @@ def hybrid_body(
     names = _check_retrievers(retrievers)
     if caps.kind is not EngineKind.OPENSEARCH or not caps.hybrid_query:
         raise CapabilityError(
-            f"{_engine(caps)} has no hybrid query (OpenSearch 2.10+ with the neural-search "
+            f"{caps.label} has no hybrid query (OpenSearch 2.10+ with the neural-search "
             "plugin); fuse in the sidecar instead"
         )
     queries = [_opensearch_sub_query(name, req, caps, sparse_type) for name in names]
@@ -134,12 +134,12 @@ def retriever_body(
     _check_method(method)
     if caps.kind is not EngineKind.ELASTICSEARCH:
         raise CapabilityError(
-            f"retrievers are Elasticsearch's; on {_engine(caps)} use hybrid_body with a pipeline"
+            f"retrievers are Elasticsearch's; on {caps.label} use hybrid_body with a pipeline"
         )
     if method not in caps.retrievers:
         have = ", ".join(caps.retrievers) or "none"
         raise CapabilityError(
-            f"{_engine(caps)} (licence {caps.license or 'unknown'}) has no {method!r} retriever "
+            f"{caps.label} (licence {caps.license or 'unknown'}) has no {method!r} retriever "
             f"(available: {have}; they need an Enterprise licence and the rank-rrf module); "
             "fuse in the sidecar instead"
         )
@@ -177,16 +177,16 @@ def pipeline_body(
     """
     _check_method(method)
     if caps.kind is not EngineKind.OPENSEARCH:
-        raise CapabilityError(f"search pipelines are OpenSearch's, not {_engine(caps)}'s")
+        raise CapabilityError(f"search pipelines are OpenSearch's, not {caps.label}'s")
     if method == "rrf":
         if not caps.rrf_pipeline:
             raise CapabilityError(
-                f"{_engine(caps)} has no RRF score-ranker-processor (neural-search 2.19+); "
+                f"{caps.label} has no RRF score-ranker-processor (neural-search 2.19+); "
                 "fuse in the sidecar instead"
             )
         if weights is not None and caps.version < PIPELINE_RRF_WEIGHTS_SINCE:
             raise CapabilityError(
-                f"{_engine(caps)} has no per-retriever RRF weights (OpenSearch 3.1+); "
+                f"{caps.label} has no per-retriever RRF weights (OpenSearch 3.1+); "
                 "drop the weights or fuse in the sidecar"
             )
     else:
@@ -194,7 +194,7 @@ def pipeline_body(
         if normalization not in caps.normalization_techniques:
             have = ", ".join(caps.normalization_techniques) or "none"
             raise CapabilityError(
-                f"{_engine(caps)} has no {normalization} normalization (available: {have}); "
+                f"{caps.label} has no {normalization} normalization (available: {have}); "
                 "choose another or fuse in the sidecar"
             )
     return _pipeline(method, normalization, weights, rank_constant)
@@ -220,10 +220,6 @@ def pipeline_name(
 
 def _light(size: int, **section: Json) -> Json:
     return {"size": size, "_source": False, **section}
-
-
-def _engine(caps: Capabilities) -> str:
-    return f"{caps.kind.label} {caps.version_text}"
 
 
 def _check_retrievers(retrievers: Sequence[str]) -> list[str]:
@@ -331,7 +327,7 @@ def _rrf(
     if weights is not None:
         if caps.version < RETRIEVER_RRF_WEIGHTS_SINCE:
             raise CapabilityError(
-                f"{_engine(caps)} has no weighted rrf retriever (Elasticsearch 9.2+); drop the "
+                f"{caps.label} has no weighted rrf retriever (Elasticsearch 9.2+); drop the "
                 "weights or fuse in the sidecar"
             )
         raw = _weights(weights)
@@ -348,7 +344,7 @@ def _es_normalizer(normalization: str, caps: Capabilities) -> str:
         )
     if normalization == "l2" and caps.version < RETRIEVER_L2_NORM_SINCE:
         raise CapabilityError(
-            f"{_engine(caps)}'s linear retriever has no l2_norm normalizer (9.1+); use min_max "
+            f"{caps.label}'s linear retriever has no l2_norm normalizer (9.1+); use min_max "
             "or fuse in the sidecar"
         )
     return _ES_NORMALIZERS[normalization]

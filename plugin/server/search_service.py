@@ -18,8 +18,7 @@ from grpc import aio
 from tandem.encoders.registry import InputKind
 from tandem.plugin.engines.base import EngineAdapter
 from tandem.plugin.engines.errors import EngineUnavailable
-from tandem.plugin.index.mapping import sparse_field_type
-from tandem.plugin.index.spec import IndexSpec, SparseField, TextField
+from tandem.plugin.index.mapping import sparse_type_for
 from tandem.plugin.search.searcher import EncodedQuery, Searcher
 from tandem.v1 import search_pb2, search_pb2_grpc
 
@@ -86,10 +85,7 @@ class QueryPlanner:
     def searcher(self, adapter: EngineAdapter, call: SearchCall) -> Searcher:
         sparse_type = None
         if "sparse" in call.options.retrievers:
-            probe = IndexSpec(
-                call.index, (TextField("text"),), sparse=SparseField(call.sparse_field)
-            )
-            sparse_type = sparse_field_type(probe, adapter.capabilities)
+            sparse_type = sparse_type_for(adapter.capabilities, call.sparse_field)
         return Searcher(
             adapter,
             None,
