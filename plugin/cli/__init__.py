@@ -1,60 +1,45 @@
-"""The ``tandem`` command line.
+"""The ``tandem`` command line (:mod:`.app` builds it).
 
-Each command group lives in its own module and registers its subcommands on
-the shared parser; ``main`` turns Tandem's own errors into one-line messages
-and a non-zero exit code instead of tracebacks.
+The command needs the ``server`` extra (encoders, engine clients); on a
+client-only install ``tandem`` says which extra to install instead of failing
+with an import traceback.
 """
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from tandem.client import ClientError
-from tandem.encoders.sources import SourceError
-from tandem.plugin.engines.errors import EngineRequestError
+if TYPE_CHECKING:
+    import argparse
 
-from . import demo, encode, engines, evaluation, index, models, search, serve
-
-# Errors that are the user's to fix: printed as one line, exit code 2.
-KNOWN_ERRORS: tuple[type[Exception], ...] = (
-    *engines.ERRORS,
-    EngineRequestError,
-    SourceError,
-    ClientError,
-    ValueError,
-    ImportError,
-    FileNotFoundError,
-)
+# Top-level modules that only the server extra brings.
+SERVER_EXTRA = frozenset(
+    {"onnxruntime", "tokenizers", "opensearchpy", "elasticsearch", "grpc_reflection",
+     "prometheus_client"}
+)  # fmt: skip
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="tandem",
-        description="Hybrid search sidecar for OpenSearch and Elasticsearch.",
-    )
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    engines.register(commands)
-    models.register(commands)
-    index.register(commands)
-    search.register(commands)
-    serve.register(commands)
-    encode.register(commands)
-    encode.register_health(commands)
-    evaluation.register(commands)
-    demo.register(commands)
-    return parser
+    """The ``tandem`` argument parser, every command registered."""
+    from .app import build_parser as build
+
+    return build()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    """Run ``tandem`` with ``argv`` (default: the process's arguments); the exit code."""
     try:
-        code: int = args.handler(args)
-    except KNOWN_ERRORS as err:
-        print(f"tandem: error: {err}", file=sys.stderr)
+        from .app import main as run
+    except ModuleNotFoundError as err:
+        missing = (err.name or "").split(".")[0]
+        if missing not in SERVER_EXTRA:
+            raise
+        print(
+            f"tandem: error: the tandem command needs the server extra ({missing} is not "
+            "installed): pip install 'tandem-search[server]'",
+            file=sys.stderr,
+        )
         return 2
-    except KeyboardInterrupt:
-        return 130
-    return code
+    return run(argv)

@@ -1,9 +1,16 @@
 """The Python client of the Tandem sidecar (``tandem.v1`` over gRPC).
 
+Light by design: importing it loads gRPC and the ``tandem.v1`` messages, never
+the encoders, onnxruntime, tokenizers or numpy (a client-only install is
+``pip install tandem-search``; the sidecar needs the ``server`` extra).
+
 >>> from tandem.client import TandemClient
 >>> with TandemClient("localhost:50051") as client:
 ...     vectors = client.encode_dense(["hybrid search"], kind="query").vectors
 """
+
+from tandem.plugin.search.hits import FusedHit, Source
+from tandem.plugin.search.options import SearchOptions
 
 from .client import (
     ClientError,
@@ -19,9 +26,12 @@ from .client import (
 __all__ = [
     "ClientError",
     "DenseResult",
+    "FusedHit",
     "IndexResult",
     "Metadata",
     "SearchHits",
+    "SearchOptions",
+    "Source",
     "SparseResult",
     "SparseTerm",
     "TandemClient",

@@ -29,3 +29,20 @@ def test_heap_over_the_cap_is_a_usage_error(capsys: pytest.CaptureFixture[str]) 
 def test_version_with_all_engines_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["engines", "up", "all", "--version", "3.6.0"]) == 2
     assert "need one engine" in capsys.readouterr().err
+
+
+def test_a_client_only_install_is_told_which_extra_to_install() -> None:
+    """With the server extra missing (onnxruntime blocked), ``tandem`` names the extra."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; sys.modules['onnxruntime'] = None\n"
+        "from tandem.plugin.cli import main\n"
+        "raise SystemExit(main(['encode', 'x']))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 2
+    assert "pip install 'tandem-search[server]'" in result.stderr
+    assert "onnxruntime is not installed" in result.stderr
+    assert "Traceback" not in result.stderr
