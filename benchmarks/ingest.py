@@ -26,8 +26,9 @@ from tandem.encoders.loader import load_dense, load_sparse
 from tandem.encoders.registry import KNOWN_MODELS, InputKind
 from tandem.encoders.sparse import Pruning
 from tandem.integration.launcher import Launcher
-from tandem.integration.specs import EngineKind, parse_kind
+from tandem.integration.specs import parse_kind
 from tandem.plugin.engines.connect import connect
+from tandem.plugin.engines.kinds import EngineKind
 from tandem.plugin.index.mapping import build_index_body
 from tandem.plugin.index.spec import default_spec
 from tandem.plugin.ingest.bulk import BulkOptions, BulkWriter

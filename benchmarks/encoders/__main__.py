@@ -1,0 +1,8 @@
+"""``python -m benchmarks.encoders``: the encoder benchmark (see :mod:`benchmarks.encoders`)."""
+
+import sys
+
+from .cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())
