@@ -12,7 +12,7 @@ from typing import Any
 
 import grpc
 
-from tandem.client import ClientError
+from tandem.client import ClientError, IndexProgress
 from tandem.encoders.loader import load_dense, load_sparse
 from tandem.encoders.registry import ModelKind, resolve_spec
 from tandem.encoders.sparse import Pruning
@@ -22,8 +22,8 @@ from tandem.plugin.index.spec import DEFAULT_DENSE_FIELD, DEFAULT_SPARSE_FIELD, 
 from tandem.plugin.ingest.assemble import build_ingestor, ensure_index
 from tandem.plugin.ingest.bulk import BulkOptions
 from tandem.plugin.ingest.documents import BadLine, corpus_file, read_documents
-from tandem.plugin.ingest.pipeline import Failure, IngestOptions
-from tandem.plugin.ingest.progress import ProgressLine
+from tandem.plugin.ingest.pipeline import Failure, FieldMap, IngestOptions
+from tandem.plugin.ingest.progress import ProgressLine, Snapshot
 
 from .remote import add_server_arguments, client_for
 
@@ -90,6 +90,13 @@ def _index(args: argparse.Namespace) -> int:
         dims = int(dense.encode(["dimension probe"]).shape[1])
     adapter = connect(engine_url(args.engine))
     try:
+        line = ProgressLine()
+        seen = [Snapshot(0, 0, 0, 0.0)]
+
+        def watch(snapshot: Snapshot, final: bool) -> None:
+            seen[0] = snapshot
+            line(snapshot, final)
+
         spec = default_spec(args.index, text_fields, dims, sparse is not None)
         if ensure_index(adapter, spec, dims):
             _say(f"created index {spec.name} on {adapter.url}")
@@ -97,7 +104,8 @@ def _index(args: argparse.Namespace) -> int:
             _say(f"index {spec.name} exists; writing into it")
         ingestor = build_ingestor(
             adapter,
-            spec,
+            spec.name,
+            FieldMap.of(spec),
             dense,
             sparse,
             pruning=Pruning(top_k=args.top_k),
@@ -107,13 +115,26 @@ def _index(args: argparse.Namespace) -> int:
                 concurrency=args.concurrency,
             ),
             options=IngestOptions(batch_size=args.batch_size, resume=args.resume),
-            progress=ProgressLine(),
+            progress=watch,
         )
-        report = ingestor.run(read_documents(corpus, text_fields), total=_count_lines(corpus))
+        try:
+            report = ingestor.run(read_documents(corpus, text_fields), total=_count_lines(corpus))
+        except KeyboardInterrupt:
+            _interrupted(seen[0])
+            return 130
         adapter.refresh(args.index)
     finally:
         adapter.close()
     return _report(report.indexed, report.skipped, report.failures, report.seconds, args.failures)
+
+
+def _interrupted(last: Snapshot) -> None:
+    """What an interrupted ingest had done, and how to carry on."""
+    print(
+        f"\ninterrupted: indexed {last.done:,}, skipped {last.skipped:,}, failed {last.failed:,} "
+        "so far; what was indexed stays. Run the same command with --resume to carry on.",
+        file=sys.stderr,
+    )
 
 
 def _report(
@@ -158,20 +179,37 @@ def _index_remote(args: argparse.Namespace, corpus: Path, text_fields: tuple[str
             _say(f"index {args.index} exists; writing into it")
 
         def documents() -> Iterator[dict[str, Any]]:
-            shown = 0.0
-            for sent, record in enumerate(read_documents(corpus, text_fields), start=1):
+            for record in read_documents(corpus, text_fields):
                 if isinstance(record, BadLine):
                     bad.append(Failure(record.id, record.reason))
                     continue
                 yield {"_id": record.id, **record.text, **record.metadata}
-                if time.monotonic() - shown > 1.0:
-                    print(f"\r· sent {sent:,}/{total:,} documents", end="", file=sys.stderr)
-                    shown = time.monotonic()
-            print(file=sys.stderr)
 
-        result = client.index_documents(
-            args.index, documents(), args.resume, args.top_k or 0, text_fields
-        )
+        def progress(done: IndexProgress) -> None:
+            seen[0] = Snapshot(
+                done.indexed,
+                done.failed + len(bad),
+                done.skipped,
+                time.monotonic() - started,
+                total,
+            )
+            line(seen[0])
+
+        line = ProgressLine()
+        seen = [Snapshot(0, 0, 0, 0.0, total)]
+        try:
+            result = client.index_documents(
+                args.index,
+                documents(),
+                args.resume,
+                args.top_k or 0,
+                text_fields,
+                progress=progress,
+            )
+        except KeyboardInterrupt:
+            _interrupted(seen[0])
+            return 130
+        line(seen[0], final=True)
     failures = bad + [
         Failure(i, reason) for i, status, reason in result.results if status == "failed"
     ]

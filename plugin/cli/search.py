@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Sequence
 from typing import Any
 
 from tandem.encoders.loader import load_dense, load_sparse
@@ -63,6 +64,20 @@ def _hit_json(hit: FusedHit) -> dict[str, Any]:
     }
 
 
+def partial_note(timed_out: bool, shard_failures: Sequence[str]) -> str | None:
+    """What to tell the user when the engine answered from part of the data."""
+    if not timed_out and not shard_failures:
+        return None
+    causes = []
+    if timed_out:
+        causes.append("the engine timed out")
+    if shard_failures:
+        noun = "shard failure" if len(shard_failures) == 1 else "shard failures"
+        causes.append(f"{len(shard_failures)} {noun}")
+    lines = [f"partial results: {'; '.join(causes)}", *(f"  {f}" for f in shard_failures)]
+    return "\n".join(lines)
+
+
 def _search(args: argparse.Namespace) -> int:
     options = SearchOptions(
         method=args.method,
@@ -83,8 +98,11 @@ def _search(args: argparse.Namespace) -> int:
             f"inference {meta.inference_ms:.1f} ms, "
             f"engine {meta.engine_ms:.1f} ms, total {meta.total_ms:.1f} ms in the sidecar"
         )
+        note = partial_note(remote.timed_out, remote.shard_failures)
     else:
-        hits, timing = _search_here(args, options)
+        hits, timing, note = _search_here(args, options)
+    if note is not None:
+        print(note, file=sys.stderr)
     if args.json:
         print(json.dumps([_hit_json(h) for h in hits]))
         return 0
@@ -98,7 +116,9 @@ def _search(args: argparse.Namespace) -> int:
     return 0
 
 
-def _search_here(args: argparse.Namespace, options: SearchOptions) -> tuple[list[FusedHit], str]:
+def _search_here(
+    args: argparse.Namespace, options: SearchOptions
+) -> tuple[list[FusedHit], str, str | None]:
     wanted = options.retrievers
     dense = load_dense(resolve_spec(args.dense, ModelKind.DENSE)) if "dense" in wanted else None
     sparse = (
@@ -117,4 +137,4 @@ def _search_here(args: argparse.Namespace, options: SearchOptions) -> tuple[list
         f"engine {result.engine_ms:.1f} ms, "
         f"fusion {result.fusion_ms:.1f} ms"
     )
-    return result.hits, timing
+    return result.hits, timing, partial_note(result.timed_out, result.shard_failures)

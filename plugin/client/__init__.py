@@ -15,6 +15,7 @@ from tandem.plugin.search.options import SearchOptions
 from .client import (
     ClientError,
     DenseResult,
+    IndexProgress,
     IndexResult,
     Metadata,
     SearchHits,
@@ -27,6 +28,7 @@ __all__ = [
     "ClientError",
     "DenseResult",
     "FusedHit",
+    "IndexProgress",
     "IndexResult",
     "Metadata",
     "SearchHits",

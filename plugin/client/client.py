@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
@@ -112,11 +112,27 @@ class SparseResult:
 
 @dataclass(frozen=True)
 class SearchHits:
-    """Hits, and where fusion ran (``native``, ``sidecar`` or ``single``)."""
+    """Hits, and where fusion ran (``native``, ``sidecar`` or ``single``).
+
+    ``partial``: the engine answered from part of the data (``timed_out``, or
+    ``shard_failures``, one line per failed shard); the hits are what the rest found.
+    """
 
     hits: list[FusedHit]
     metadata: Metadata
     mode: str
+    partial: bool = False
+    timed_out: bool = False
+    shard_failures: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class IndexProgress:
+    """Running totals of an ``index_documents`` stream."""
+
+    indexed: int
+    skipped: int
+    failed: int
 
 
 @dataclass(frozen=True)
@@ -183,7 +199,9 @@ def _documents(
 
 class TandemClient:
     """Talks to one sidecar. ``token`` is sent as a bearer token; ``tls_ca`` turns on TLS
-    (``tls_cert``/``tls_key`` add a client certificate for mTLS)."""
+    (``tls_cert``/``tls_key`` add a client certificate for mTLS). Every call has a
+    deadline: ``timeout`` seconds for one request, ``stream_timeout`` for a whole
+    ``index_documents`` stream."""
 
     def __init__(
         self,
@@ -194,6 +212,7 @@ class TandemClient:
         tls_cert: Path | None = None,
         tls_key: Path | None = None,
         timeout: float = 60.0,
+        stream_timeout: float = 3600.0,
         max_message_bytes: int = 64 * 1024 * 1024,
     ) -> None:
         options = [
@@ -209,7 +228,8 @@ class TandemClient:
             self.channel = grpc.secure_channel(address, credentials, options)
         else:
             self.channel = grpc.insecure_channel(address, options)
-        self.timeout = timeout
+        self.timeout = timeout  # unary calls
+        self.stream_timeout = stream_timeout  # a whole index_documents stream
         self._metadata = (("authorization", f"Bearer {token}"),) if token else ()
         self._info = info_pb2_grpc.InfoServiceStub(self.channel)
         self._encode = encode_pb2_grpc.EncodeServiceStub(self.channel)
@@ -317,7 +337,14 @@ class TandemClient:
             FusedHit(h.id, h.score, {r.retriever: Source(r.rank, r.score) for r in h.retrievers})
             for h in response.hits
         ]
-        return SearchHits(hits, Metadata.of(response.metadata), response.mode)
+        return SearchHits(
+            hits,
+            Metadata.of(response.metadata),
+            response.mode,
+            partial=response.partial,
+            timed_out=response.timed_out,
+            shard_failures=list(response.shard_failures),
+        )
 
     def rewrite(
         self,
@@ -365,18 +392,40 @@ class TandemClient:
         sparse_top_k: int = 0,
         text_fields: Sequence[str] = ("title", "text"),
         timeout: float | None = None,
+        progress: Callable[[IndexProgress], None] | None = None,
     ) -> IndexResult:
         """Stream ``documents`` (``{"_id"|"id", "title", "text", ...}``) into ``index``;
-        other keys are stored as metadata."""
+        other keys are stored as metadata.
+
+        Results come back while documents are still being sent; ``progress`` hears the
+        running totals after each answer. ``timeout`` bounds the whole stream (default:
+        the client's ``stream_timeout``). Interrupting (``KeyboardInterrupt``) cancels the
+        stream: the sidecar stops writing, and what was written stays (resume skips it).
+        """
         stream = _documents(index, documents, resume, sparse_top_k, text_fields)
-        response = _call(
-            lambda: self._index.IndexDocuments(stream, timeout=timeout, metadata=self._metadata)
+        call = self._index.IndexDocuments(
+            stream,
+            timeout=timeout if timeout is not None else self.stream_timeout,
+            metadata=self._metadata,
         )
-        results = [(r.id, _STATUS.get(r.status, "unknown"), r.reason) for r in response.results]
+        by_position: dict[int, tuple[str, str, str]] = {}
+        last = index_pb2.IndexDocumentsResponse()
+        try:
+            for response in call:
+                for r in response.results:
+                    by_position[r.position] = (r.id, _STATUS.get(r.status, "unknown"), r.reason)
+                last = response
+                if progress is not None:
+                    progress(IndexProgress(response.indexed, response.skipped, response.failed))
+        except grpc.RpcError as err:
+            raise ClientError(err.code(), err.details() or "") from None
+        except BaseException:
+            call.cancel()  # type: ignore[no-untyped-call]  # grpc-stubs leaves it untyped
+            raise
         return IndexResult(
-            results,
-            response.indexed,
-            response.skipped,
-            response.failed,
-            Metadata.of(response.metadata),
+            [by_position[p] for p in sorted(by_position)],
+            last.indexed,
+            last.skipped,
+            last.failed,
+            Metadata.of(last.metadata),
         )

@@ -60,6 +60,32 @@ class Capabilities:
 
 
 @dataclass(frozen=True)
+class Completeness:
+    """Whether a search saw all of its data in time.
+
+    ``timed_out`` is the engine's own flag (a ``timeout`` in the request or the
+    cluster's ``search.default_search_timeout``); ``shard_failures`` has one line
+    per failed shard (index, shard, error type and reason). Either makes the
+    answer partial: the engine answered HTTP 200 from the shards it could search.
+    """
+
+    timed_out: bool = False
+    shard_failures: tuple[str, ...] = ()
+
+    @property
+    def partial(self) -> bool:
+        return self.timed_out or bool(self.shard_failures)
+
+    @staticmethod
+    def merge(reports: Sequence[Completeness]) -> Completeness:
+        """One report for several searches (the sub-searches of one ``_msearch``)."""
+        return Completeness(
+            any(r.timed_out for r in reports),
+            tuple(line for r in reports for line in r.shard_failures),
+        )
+
+
+@dataclass(frozen=True)
 class BulkItemResult:
     """The engine's answer for one document of a bulk request."""
 
@@ -100,6 +126,10 @@ class EngineAdapter(Protocol):
 
     def index_exists(self, name: str) -> bool: ...
 
+    def get_mapping(self, name: str) -> Json:
+        """The index's ``mappings`` object (``properties``, ``_meta``)."""
+        ...
+
     def bulk(
         self, operations: Sequence[Mapping[str, Any]], refresh: bool = False
     ) -> list[BulkItemResult]:
@@ -118,19 +148,10 @@ class EngineAdapter(Protocol):
 
     def refresh(self, index: str) -> None: ...
 
-    def search(
-        self,
-        index: str,
-        body: Mapping[str, Any],
-        pipeline: str | None = None,
-        timeout: float | None = None,
-    ) -> Json:
-        """One search; ``pipeline`` names an OpenSearch search pipeline to run it through;
-        ``timeout`` (seconds) overrides the client's for this request (a caller's deadline)."""
-        ...
-
-    def put_search_pipeline(self, name: str, body: Mapping[str, Any]) -> None:
-        """Create or replace an OpenSearch search pipeline (CapabilityError elsewhere)."""
+    def search(self, index: str, body: Mapping[str, Any], timeout: float | None = None) -> Json:
+        """One search with ``body`` as given (OpenSearch's native fusion carries its
+        search pipeline inside it); ``timeout`` (seconds) overrides the client's for
+        this request (a caller's deadline)."""
         ...
 
     def msearch(

@@ -21,12 +21,7 @@ from .capabilities import (
     parse_license,
     parse_node,
 )
-from .errors import (
-    CapabilityError,
-    EngineBadRequest,
-    EngineRequestError,
-    IndexNotFound,
-)
+from .errors import EngineBadRequest, EngineRequestError, IndexNotFound
 from .identify import redact
 from .kinds import EngineKind
 from .responses import (
@@ -38,6 +33,7 @@ from .responses import (
     found_ids,
     msearch_lines,
     msearch_responses,
+    single_mapping,
     split_auth,
 )
 
@@ -131,6 +127,11 @@ class ElasticsearchAdapter:
         with engine_errors(translate, f"checking index {name}", self._url):
             return bool(self._client.indices.exists(index=name))
 
+    def get_mapping(self, name: str) -> Json:
+        with engine_errors(translate, f"reading the mapping of {name}", self._url):
+            found = dict(self._client.indices.get_mapping(index=name))
+        return single_mapping(name, found)
+
     def bulk(
         self, operations: Sequence[Mapping[str, Any]], refresh: bool = False
     ) -> list[BulkItemResult]:
@@ -157,21 +158,10 @@ class ElasticsearchAdapter:
         with engine_errors(translate, f"refreshing {index}", self._url):
             self._client.indices.refresh(index=index)
 
-    def search(
-        self,
-        index: str,
-        body: Mapping[str, Any],
-        pipeline: str | None = None,
-        timeout: float | None = None,
-    ) -> Json:
-        if pipeline is not None:
-            raise CapabilityError("search pipelines are OpenSearch's; Elasticsearch has none")
+    def search(self, index: str, body: Mapping[str, Any], timeout: float | None = None) -> Json:
         client = self._client.options(request_timeout=timeout) if timeout else self._client
         with engine_errors(translate, f"search in {index}", self._url):
             return dict(client.search(index=index, body=dict(body)).body)
-
-    def put_search_pipeline(self, name: str, body: Mapping[str, Any]) -> None:
-        raise CapabilityError("search pipelines are OpenSearch's; Elasticsearch has none")
 
     def msearch(
         self, searches: Sequence[tuple[str, Mapping[str, Any]]], timeout: float | None = None

@@ -23,6 +23,7 @@ from .responses import (
     found_ids,
     msearch_lines,
     msearch_responses,
+    single_mapping,
     split_auth,
 )
 
@@ -100,6 +101,11 @@ class OpenSearchAdapter:
         with engine_errors(translate, f"checking index {name}", self._url):
             return bool(self._client.indices.exists(index=name))
 
+    def get_mapping(self, name: str) -> Json:
+        with engine_errors(translate, f"reading the mapping of {name}", self._url):
+            found = dict(self._client.indices.get_mapping(index=name))
+        return single_mapping(name, found)
+
     def bulk(
         self, operations: Sequence[Mapping[str, Any]], refresh: bool = False
     ) -> list[BulkItemResult]:
@@ -130,23 +136,10 @@ class OpenSearchAdapter:
         with engine_errors(translate, f"refreshing {index}", self._url):
             self._client.indices.refresh(index=index)
 
-    def search(
-        self,
-        index: str,
-        body: Mapping[str, Any],
-        pipeline: str | None = None,
-        timeout: float | None = None,
-    ) -> Json:
-        params = {"search_pipeline": pipeline} if pipeline else None
+    def search(self, index: str, body: Mapping[str, Any], timeout: float | None = None) -> Json:
         extra = {"request_timeout": timeout} if timeout else {}
         with engine_errors(translate, f"search in {index}", self._url):
-            return dict(self._client.search(index=index, body=dict(body), params=params, **extra))
-
-    def put_search_pipeline(self, name: str, body: Mapping[str, Any]) -> None:
-        with engine_errors(translate, f"creating search pipeline {name}", self._url):
-            self._client.transport.perform_request(
-                "PUT", f"/_search/pipeline/{name}", body=dict(body)
-            )
+            return dict(self._client.search(index=index, body=dict(body), **extra))
 
     def msearch(
         self, searches: Sequence[tuple[str, Mapping[str, Any]]], timeout: float | None = None

@@ -12,8 +12,8 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-from .base import BulkItemResult, Json
-from .errors import EngineRequestError, error_for_status
+from .base import BulkItemResult, Completeness, Json
+from .errors import CapabilityError, EngineRequestError, error_for_status
 
 T = TypeVar("T")
 
@@ -26,6 +26,8 @@ MGET_CHUNK = 1000
 
 # Errors the engines report inside a 200 response (mget docs), by their status.
 _STATUS_OF_TYPE = {"index_not_found_exception": 404}
+# Shard failure lines kept per search; engines group identical causes, so more is noise.
+MAX_SHARD_FAILURES = 10
 
 
 def split_auth(url: str) -> tuple[str, tuple[str, str] | None]:
@@ -43,6 +45,18 @@ def split_auth(url: str) -> tuple[str, tuple[str, str] | None]:
     bare = urlunsplit(parts._replace(netloc=netloc)).rstrip("/")
     # userinfo is percent-encoded in a URL (a password may hold '@' or ':')
     return bare, (unquote(parts.username), unquote(parts.password or ""))
+
+
+def single_mapping(name: str, response: Mapping[str, Any]) -> Json:
+    """The ``mappings`` of the one index a GET _mapping for ``name`` answered with."""
+    if len(response) != 1:
+        raise CapabilityError(
+            f"{name} names {len(response)} indices ({', '.join(sorted(response))}); "
+            "name one index, or an alias of one"
+        )
+    (entry,) = response.values()
+    mappings: Json = dict(entry.get("mappings", {}))
+    return mappings
 
 
 def chunked(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
@@ -157,3 +171,31 @@ def msearch_responses(response: Mapping[str, Any], expected: int) -> list[Json]:
             f"_msearch answered {len(responses)} searches, {expected} were sent"
         )
     return responses
+
+
+def completeness(response: Mapping[str, Any], label: str = "") -> Completeness:
+    """Whether a ``_search`` response (or an ``_msearch`` item) covers every shard in time.
+
+    Reads ``timed_out`` and ``_shards.failed`` / ``_shards.failures``; each failure
+    becomes ``"[label: ]index shard N: type: reason"``. A response that says
+    nothing about its shards is taken as complete.
+    """
+    prefix = f"{label}: " if label else ""
+    shards = response.get("_shards")
+    shards = shards if isinstance(shards, Mapping) else {}
+    lines = []
+    for failure in shards.get("failures") or []:
+        if not isinstance(failure, Mapping):
+            continue
+        error_type, reason = _error_parts({"error": failure.get("reason")})
+        where = f"{failure.get('index', '?')} shard {failure.get('shard', '?')}"
+        detail = ": ".join(part for part in (error_type, reason) if part) or "no reason given"
+        lines.append(f"{prefix}{where}: {detail}")
+    failed = shards.get("failed")
+    if not lines and isinstance(failed, int) and failed > 0:
+        total = shards.get("total", "?")
+        lines.append(f"{prefix}{failed} of {total} shards failed (no reason given)")
+    if len(lines) > MAX_SHARD_FAILURES:
+        more = len(lines) - MAX_SHARD_FAILURES
+        lines = [*lines[:MAX_SHARD_FAILURES], f"... and {more} more shard failures"]
+    return Completeness(response.get("timed_out") is True, tuple(lines))

@@ -14,6 +14,7 @@ from tandem.plugin.engines.base import Capabilities, Json
 from tandem.plugin.engines.errors import CapabilityError
 from tandem.plugin.engines.kinds import EngineKind
 
+from .fields import tandem_meta
 from .spec import (
     DEFAULT_SPARSE_FIELD,
     DenseField,
@@ -60,8 +61,12 @@ def build_index_body(
     check_against_engine(spec, caps, model_dims, model_name=model_name)
     sparse_type = sparse_field_type(spec, caps)
     if _is_opensearch(caps):
-        return _opensearch_body(spec, caps, sparse_type)
-    return _elasticsearch_body(spec, sparse_type)
+        body = _opensearch_body(spec, caps, sparse_type)
+    else:
+        body = _elasticsearch_body(spec, sparse_type)
+    # Marks the index as Tandem's (DeleteIndex checks it) and names its vector fields.
+    body["mappings"] = {"_meta": tandem_meta(spec), **body["mappings"]}
+    return body
 
 
 def check_against_engine(

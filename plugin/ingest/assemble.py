@@ -1,8 +1,9 @@
 """One way to put an ingest together: the index's fields, the encoders, the bulk writer.
 
 The server's ``IndexDocuments``, ``tandem index`` and the index-once helper
-(:mod:`.fill`) all build their :class:`~.pipeline.Ingestor` here, so a document
-lands in the same fields whichever way it came in.
+(:mod:`.fill`) all build their :class:`~.pipeline.Ingestor` here, and every index
+Tandem creates is created by :func:`ensure_index`, marked as Tandem's in its
+mapping with the names of its vector fields.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ Progress = Callable[[Snapshot, bool], None]
 
 def build_ingestor(
     adapter: EngineAdapter,
-    spec: IndexSpec,
+    index: str,
+    fields: FieldMap,
     dense: DenseEncoder | None,
     sparse: SpladeEncoder | None,
     *,
@@ -34,10 +36,11 @@ def build_ingestor(
     progress: Progress | None = None,
     on_result: ResultHook | None = None,
 ) -> Ingestor:
-    """An ingestor that writes into ``spec``'s index, its vectors under ``spec``'s names."""
+    """An ingestor that writes into ``index``, its vectors into ``fields`` (from the index's
+    spec, :meth:`FieldMap.of`, or read from its mapping)."""
     return Ingestor(
-        BulkWriter(adapter, spec.name, bulk),
-        SourceBuilder(FieldMap.of(spec), dense, sparse, pruning),
+        BulkWriter(adapter, index, bulk),
+        SourceBuilder(fields, dense, sparse, pruning),
         options,
         progress,
         on_result,

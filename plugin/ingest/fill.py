@@ -16,7 +16,7 @@ from tandem.plugin.index.spec import default_spec
 
 from .assemble import Progress, build_ingestor, ensure_index
 from .documents import Document
-from .pipeline import IngestReport
+from .pipeline import FieldMap, IngestReport
 
 
 def holds(adapter: EngineAdapter, name: str, count: int) -> bool:
@@ -37,8 +37,7 @@ def fill_index(
     dims = len(dense.encode(["dims"])[0])
     spec = default_spec(name, dims=dims)
     ensure_index(adapter, spec, dims)
-    report = build_ingestor(adapter, spec, dense, sparse, progress=progress).run(
-        docs, total=len(docs)
-    )
+    ingestor = build_ingestor(adapter, name, FieldMap.of(spec), dense, sparse, progress=progress)
+    report = ingestor.run(docs, total=len(docs))
     adapter.refresh(name)
     return report

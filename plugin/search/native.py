@@ -1,18 +1,20 @@
 """Engine-native fusion: is it possible for this search, and with which request?
 
 :func:`native_plan` turns a hybrid search into the engine's own fusion
-request: OpenSearch's ``hybrid`` query run through a search pipeline that
-Tandem names and creates (a normalization-processor for ``linear``, a
-score-ranker-processor for ``rrf``), or Elasticsearch's ``rrf`` / ``linear``
-retriever where the licence has them. When the engine cannot do what was
-asked (no neural-search plugin, no licence, a normalisation it lacks, weights
-it cannot take) it raises :class:`~tandem.plugin.engines.errors.CapabilityError`
-with the reason, and ``auto`` mode falls back to sidecar fusion. Pure: nothing
-here talks to an engine.
+request: OpenSearch's ``hybrid`` query with its search pipeline inside the
+request body (a normalization-processor for ``linear``, a
+score-ranker-processor for ``rrf``), so no pipeline is ever stored on the
+cluster; or Elasticsearch's ``rrf`` / ``linear`` retriever where the licence
+has them. When the engine cannot do what was asked (no neural-search plugin,
+no licence, a normalisation it lacks, weights it cannot take) it raises
+:class:`~tandem.plugin.engines.errors.CapabilityError` with the reason, and
+``auto`` mode falls back to sidecar fusion. Pure: nothing here talks to an
+engine.
 """
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, replace
 
 from tandem.plugin.engines.base import Capabilities, Json
@@ -21,20 +23,20 @@ from tandem.plugin.engines.kinds import EngineKind
 from tandem.plugin.index.spec import SparseType
 
 from .request import SearchRequest
-from .rewriter import hybrid_body, pipeline_body, pipeline_name, retriever_body
+from .rewriter import REQUEST_PIPELINE_SINCE, hybrid_body, pipeline_body, retriever_body
 
 
 @dataclass(frozen=True)
 class NativePlan:
     """One engine request that fuses inside the engine.
 
-    ``body`` asks for the first ``start + size`` fused hits; the caller slices
-    the page. ``pipeline`` (OpenSearch) must exist before the search runs:
-    ``pipeline_body`` is what to PUT under that name.
+    ``body`` asks for at least the first ``start + size`` fused hits; the caller
+    slices the page. On OpenSearch, ``pipeline_body`` is the search pipeline
+    that fuses the hybrid query; it travels inside ``body`` as
+    ``search_pipeline`` (request-scoped: nothing is created on the cluster).
     """
 
     body: Json
-    pipeline: str | None = None
     pipeline_body: Json | None = None
 
 
@@ -57,10 +59,14 @@ def native_plan(
         raise CapabilityError("native fusion needs at least two retrievers")
     ordered = [weights.get(name, 1.0) for name in retrievers] if weights else None
     if caps.kind is EngineKind.OPENSEARCH:
+        if caps.version < REQUEST_PIPELINE_SINCE:
+            raise CapabilityError(
+                f"{caps.label} takes no search pipeline in the request (OpenSearch 2.9+), "
+                "and Tandem stores none on the cluster; fuse in the sidecar instead"
+            )
         pipeline = pipeline_body(method, normalization, ordered, rank_constant, caps=caps)
-        name = pipeline_name(method, normalization, ordered, rank_constant)
         body = hybrid_body(request, caps, retrievers, sparse_type=sparse_type)
-        return NativePlan(body, name, pipeline)
+        return NativePlan({**body, "search_pipeline": pipeline}, copy.deepcopy(pipeline))
     body = retriever_body(
         request,
         caps,

@@ -110,6 +110,15 @@ class SearchOptions:
                 raise ValueError(f"weights[{name!r}] is {weight!r}; weights are numbers")
             if not math.isfinite(weight) or weight < 0:
                 raise ValueError(f"weights[{name!r}] is {weight}; weights must be finite and >= 0")
+        if (
+            self.hybrid
+            and self.weights
+            and not any(self.weights.get(name, 1.0) > 0 for name in self.retrievers)
+        ):
+            raise ValueError(
+                f"the weights of retrievers {list(self.retrievers)} are all 0; make at least "
+                "one > 0"
+            )
 
     def _check_fields(self) -> None:
         if isinstance(self.fields, str) or not self.fields:

@@ -8,8 +8,9 @@ bodies (plain dicts, never JSON text); nothing here talks to an engine.
   search, ``size`` = the candidate window, for sidecar fusion over one
   ``_msearch``. Every body carries ``"_source": False``: fusion needs only ids
   and scores, and leaving out stored text and vectors keeps responses small.
-* :func:`hybrid_body` with :func:`pipeline_body` / :func:`pipeline_name`:
-  OpenSearch's ``hybrid`` query and the search pipeline that fuses it.
+* :func:`hybrid_body` with :func:`pipeline_body`: OpenSearch's ``hybrid`` query
+  and the search pipeline that fuses it (sent inside the request, see
+  :mod:`tandem.plugin.search.native`).
 * :func:`retriever_body`: Elasticsearch's ``rrf`` / ``linear`` retrievers.
 
 What the engine lacks raises :class:`~tandem.plugin.engines.errors.CapabilityError`
@@ -27,8 +28,6 @@ weighted RRF multiplies each ``1 / (k + rank)`` by the weight as given.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 from collections.abc import Sequence
 
@@ -47,9 +46,13 @@ from .query_dsl import (
 from .request import SearchRequest
 
 # OpenSearch: hybrid.pagination_depth (candidates per sub-query and shard) since
-# 2.19; without it each sub-query keeps only from + size. RRF weights since 3.1.
+# 2.19; without it each sub-query keeps only from + size, so hybrid_body asks for
+# window hits there. RRF weights since 3.1. A search pipeline defined in the request
+# body (request-scoped, nothing stored) since 2.9, when search pipelines became GA;
+# the hybrid query came in 2.10, so every OpenSearch with it takes one.
 PAGINATION_DEPTH_SINCE = (2, 19, 0)
 PIPELINE_RRF_WEIGHTS_SINCE = (3, 1, 0)
+REQUEST_PIPELINE_SINCE = (2, 9, 0)
 # Elasticsearch: weighted rrf retrievers since 9.2, the l2_norm normalizer since 9.1.
 RETRIEVER_RRF_WEIGHTS_SINCE = (9, 2, 0)
 RETRIEVER_L2_NORM_SINCE = (9, 1, 0)
@@ -91,11 +94,13 @@ def hybrid_body(
 ) -> Json:
     """OpenSearch's ``hybrid`` query over ``retrievers`` (``bm25``, ``dense``, ``sparse``).
 
-    Run it with the search pipeline of :func:`pipeline_name` / :func:`pipeline_body`;
-    pipeline weights follow the order of ``retrievers``. Filters go inside each
-    sub-query (OpenSearch 2.19 refuses ``hybrid.filter``). ``size`` is ``k``,
-    and since 2.19 ``pagination_depth`` = window keeps that many candidates per
-    sub-query and shard; ``sparse_type`` is needed with ``sparse``.
+    Run it with the search pipeline of :func:`pipeline_body`; pipeline weights
+    follow the order of ``retrievers``. Filters go inside each sub-query
+    (OpenSearch 2.19 refuses ``hybrid.filter``). Each sub-query keeps ``window``
+    candidates per shard: since 2.19 through ``pagination_depth`` with ``size`` =
+    ``k``; before, ``size`` is the window itself (each sub-query keeps ``size``
+    hits there) and the caller cuts the first ``k``. ``sparse_type`` is needed
+    with ``sparse``.
     """
     names = _check_retrievers(retrievers)
     if caps.kind is not EngineKind.OPENSEARCH or not caps.hybrid_query:
@@ -105,8 +110,9 @@ def hybrid_body(
         )
     queries = [_opensearch_sub_query(name, req, caps, sparse_type) for name in names]
     hybrid: Json = {"queries": queries}
-    if caps.version >= PAGINATION_DEPTH_SINCE:
-        hybrid["pagination_depth"] = req.window
+    if caps.version < PAGINATION_DEPTH_SINCE:
+        return _light(req.window, query={"hybrid": hybrid})
+    hybrid["pagination_depth"] = req.window
     return _light(req.k, query={"hybrid": hybrid})
 
 
@@ -173,7 +179,7 @@ def pipeline_body(
     score-ranker-processor with ``rank_constant``. ``weights`` follow the
     hybrid query's sub-queries; ``None`` weighs them equally. ``normalization``
     is ignored for ``rrf`` and ``rank_constant`` for ``linear``, so each
-    distinct pipeline has one body and one :func:`pipeline_name`.
+    distinct pipeline has one body.
     """
     _check_method(method)
     if caps.kind is not EngineKind.OPENSEARCH:
@@ -198,24 +204,6 @@ def pipeline_body(
                 "choose another or fuse in the sidecar"
             )
     return _pipeline(method, normalization, weights, rank_constant)
-
-
-def pipeline_name(
-    method: str,
-    normalization: str | None,
-    weights: Sequence[float] | None,
-    rank_constant: int,
-) -> str:
-    """A stable name for the pipeline these arguments describe: ``tandem-<method>-<hash>``.
-
-    The hash is of the pipeline body's canonical JSON, so equal pipelines share
-    a name (weights ``[1, 1]`` and ``[0.5, 0.5]`` too) and the sidecar creates
-    each distinct one once.
-    """
-    body = _pipeline(method, normalization, weights, rank_constant)
-    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), allow_nan=False)
-    digest = hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:12]
-    return f"tandem-{method}-{digest}"
 
 
 def _light(size: int, **section: Json) -> Json:

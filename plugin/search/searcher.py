@@ -4,9 +4,11 @@ Each retriever (BM25, dense kNN, sparse) becomes one sub-search of a single
 ``_msearch`` round trip; :mod:`tandem.plugin.search.fusion` combines their ranked
 lists, so hybrid search works on every engine and licence tier. A single
 method (``bm25``, ``dense`` or ``sparse``) runs its one retriever. The
-engine-native mode (OpenSearch ``hybrid`` with a managed pipeline,
-Elasticsearch retrievers) builds on :mod:`tandem.plugin.search.rewriter` and is the
-next step; this module is the fallback that always works.
+engine-native mode (OpenSearch ``hybrid`` with a request-scoped search
+pipeline, Elasticsearch retrievers) comes from :mod:`tandem.plugin.search.native`.
+Shard failures and engine timeouts inside a response are reported on the
+result, or refused, as the operator's :mod:`tandem.plugin.search.partial`
+policy says.
 """
 
 from __future__ import annotations
@@ -19,8 +21,9 @@ from typing import Protocol
 from tandem.encoders.dense import DenseEncoder
 from tandem.encoders.registry import InputKind
 from tandem.encoders.sparse import SparseVector
-from tandem.plugin.engines.base import EngineAdapter, Json
+from tandem.plugin.engines.base import Completeness, EngineAdapter, Json
 from tandem.plugin.engines.errors import CapabilityError, error_for_status
+from tandem.plugin.engines.responses import completeness
 from tandem.plugin.index.spec import DEFAULT_DENSE_FIELD, DEFAULT_SPARSE_FIELD, SparseType
 
 from .extension import TandemQuery, embed_bodies, embed_native
@@ -33,6 +36,7 @@ from .native import (
     page_request,
 )
 from .options import SearchOptions
+from .partial import PartialResults, PartialResultsError, check_partial_results
 from .policy import QueryPolicy
 from .request import SearchRequest
 from .rewriter import bm25_body, dense_body, sparse_body
@@ -55,13 +59,23 @@ class EncodedQuery:
 @dataclass(frozen=True)
 class SearchResult:
     """A page of hits. ``mode`` says where fusion ran: ``sidecar``, ``native`` or
-    ``single`` (one retriever, nothing to fuse); native hits carry no explain data."""
+    ``single`` (one retriever, nothing to fuse); native hits carry no explain data.
+
+    ``timed_out`` and ``shard_failures`` say the engine answered from part of the
+    data (``partial``): the hits are what the shards that answered in time found.
+    """
 
     hits: list[FusedHit]
     encode_ms: float
     engine_ms: float
     fusion_ms: float
     mode: str = "sidecar"
+    timed_out: bool = False
+    shard_failures: tuple[str, ...] = ()
+
+    @property
+    def partial(self) -> bool:
+        return self.timed_out or bool(self.shard_failures)
 
 
 @dataclass(frozen=True)
@@ -75,7 +89,12 @@ class Rewritten:
 
 
 class Searcher:
-    """Runs searches against one engine with the query-side encoders."""
+    """Runs searches against one engine with the query-side encoders.
+
+    ``partial_results`` is the operator's answer to a response with shard
+    failures or a timeout: ``allow`` returns it marked partial, ``fail`` raises
+    :class:`~tandem.plugin.search.partial.PartialResultsError`.
+    """
 
     def __init__(
         self,
@@ -85,8 +104,8 @@ class Searcher:
         sparse_type: SparseType | None,
         dense_field: str = DEFAULT_DENSE_FIELD,
         sparse_field: str = DEFAULT_SPARSE_FIELD,
-        pipelines: set[str] | None = None,
         policy: QueryPolicy = QueryPolicy(),
+        partial_results: PartialResults = "allow",
     ) -> None:
         self.adapter = adapter
         self.dense = dense
@@ -94,9 +113,8 @@ class Searcher:
         self.sparse_type = sparse_type
         self.dense_field = dense_field
         self.sparse_field = sparse_field
-        # Search pipelines known to exist; share one set between searchers of an engine.
-        self.pipelines: set[str] = pipelines if pipelines is not None else set()
         self.policy = policy
+        self.partial_results = check_partial_results(partial_results)
 
     def admit(self, options: SearchOptions, dsl: TandemQuery | None = None) -> None:
         """Raise unless the operator's query policy allows ``options``' filters and ``dsl``."""
@@ -181,7 +199,7 @@ class Searcher:
             return None
         if dsl is None:
             return plan
-        return NativePlan(embed_native(dsl, plan.body), plan.pipeline, plan.pipeline_body)
+        return NativePlan(embed_native(dsl, plan.body), plan.pipeline_body)
 
     def rewrite(
         self,
@@ -203,14 +221,17 @@ class Searcher:
 
     def _search_native(
         self, index: str, plan: NativePlan, options: SearchOptions, timeout: float | None
-    ) -> list[FusedHit]:
-        if plan.pipeline is not None and plan.pipeline not in self.pipelines:
-            assert plan.pipeline_body is not None
-            self.adapter.put_search_pipeline(plan.pipeline, plan.pipeline_body)
-            self.pipelines.add(plan.pipeline)
-        response = self.adapter.search(index, plan.body, pipeline=plan.pipeline, timeout=timeout)
+    ) -> tuple[list[FusedHit], Completeness]:
+        response = self.adapter.search(index, plan.body, timeout=timeout)
+        report = self._complete(index, completeness(response))
         hits = [FusedHit(h["_id"], float(h["_score"]), {}) for h in response["hits"]["hits"]]
-        return hits[options.start : options.start + options.size]
+        return hits[options.start : options.start + options.size], report
+
+    def _complete(self, index: str, report: Completeness) -> Completeness:
+        """``report``, unless it is partial and the operator refuses partial results."""
+        if report.partial and self.partial_results == "fail":
+            raise PartialResultsError(index, report)
+        return report
 
     def search(
         self,
@@ -236,7 +257,7 @@ class Searcher:
         encoded_at = time.perf_counter()
         plan = self._native(request, options, dsl)
         if plan is not None:
-            page = self._search_native(index, plan, options, timeout)
+            page, report = self._search_native(index, plan, options, timeout)
             searched = time.perf_counter()
             return SearchResult(
                 page,
@@ -244,6 +265,8 @@ class Searcher:
                 engine_ms=1000 * (searched - encoded_at),
                 fusion_ms=0.0,
                 mode="native",
+                timed_out=report.timed_out,
+                shard_failures=report.shard_failures,
             )
         bodies = self._retriever_bodies(request, options, dsl)
         responses = self.adapter.msearch(
@@ -251,6 +274,7 @@ class Searcher:
         )
         searched = time.perf_counter()
         results = []
+        reports = []
         for name, response in zip(bodies, responses, strict=True):
             if "error" in response:
                 error = response["error"]
@@ -259,13 +283,16 @@ class Searcher:
                 raise error_for_status(
                     response.get("status"), f"{name} retriever failed on {index}: {reason}", kind
                 )
+            reports.append(completeness(response, name))
             hits = tuple((h["_id"], float(h["_score"])) for h in response["hits"]["hits"])
             results.append(RetrieverHits(name, hits))
+        report = self._complete(index, Completeness.merge(reports))
         config = FusionConfig(
             method="linear" if options.method == "linear" else "rrf",
             rank_constant=options.rank_constant,
             normalization=options.normalization,
-            weights=dict(options.weights),
+            # Weights share out a fusion; one retriever alone keeps its own scores.
+            weights=dict(options.weights) if options.hybrid else {},
             window=options.window,
         )
         fused = fuse(results, config)
@@ -280,4 +307,6 @@ class Searcher:
             engine_ms=1000 * (searched - encoded_at),
             fusion_ms=1000 * (done - searched),
             mode="sidecar" if options.hybrid else "single",
+            timed_out=report.timed_out,
+            shard_failures=report.shard_failures,
         )

@@ -27,6 +27,8 @@ from tandem.encoders.loader import load_dense, load_sparse, text_batcher
 from tandem.encoders.registry import ModelKind, resolve_spec
 from tandem.encoders.session import SessionOptions
 from tandem.encoders.text import Batching
+from tandem.plugin.index.names import IndexPolicy
+from tandem.plugin.search.partial import check_partial_results
 from tandem.plugin.search.policy import QueryPolicy
 from tandem.v1 import (
     encode_pb2,
@@ -45,6 +47,7 @@ from .encode_service import EncodeServicer, InfoServicer
 from .encoding import DenseModel, Limits, SparseModel
 from .engine import EngineLink
 from .index_service import IndexServicer
+from .ingest_pool import IngestPool
 from .metrics import Metrics
 from .runtime import Runtime
 from .search_service import RewriteServicer, SearchServicer
@@ -103,7 +106,11 @@ def load_runtime(settings: Settings, metrics: Metrics, progress: Progress = _log
         limits,
         options,
         settings.max_message_bytes,
-        policy=QueryPolicy(allow_scripts=settings.allow_scripts),
+        IngestPool(settings.max_ingest_streams, metrics),
+        policy=QueryPolicy(settings.allow_scripts, settings.allow_cross_index_queries),
+        indices=IndexPolicy.parse(settings.indices),
+        allow_delete_any_index=settings.allow_delete_any_index,
+        partial_results=check_partial_results(settings.partial_results),
     )
 
 

@@ -35,6 +35,7 @@ from tandem.plugin.search.options import DEFAULT_FIELDS, SearchOptions
 from tandem.v1 import common_pb2, encode_pb2, index_pb2, search_pb2
 
 from .encoding import Usage
+from .errors import InvalidRequest, validating
 
 _KINDS = {
     common_pb2.INPUT_KIND_UNSPECIFIED: InputKind.DOCUMENT,
@@ -65,7 +66,7 @@ _NORMALIZATIONS: dict[int, Normalization] = {
 
 def _enum(table: Mapping[Any, Any], value: int, field: str) -> Any:
     if value not in table:
-        raise ValueError(f"{field}: unknown value {value}")
+        raise InvalidRequest(f"{field}: unknown value {value}")
     return table[value]
 
 
@@ -101,14 +102,21 @@ def sparse_vectors(vectors: list[SparseVector], tokens: bool) -> list[encode_pb2
     return out
 
 
+def parse_json(text: str, field: str) -> Any:
+    """``text`` parsed; malformed or absurdly nested JSON is the caller's to fix."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as err:
+        raise InvalidRequest(f"{field} is not valid JSON: {err}") from None
+    except RecursionError:
+        raise InvalidRequest(f"{field} is nested too deeply to be a query") from None
+
+
 def json_object(text: str, field: str) -> dict[str, Any]:
     """Parse a JSON object field; anything else is a ``ValueError`` naming ``field``."""
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise ValueError(f"{field} is not valid JSON: {err}") from None
+    value = parse_json(text, field)
     if not isinstance(value, dict):
-        raise ValueError(f"{field} must be a JSON object, got {type(value).__name__}")
+        raise InvalidRequest(f"{field} must be a JSON object, got {type(value).__name__}")
     return value
 
 
@@ -139,30 +147,28 @@ class SearchCall:
     dsl: TandemQuery | None = None
 
 
+@validating()
 def search_call(request: search_pb2.SearchRequest) -> SearchCall:
     """The request as plain values (the searcher applies the query policy)."""
     if not request.index.strip():
-        raise ValueError("index is empty: name the index to search")
+        raise InvalidRequest("index is empty: name the index to search")
     dsl = None
     if request.query_dsl_json:
         if request.query:
-            raise ValueError(
+            raise InvalidRequest(
                 "query and query_dsl_json are both set: put the text in the tandem clause"
             )
-        try:
-            raw = json.loads(request.query_dsl_json)
-        except json.JSONDecodeError as err:
-            raise ValueError(f"query_dsl_json is not valid JSON: {err}") from None
+        raw = parse_json(request.query_dsl_json, "query_dsl_json")
         dsl = parse_tandem_query(raw)
     elif not request.query.strip():
-        raise ValueError("query is empty: send the user's query text")
+        raise InvalidRequest("query is empty: send the user's query text")
     filters = tuple(
         json_object(text, f"filters_json[{i}]") for i, text in enumerate(request.filters_json)
     )
     for name in ("dense_field", "sparse_field"):
         value = getattr(request, name)
         if value and not value.strip():
-            raise ValueError(f"{name} is blank: leave it unset for the default or name a field")
+            raise InvalidRequest(f"{name} is blank: leave it unset for the default or name a field")
     k = request.k or DEFAULT_SIZE
     start = getattr(request, "from")
     window = request.window or max(DEFAULT_WINDOW, start + k)
@@ -211,13 +217,13 @@ def document(message: index_pb2.Document, position: int) -> Document:
     """One streamed document; ``position`` (1-based) names it in errors when it has no id."""
     where = f"document {position}"
     if not message.id.strip():
-        raise ValueError(f"{where}: id is empty; every document needs an id")
+        raise InvalidRequest(f"{where}: id is empty; every document needs an id")
     text = {name: value for name, value in message.text.items()}
     for name in text:
         if not name.strip():
-            raise ValueError(f"{where} ({message.id}): a text field has an empty name")
+            raise InvalidRequest(f"{where} ({message.id}): a text field has an empty name")
     if not any(v.strip() for v in text.values()):
-        raise ValueError(f"{where} ({message.id}): text is empty; send at least one text field")
+        raise InvalidRequest(f"{where} ({message.id}): text is empty; send at least one text field")
     meta = (
         json_object(message.metadata_json, f"{where} ({message.id}) metadata_json")
         if (message.metadata_json)
@@ -225,5 +231,5 @@ def document(message: index_pb2.Document, position: int) -> Document:
     )
     clash = sorted(set(meta) & set(text))
     if clash:
-        raise ValueError(f"{where} ({message.id}): metadata repeats text fields {clash}")
+        raise InvalidRequest(f"{where} ({message.id}): metadata repeats text fields {clash}")
     return Document(message.id, text, meta)

@@ -28,7 +28,7 @@ from .batcher import (
     DynamicBatcher,
     Timing,
 )
-from .errors import TooLarge
+from .errors import InvalidRequest, TooLarge
 
 
 @dataclass(frozen=True)
@@ -59,15 +59,15 @@ class Usage:
 def check_texts(texts: Sequence[str], limits: Limits) -> None:
     """Refuse an empty list, too many texts, an empty text or an oversized one."""
     if not texts:
-        raise ValueError("texts is empty: send at least one text")
+        raise InvalidRequest("texts is empty: send at least one text")
     if len(texts) > limits.max_texts:
-        raise ValueError(
+        raise InvalidRequest(
             f"texts has {len(texts)} entries; the limit is {limits.max_texts} per request "
             "(split the request, or use the streaming RPC)"
         )
     for i, text in enumerate(texts):
         if not text.strip():
-            raise ValueError(f"texts[{i}] is empty: there is nothing to encode")
+            raise InvalidRequest(f"texts[{i}] is empty: there is nothing to encode")
         size = len(text.encode("utf-8"))
         if size > limits.max_text_bytes:
             raise TooLarge(
@@ -84,7 +84,7 @@ def count_tokens(
     if not truncate:
         for i, encoding in enumerate(encodings):
             if encoding.overflowing:
-                raise ValueError(
+                raise InvalidRequest(
                     f"texts[{i}] is longer than {model}'s {batcher.max_length} tokens and "
                     "truncate is false: shorten it, or allow truncation"
                 )

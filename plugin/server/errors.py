@@ -12,7 +12,8 @@ import asyncio
 import functools
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import grpc
@@ -27,6 +28,10 @@ from tandem.plugin.engines.errors import (
     EngineUnavailable,
     IndexNotFound,
 )
+from tandem.plugin.index.names import BadIndexName, IndexNotAllowed
+from tandem.plugin.index.spec import SpecError
+from tandem.plugin.search.extension import DslError
+from tandem.plugin.search.policy import QueryNotAllowed
 
 from .batcher import BatcherClosed, QueueFull
 from .metrics import Metrics
@@ -53,6 +58,26 @@ class TooLarge(Exception):
     """The request is over a size limit; the client should send less at once."""
 
 
+class InvalidRequest(ValueError):
+    """A request field the caller must fix; answered ``INVALID_ARGUMENT``.
+
+    Only validation raises it (or :func:`validating`, around the code that checks a
+    request): a plain ``ValueError`` from anywhere else is a bug, answered ``INTERNAL``
+    and logged with its traceback.
+    """
+
+
+@contextmanager
+def validating() -> Iterator[None]:
+    """Around request checks: a ``ValueError`` raised inside is the caller's to fix."""
+    try:
+        yield
+    except ValueError as err:
+        if status_for(err) is grpc.StatusCode.INTERNAL:
+            raise InvalidRequest(str(err)) from err
+        raise
+
+
 # First match wins, so subclasses come before their bases.
 STATUS_TABLE: tuple[tuple[type[BaseException], grpc.StatusCode], ...] = (
     (DeadlineExceeded, grpc.StatusCode.DEADLINE_EXCEEDED),
@@ -67,8 +92,14 @@ STATUS_TABLE: tuple[tuple[type[BaseException], grpc.StatusCode], ...] = (
     (EngineAuthError, grpc.StatusCode.FAILED_PRECONDITION),
     (CapabilityError, grpc.StatusCode.FAILED_PRECONDITION),
     (ModelMissing, grpc.StatusCode.FAILED_PRECONDITION),
+    (IndexNotAllowed, grpc.StatusCode.PERMISSION_DENIED),
+    (BadIndexName, grpc.StatusCode.INVALID_ARGUMENT),
     (EngineBadRequest, grpc.StatusCode.INVALID_ARGUMENT),
-    (ValueError, grpc.StatusCode.INVALID_ARGUMENT),  # validation: request fields, specs
+    # Validation: request fields, index specs, the tandem clause, the query policy.
+    (InvalidRequest, grpc.StatusCode.INVALID_ARGUMENT),
+    (SpecError, grpc.StatusCode.INVALID_ARGUMENT),
+    (DslError, grpc.StatusCode.INVALID_ARGUMENT),
+    (QueryNotAllowed, grpc.StatusCode.INVALID_ARGUMENT),
 )
 
 _ALREADY_EXISTS = ("resource_already_exists_exception",)

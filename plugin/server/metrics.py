@@ -10,6 +10,8 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
+from tandem.plugin.engines.base import Completeness
+
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 _BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 _TOKEN_BUCKETS = (16, 64, 256, 512, 1024, 2048, 4096, 8192)
@@ -57,10 +59,19 @@ class Metrics:
         )
         self.queue = Gauge("tandem_queue_depth", "texts waiting for a batch", ["model"], registry=r)
         self.tokens = Counter("tandem_tokens", "tokens encoded", ["model"], registry=r)
+        self.ingest_streams = Gauge(
+            "tandem_ingest_streams", "IndexDocuments streams whose ingest is running", registry=r
+        )
         self.documents = Counter(
             "tandem_documents",
             "documents through IndexDocuments, by outcome",
             ["status"],
+            registry=r,
+        )
+        self.partial_results = Counter(
+            "tandem_partial_results",
+            "searches the engine answered from part of the data, by cause",
+            ["cause"],
             registry=r,
         )
 
@@ -72,6 +83,13 @@ class Metrics:
 
     def queue_depth(self, model: str, depth: int) -> None:
         self.queue.labels(model).set(depth)
+
+    def partial(self, report: Completeness) -> None:
+        """Count one partial search under each of its causes (timed_out, shard_failures)."""
+        if report.timed_out:
+            self.partial_results.labels("timed_out").inc()
+        if report.shard_failures:
+            self.partial_results.labels("shard_failures").inc()
 
     def request(self, method: str, code: str, seconds: float) -> None:
         self.requests.labels(method, code).inc()

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from tandem.plugin.index.names import IndexPolicy
+from tandem.plugin.search.partial import PartialResults
 from tandem.plugin.search.policy import QueryPolicy
 
 from .batcher import BatcherOptions
 from .encoding import DenseModel, Limits, SparseModel
 from .engine import EngineLink
 from .errors import ModelMissing
+from .ingest_pool import IngestPool
 from .metrics import Metrics
 
 
@@ -22,9 +25,13 @@ class Runtime:
     limits: Limits
     batching: BatcherOptions
     max_message_bytes: int
+    # IndexDocuments' own threads (--max-ingest-streams), apart from the default executor.
+    ingest: IngestPool
     policy: QueryPolicy = field(default_factory=QueryPolicy)
-    # OpenSearch search pipelines this sidecar has created (native fusion).
-    pipelines: set[str] = field(default_factory=set)
+    indices: IndexPolicy = field(default_factory=IndexPolicy)
+    allow_delete_any_index: bool = False
+    # The operator's --partial-results: allow or fail.
+    partial_results: PartialResults = "allow"
 
     def require_dense(self) -> DenseModel:
         if self.dense is None:
@@ -46,4 +53,5 @@ class Runtime:
             if model is not None:
                 await model.batcher.close()
                 model.executor.shutdown(wait=True)
+        self.ingest.close()
         self.engine.close()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -16,9 +17,10 @@ from typing import Any
 from grpc import aio
 
 from tandem.encoders.registry import InputKind
-from tandem.plugin.engines.base import EngineAdapter
+from tandem.plugin.engines.base import Completeness, EngineAdapter
 from tandem.plugin.engines.errors import EngineUnavailable
 from tandem.plugin.index.mapping import sparse_type_for
+from tandem.plugin.search.partial import PartialResultsError, summary
 from tandem.plugin.search.searcher import EncodedQuery, Searcher
 from tandem.v1 import search_pb2, search_pb2_grpc
 
@@ -29,6 +31,7 @@ from .errors import DeadlineExceeded, Servicer, unary
 from .runtime import Runtime
 
 Context = aio.ServicerContext[Any, Any]
+log = logging.getLogger("tandem.server")
 
 
 @dataclass(frozen=True)
@@ -76,7 +79,8 @@ class QueryPlanner:
     async def plan(self, request: search_pb2.SearchRequest) -> Planned:
         """Validate, check the engine, encode the query: everything before the engine call."""
         call = convert.search_call(request)
-        # Refuse what the policy forbids before the engine check and the encoders' work.
+        # Refuse what the policies forbid before the engine check and the encoders' work.
+        self.runtime.indices.check(call.index)
         self.runtime.policy.check(call.options.filters, call.dsl.template if call.dsl else None)
         adapter = self.runtime.engine.require()
         encoded, usage = await self.encode(call)
@@ -93,8 +97,8 @@ class QueryPlanner:
             sparse_type,
             call.dense_field,
             call.sparse_field,
-            pipelines=self.runtime.pipelines,
             policy=self.runtime.policy,
+            partial_results=self.runtime.partial_results,
         )
 
 
@@ -124,6 +128,9 @@ class SearchServicer(Servicer, search_pb2_grpc.SearchServiceServicer):
                 p.call.dsl,
                 timeout,
             )
+        except PartialResultsError as err:
+            self._partial(p.call.index, err.completeness, served=False)
+            raise
         except EngineUnavailable as err:
             left = context.time_remaining()
             if left is not None and left < 0.2:  # our own deadline-bound engine timeout
@@ -131,12 +138,22 @@ class SearchServicer(Servicer, search_pb2_grpc.SearchServiceServicer):
                     f"the engine did not answer within the request's deadline: {err}"
                 ) from err
             raise
+        if result.partial:
+            self._partial(p.call.index, Completeness(result.timed_out, result.shard_failures))
         total = 1000 * (time.perf_counter() - started)
         return search_pb2.SearchResponse(
             hits=convert.hits(result.hits, p.call.explain),
             metadata=convert.metadata(p.usage, result.engine_ms, total),
             mode=result.mode,
+            partial=result.partial,
+            timed_out=result.timed_out,
+            shard_failures=result.shard_failures,
         )
+
+    def _partial(self, index: str, report: Completeness, served: bool = True) -> None:
+        self.runtime.metrics.partial(report)
+        outcome = "served marked partial" if served else "refused (--partial-results fail)"
+        log.warning("Search on %s: partial results %s: %s", index, outcome, summary(report))
 
 
 class RewriteServicer(Servicer, search_pb2_grpc.RewriteServiceServicer):
@@ -169,7 +186,8 @@ class RewriteServicer(Servicer, search_pb2_grpc.RewriteServiceServicer):
                 for name, body in rewritten.queries.items()
             ],
             metadata=convert.metadata(p.usage, 0.0, total),
-            pipeline=native.pipeline or "" if native else "",
+            # Search stores no named pipeline: its pipeline is inside the hybrid request.
+            pipeline="",
             pipeline_body_json=json.dumps(native.pipeline_body)
             if native and native.pipeline_body
             else "",

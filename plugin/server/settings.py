@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from tandem.plugin.engines.identify import redact
+from tandem.plugin.search.partial import check_partial_results
 
 ENV_PREFIX = "TANDEM_"
 NONE = "none"
@@ -62,6 +63,17 @@ class Settings:
     max_texts: int = _setting(256, "texts per request at most")
     max_text_bytes: int = _setting(32768, "UTF-8 bytes per text at most")
     max_message_bytes: int = _setting(8 * 1024 * 1024, "gRPC message size limit, both ways")
+    max_ingest_streams: int = _setting(
+        4, "IndexDocuments streams running at once (more are refused: RESOURCE_EXHAUSTED)"
+    )
+    indices: str = _setting(
+        "",
+        "comma-separated index name patterns requests may name (empty: any concrete name "
+        "not starting with '.', '-' or '_' and without ':')",
+    )
+    allow_delete_any_index: bool = _setting(
+        False, "let DeleteIndex remove indices that Tandem did not create"
+    )
     grace: float = _setting(10.0, "seconds in-flight requests get to finish on SIGTERM")
     metrics_port: int = _setting(
         9464, "Prometheus /metrics port (0 picks a free one, -1 turns metrics off)"
@@ -77,10 +89,26 @@ class Settings:
     allow_scripts: bool = _setting(
         False, "let user filters and queries run scripts (script, script_score, function_score)"
     )
+    allow_cross_index_queries: bool = _setting(
+        False,
+        "let user filters and queries read stored documents (terms lookup, more_like_this "
+        "documents, indexed_shape)",
+    )
+    partial_results: str = _setting(
+        "allow",
+        "a search some shards failed or the engine timed out: 'allow' answers with the hits "
+        "found, marked partial; 'fail' answers UNAVAILABLE",
+    )
     log_level: str = _setting("INFO", "DEBUG, INFO, WARNING or ERROR")
 
     def __post_init__(self) -> None:
-        positive = ("max_batch_tokens", "max_batch_rows", "max_queue", "max_texts")
+        positive = (
+            "max_batch_tokens",
+            "max_batch_rows",
+            "max_queue",
+            "max_texts",
+            "max_ingest_streams",
+        )
         for name in (*positive, "max_text_bytes", "max_message_bytes"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
@@ -94,6 +122,7 @@ class Settings:
             raise ValueError("--tls-client-ca (mTLS) needs --tls-cert and --tls-key")
         if self.auth_token is not None and self.auth_token_file is not None:
             raise ValueError("give --auth-token or --auth-token-file, not both")
+        check_partial_results(self.partial_results)
 
     @property
     def dense_model(self) -> str | None:

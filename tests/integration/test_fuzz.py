@@ -1,7 +1,9 @@
 """Property-based fuzzing of every RPC's request messages: never INTERNAL, server stays healthy.
 
-CI runs a few dozen cases per RPC; the fuzz job outside CI runs thousands:
-``TANDEM_FUZZ_EXAMPLES=2000 pytest tests/integration/test_fuzz.py``.
+Search is fuzzed twice: with random index names (validation), and against an index that
+holds documents, so fusion, pagination, filters and explain run; there every accepted
+query must also answer within its deadline. CI runs 100 cases per RPC; the fuzz job
+outside CI runs thousands: ``TANDEM_FUZZ_EXAMPLES=2000 pytest tests/integration/test_fuzz.py``.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import Any
 
 import grpc
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from tandem.plugin.server.embedded import EmbeddedSidecar
@@ -26,7 +28,7 @@ from tandem.v1 import (
     search_pb2_grpc,
 )
 
-EXAMPLES = int(os.environ.get("TANDEM_FUZZ_EXAMPLES", "40"))
+EXAMPLES = int(os.environ.get("TANDEM_FUZZ_EXAMPLES", "100"))
 FUZZ = settings(
     max_examples=EXAMPLES,
     deadline=None,
@@ -141,6 +143,98 @@ def test_search_and_rewrite(engine_sidecar: EmbeddedSidecar, pair: Any) -> None:
         _call(search_pb2_grpc.RewriteServiceStub(channel).Rewrite, request)
 
 
+WORDS = ["heart", "attack", "vitamin", "cancer", "solar", "wind", "power", "the", "of", "zzz"]
+STORED = [
+    {"_id": f"d{i}", "title": f"{WORDS[i % 7]} {WORDS[(i * 3) % 9]}", "text": " ".join(
+        WORDS[(i + j) % len(WORDS)] for j in range(8)), "year": 1990 + i % 30}
+    for i in range(40)
+]  # fmt: skip
+YEAR_FILTER = {"range": {"year": {"gte": 1995}}}
+DEADLINE = 20.0  # seconds: an accepted query answers well within this on two cores
+known_filters = st.sampled_from(
+    [
+        '{"range": {"year": {"gte": 2000}}}',
+        '{"term": {"year": 1995}}',
+        '{"bool": {"must_not": [{"term": {"year": 1991}}]}}',
+        '{"match": {"title": "heart"}}',
+        '{"exists": {"field": "year"}}',
+    ]
+)
+stored_searches = st.builds(
+    _search,
+    st.just(""),  # set per engine by the test
+    st.lists(st.sampled_from(WORDS), min_size=0, max_size=5).map(" ".join) | st.text(max_size=30),
+    st.integers(0, 60), st.integers(0, 60),
+    st.lists(st.sampled_from(["title", "text", "year", "nope"]), max_size=2),
+    st.integers(0, 5), st.integers(0, 3),
+    st.dictionaries(st.sampled_from(["bm25", "dense", "sparse"]), st.floats(0, 5), max_size=3),
+    st.integers(0, 300), st.integers(0, 100),
+    st.lists(st.one_of(known_filters, clauses), max_size=2),
+    st.one_of(
+        st.just(""),
+        st.builds(
+            lambda text, slot: json.dumps(
+                {"bool": {slot: [{"tandem": {"query": text}}], "filter": [YEAR_FILTER]}}
+            ),
+            st.sampled_from(WORDS), st.sampled_from(["must", "should"]),
+        ),
+    ),
+    st.integers(0, 3),
+)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def stored_index(engine_sidecar: EmbeddedSidecar) -> Any:
+    """An index holding documents, for the searches that must get past validation."""
+    from tandem.client import TandemClient
+
+    name = f"tandem-fuzz-{os.getpid()}"
+    with TandemClient(engine_sidecar.address, timeout=120) as client:
+        spec = {
+            "name": name,
+            "fields": [
+                {"name": "title", "type": "text"},
+                {"name": "text", "type": "text"},
+                {"name": "embedding", "type": "dense"},
+                {"name": "sparse", "type": "sparse"},
+                {"name": "year", "type": "integer"},
+            ],
+        }
+        client.create_index(spec)
+        assert client.index_documents(name, STORED).indexed == len(STORED)
+        yield name
+        client.delete_index(name)
+
+
+@FUZZ
+@given(pair=stored_searches, explain=st.booleans())
+def test_search_an_index_that_holds_documents(
+    engine_sidecar: EmbeddedSidecar, stored_index: str, pair: Any, explain: bool
+) -> None:
+    request, start = pair
+    request.index = stored_index
+    request.explain = explain
+    setattr(request, "from", start)
+    with grpc.insecure_channel(engine_sidecar.address) as channel:
+        for rpc in (
+            search_pb2_grpc.SearchServiceStub(channel).Search,
+            search_pb2_grpc.RewriteServiceStub(channel).Rewrite,
+        ):
+            try:
+                response = rpc(request, timeout=DEADLINE)
+            except grpc.RpcError as err:
+                event(f"{type(rpc).__name__}: {err.code().name}")
+                assert err.code() not in BAD_CODES, f"{err.code()}: {err.details()} for {request}"
+                # An accepted query answers within its deadline.
+                assert err.code() is not grpc.StatusCode.DEADLINE_EXCEEDED, f"{request}"
+                continue
+            event("answered")
+            if isinstance(response, search_pb2.SearchResponse):
+                event(f"answered with {'some' if response.hits else 'no'} hits ({response.mode})")
+                ids = [hit.id for hit in response.hits]
+                assert len(ids) == len(set(ids)) <= (request.k or 10)
+
+
 @FUZZ
 @given(spec=json_text, name=st.text(max_size=30))
 def test_create_and_delete_index(engine_sidecar: EmbeddedSidecar, spec: str, name: str) -> None:
@@ -173,7 +267,8 @@ def test_index_documents(
     with grpc.insecure_channel(engine_sidecar.address) as channel:
         stub = index_pb2_grpc.IndexServiceStub(channel)
         try:
-            stub.IndexDocuments(iter(stream), timeout=60)
+            for _ in stub.IndexDocuments(iter(stream), timeout=60):
+                pass
         except grpc.RpcError as err:
             assert err.code() not in BAD_CODES, f"{err.code()}: {err.details()}"
 

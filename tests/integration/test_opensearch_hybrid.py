@@ -2,11 +2,13 @@
 
 These check the engine facts that the rewriter's native mode relies on
 (docs/engines.md): the hybrid query, the normalization processor's
-techniques, and the RRF score ranker.
+techniques, and the RRF score ranker, each in a search pipeline sent inside
+the request (request-scoped: nothing is stored on the shared cluster).
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -26,12 +28,10 @@ RANK_CONSTANT = 60
 @pytest.fixture
 def hybrid_index(opensearch_engine: EngineHandle) -> Iterator[tuple[Any, str]]:
     client = client_for(opensearch_engine)
-    name = "tandem-test-hybrid"
-    client.indices.delete(index=name, ignore_unavailable=True)
+    name = f"tandem-test-hybrid-{uuid.uuid4().hex[:10]}"
     engine_dsl.create_and_fill(opensearch_engine, client, name, DOCS, "rank_features", dense=True)
     yield client, name
     client.indices.delete(index=name, ignore_unavailable=True)
-    client.transport.perform_request("DELETE", "/_search/pipeline/tandem-test-*")
 
 
 def _techniques(engine: EngineHandle) -> list[str]:
@@ -54,8 +54,8 @@ def _hybrid_body() -> dict[str, Any]:
     }
 
 
-def _search(client: Any, index: str, pipeline: str) -> list[tuple[str, float]]:
-    response = client.search(index=index, body=_hybrid_body(), params={"search_pipeline": pipeline})
+def _search(client: Any, index: str, pipeline: dict[str, Any]) -> list[tuple[str, float]]:
+    response = client.search(index=index, body={**_hybrid_body(), "search_pipeline": pipeline})
     return [(h["_id"], float(h["_score"])) for h in response["hits"]["hits"]]
 
 
@@ -64,8 +64,7 @@ def test_normalization_pipelines(
 ) -> None:
     client, index = hybrid_index
     for technique in _techniques(opensearch_engine):
-        pipeline = f"tandem-test-{technique.replace('_', '-')}"
-        body = {
+        pipeline = {
             "phase_results_processors": [
                 {
                     "normalization-processor": {
@@ -78,7 +77,6 @@ def test_normalization_pipelines(
                 }
             ]
         }
-        client.transport.perform_request("PUT", f"/_search/pipeline/{pipeline}", body=body)
         hits = _search(client, index, pipeline)
         assert hits[0][0] == "d017", technique
         assert len(hits) == 5, technique  # kNN-only documents keep their place
@@ -88,7 +86,7 @@ def test_normalization_pipelines(
 
 def test_rrf_pipeline_keeps_single_retriever_documents(hybrid_index: tuple[Any, str]) -> None:
     client, index = hybrid_index
-    body = {
+    pipeline = {
         "phase_results_processors": [
             {
                 "score-ranker-processor": {
@@ -97,8 +95,7 @@ def test_rrf_pipeline_keeps_single_retriever_documents(hybrid_index: tuple[Any, 
             }
         ]
     }
-    client.transport.perform_request("PUT", "/_search/pipeline/tandem-test-rrf", body=body)
-    hits = _search(client, index, "tandem-test-rrf")
+    hits = _search(client, index, pipeline)
     assert hits[0] == ("d017", pytest.approx(2 / (RANK_CONSTANT + 1), rel=1e-4))
     # Ranked second by kNN only: 1 / (60 + 2).
     assert hits[1][1] == pytest.approx(1 / (RANK_CONSTANT + 2), rel=1e-4)

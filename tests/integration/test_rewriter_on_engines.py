@@ -14,9 +14,11 @@ Recorded here, on each engine of the matrix (docs/engines.md has the setup):
   alone and in one ``_msearch``; a filter applies in each, kNN's before the
   cut; sparse scores are exact dot products.
 * OpenSearch 2.19 and 3.6: ``hybrid_body`` with each :func:`pipeline_body`
-  (``z_score`` on 3.x only, RRF weights on 3.1+ only: 2.19 refuses both);
-  ``pagination_depth`` = window is accepted and decides how deep each
-  sub-query looks; the ``rank_feature`` fallback gives exact dot products.
+  sent inside the request as ``search_pipeline`` (``z_score`` on 3.x only, RRF
+  weights on 3.1+ only: 2.19 refuses both); ``pagination_depth`` = window is
+  accepted and decides how deep each sub-query looks, and the body for
+  2.10-2.18 (no ``pagination_depth``, ``size`` = window) ranks the same; the
+  ``rank_feature`` fallback gives exact dot products.
 * OpenSearch 3.6: SEISMIC ``sparse_vector`` with ``method_parameters``, in an
   index of its own (it cannot share one with ``knn_vector``).
 * Elasticsearch 9.5.4 (basic licence): no ``rrf`` / ``linear`` retrievers, so
@@ -33,7 +35,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-from opensearchpy.exceptions import RequestError
 
 from tandem.integration.handle import EngineHandle
 from tandem.plugin.engines.base import Capabilities, EngineAdapter, Json
@@ -57,7 +58,6 @@ from tandem.plugin.search.rewriter import (
     dense_body,
     hybrid_body,
     pipeline_body,
-    pipeline_name,
     retriever_body,
     sparse_body,
 )
@@ -179,30 +179,13 @@ def elasticsearch(engine: EngineHandle) -> EngineHandle:
     return engine
 
 
-class Pipelines:
-    """Search pipelines through the OpenSearch client (the adapter has no pipeline API)."""
-
-    def __init__(self, client: Any) -> None:
-        self.client = client
-        self.created: list[str] = []
-
-    def put(self, body: Json, name: str) -> None:
-        self.client.transport.perform_request("PUT", f"/_search/pipeline/{name}", body=body)
-        self.created.append(name)
-
-    def search(self, index: str, body: Json, name: str) -> tuple[list[tuple[str, float]], int]:
-        """The hits of ``body`` fused by pipeline ``name``, and the total of candidates."""
-        response = self.client.search(index=index, body=body, params={"search_pipeline": name})
-        return hits(response), int(response["hits"]["total"]["value"])
-
-
-@pytest.fixture
-def pipelines(opensearch: EngineHandle, engine_client: Any) -> Iterator[Pipelines]:
-    """Creates pipelines for one test and deletes them afterwards."""
-    made = Pipelines(engine_client)
-    yield made
-    for name in made.created:
-        engine_client.transport.perform_request("DELETE", f"/_search/pipeline/{name}")
+def fused(
+    adapter: EngineAdapter, index: str, body: Json, pipeline: Json
+) -> tuple[list[tuple[str, float]], int]:
+    """The hits of ``body`` fused by ``pipeline`` (sent inside the request, as native
+    fusion does: nothing is stored on the cluster), and the total of candidates."""
+    response = adapter.search(index, {**body, "search_pipeline": pipeline})
+    return hits(response), int(response["hits"]["total"]["value"])
 
 
 def version(engine: EngineHandle) -> tuple[int, ...]:
@@ -337,30 +320,26 @@ def test_hybrid_body_with_each_pipeline(
     opensearch: EngineHandle,
     adapter: EngineAdapter,
     filled: Filled,
-    pipelines: Pipelines,
     method: str,
     normalization: str | None,
 ) -> None:
     caps = filled.caps
     assert ("z_score" in caps.normalization_techniques) == (version(opensearch) >= (3, 0, 0))
+    req = request(filled.name, sparse_terms=TARGET_TERMS, window=20)
+    retrievers = ["bm25", "dense", "sparse"]
+    body = hybrid_body(req, caps, retrievers, sparse_type=filled.sparse_type)
     if normalization is not None and normalization not in caps.normalization_techniques:
         with pytest.raises(CapabilityError, match=f"no {normalization} normalization"):
             pipeline_body(method, normalization, None, DEFAULT_RANK_CONSTANT, caps=caps)
         # The engine agrees: a pipeline forced past the capability check is refused.
         forced = replace(caps, normalization_techniques=(normalization,))
-        body = pipeline_body(method, normalization, None, DEFAULT_RANK_CONSTANT, caps=forced)
-        with pytest.raises(RequestError, match="normalization technique is not supported"):
-            pipelines.put(body, pipeline_name(method, normalization, None, DEFAULT_RANK_CONSTANT))
+        refused = pipeline_body(method, normalization, None, DEFAULT_RANK_CONSTANT, caps=forced)
+        with pytest.raises(EngineBadRequest, match="normalization technique is not supported"):
+            fused(adapter, filled.name, body, refused)
         return
-    name = pipeline_name(method, normalization, None, DEFAULT_RANK_CONSTANT)
-    pipelines.put(
-        pipeline_body(method, normalization, None, DEFAULT_RANK_CONSTANT, caps=caps), name
-    )
-    req = request(filled.name, sparse_terms=TARGET_TERMS, window=20)
-    retrievers = ["bm25", "dense", "sparse"]
-    body = hybrid_body(req, caps, retrievers, sparse_type=filled.sparse_type)
+    pipeline = pipeline_body(method, normalization, None, DEFAULT_RANK_CONSTANT, caps=caps)
     assert body["query"]["hybrid"]["pagination_depth"] == req.window
-    found, _ = pipelines.search(filled.name, body, name)
+    found, _ = fused(adapter, filled.name, body, pipeline)
     assert len(found) == K
     assert found[0][0] == TARGET.id  # first for every retriever
     if method == "rrf":
@@ -372,7 +351,7 @@ def test_hybrid_body_with_each_pipeline(
         narrowed = hybrid_body(
             replace(req, filters=(only,)), caps, retrievers, sparse_type=filled.sparse_type
         )
-        found, _ = pipelines.search(filled.name, narrowed, name)
+        found, _ = fused(adapter, filled.name, narrowed, pipeline)
         assert len(found) == K and categories(found) == {category}
         assert (found[0][0] == TARGET.id) == (category == "b")
 
@@ -389,17 +368,15 @@ def test_hybrid_window_and_pagination_depth(
     opensearch: EngineHandle,
     adapter: EngineAdapter,
     filled: Filled,
-    pipelines: Pipelines,
 ) -> None:
     caps = filled.caps
-    name = pipeline_name("rrf", None, None, DEFAULT_RANK_CONSTANT)
-    pipelines.put(pipeline_body("rrf", None, None, DEFAULT_RANK_CONSTANT, caps=caps), name)
+    rrf = pipeline_body("rrf", None, None, DEFAULT_RANK_CONSTANT, caps=caps)
     # BM25 finds TARGET alone; with a window of 20 over k = 5, kNN adds documents
     # that only it found, each scored by its kNN rank alone.
     req = request(filled.name, window=20)
     body = hybrid_body(req, caps, ["bm25", "dense"])
     assert body["query"]["hybrid"]["pagination_depth"] == 20
-    found, total = pipelines.search(filled.name, body, name)
+    found, total = fused(adapter, filled.name, body, rrf)
     assert total == req.window  # the union of both sub-queries' candidates
     assert found[0] == (TARGET.id, pytest.approx(2 * RRF, rel=1e-4))
     for rank, (doc_id, score) in enumerate(found[1:], start=2):
@@ -410,40 +387,46 @@ def test_hybrid_window_and_pagination_depth(
     query = {"term27": 1.0}
     rank = _sparse_rank(query, TARGET.id)
     assert K < rank <= req.window
+    # Before 2.19 (no pagination_depth) the body asks for window hits instead: each
+    # sub-query keeps size hits per shard, so it looks as deep, and its first k hits
+    # are the same (both engines here still take a hybrid query without the key).
+    before_219 = replace(caps, version=(2, 18, 0))
     for window, expected in ((20, RRF + 1 / (DEFAULT_RANK_CONSTANT + rank)), (K, RRF)):
         deep = replace(req, sparse_terms=query, window=window)
         body = hybrid_body(deep, caps, ["bm25", "sparse"], sparse_type=filled.sparse_type)
-        found, _ = pipelines.search(filled.name, body, name)
+        found, candidates = fused(adapter, filled.name, body, rrf)
         assert dict(found)[TARGET.id] == pytest.approx(expected, rel=1e-4), window
+        old = hybrid_body(deep, before_219, ["bm25", "sparse"], sparse_type=filled.sparse_type)
+        assert old["size"] == window and "pagination_depth" not in old["query"]["hybrid"]
+        emulated, same = fused(adapter, filled.name, old, rrf)
+        assert same == candidates and len(emulated) == min(window, candidates), window
+        assert dict(emulated)[TARGET.id] == pytest.approx(expected, rel=1e-4), window
+        assert [i for i, _ in emulated[:K]] == [i for i, _ in found], window
+        assert [v for _, v in emulated[:K]] == pytest.approx([v for _, v in found], rel=1e-5)
 
 
 def test_weighted_pipelines(
     opensearch: EngineHandle,
     adapter: EngineAdapter,
     filled: Filled,
-    pipelines: Pipelines,
 ) -> None:
     caps = filled.caps
     weights = [3, 1]  # written as the shares 0.75 and 0.25
     body = hybrid_body(request(filled.name, window=20), caps, ["bm25", "dense"])
-    linear = pipeline_name("linear", "min_max", weights, DEFAULT_RANK_CONSTANT)
-    pipelines.put(
-        pipeline_body("linear", "min_max", weights, DEFAULT_RANK_CONSTANT, caps=caps), linear
-    )
-    found, _ = pipelines.search(filled.name, body, linear)
+    linear = pipeline_body("linear", "min_max", weights, DEFAULT_RANK_CONSTANT, caps=caps)
+    found, _ = fused(adapter, filled.name, body, linear)
     assert found[0] == (TARGET.id, pytest.approx(1.0, abs=1e-6))
     assert all(score <= 0.25 + 1e-6 for _, score in found[1:])  # kNN's share only
-    rrf = pipeline_name("rrf", None, weights, DEFAULT_RANK_CONSTANT)
     if version(opensearch) < (3, 1, 0):
         with pytest.raises(CapabilityError, match=r"RRF weights \(OpenSearch 3.1\+\)"):
             pipeline_body("rrf", None, weights, DEFAULT_RANK_CONSTANT, caps=caps)
         forced = replace(caps, version=(3, 1, 0))
         refused = pipeline_body("rrf", None, weights, DEFAULT_RANK_CONSTANT, caps=forced)
-        with pytest.raises(RequestError, match=r"supported parameters are \[rank_constant\]"):
-            pipelines.put(refused, rrf)
+        with pytest.raises(EngineBadRequest, match=r"supported parameters are \[rank_constant\]"):
+            fused(adapter, filled.name, body, refused)
         return
-    pipelines.put(pipeline_body("rrf", None, weights, DEFAULT_RANK_CONSTANT, caps=caps), rrf)
-    found, _ = pipelines.search(filled.name, body, rrf)
+    rrf = pipeline_body("rrf", None, weights, DEFAULT_RANK_CONSTANT, caps=caps)
+    found, _ = fused(adapter, filled.name, body, rrf)
     # Each retriever's 1 / (60 + rank) times its share.
     assert found[0] == (TARGET.id, pytest.approx(RRF, rel=1e-4))
     assert found[1][1] == pytest.approx(0.25 / (DEFAULT_RANK_CONSTANT + 2), rel=1e-4)
@@ -456,7 +439,6 @@ def test_seismic_sparse_vector(
     opensearch: EngineHandle,
     adapter: EngineAdapter,
     index_name: str,
-    pipelines: Pipelines,
 ) -> None:
     caps = adapter.capabilities
     spec = _spec(index_name, dense=False, sparse_type="sparse_vector")
@@ -483,15 +465,14 @@ def test_seismic_sparse_vector(
     assert [s for _, s in found] == pytest.approx(top(expected, 10), rel=1e-6)
     assert [s for _, s in found] == pytest.approx([expected[i] for i, _ in found], rel=1e-6)
     # In a hybrid query beside BM25, with the RRF pipeline.
-    name = pipeline_name("rrf", None, None, DEFAULT_RANK_CONSTANT)
-    pipelines.put(pipeline_body("rrf", None, None, DEFAULT_RANK_CONSTANT, caps=caps), name)
+    rrf = pipeline_body("rrf", None, None, DEFAULT_RANK_CONSTANT, caps=caps)
     hybrid = hybrid_body(
         replace(req, sparse_terms=TARGET_TERMS, window=20),
         caps,
         ["bm25", "sparse"],
         sparse_type=filled.sparse_type,
     )
-    found, _ = pipelines.search(index_name, hybrid, name)
+    found, _ = fused(adapter, index_name, hybrid, rrf)
     assert found[0] == (TARGET.id, pytest.approx(2 * RRF, rel=1e-4))
 
 

@@ -126,6 +126,16 @@ SEARCH_CASES = [
         "filters[0].bool.filter[0].script: script queries run scripts",
     ),
     (
+        "query dsl nested too deeply",
+        search(query="", query_dsl_json="[" * 20_000 + "]" * 20_000),
+        "query_dsl_json is nested too deeply",
+    ),
+    (
+        "filters nested too deeply",
+        search(filters_json=['{"a":' * 10_000 + "1" + "}" * 10_000]),
+        "filters_json[0] is nested too deeply",
+    ),
+    (
         "query dsl with a script",
         search(
             query="",
@@ -133,6 +143,35 @@ SEARCH_CASES = [
             '"filter": [{"script_score": {}}]}}',
         ),
         "query.bool.filter[0].script_score:",
+    ),
+    (
+        "filters with a script in a knn filter",
+        search(
+            filters_json=[
+                '{"knn": {"embedding": {"vector": [0.5, 0.5], "k": 3, '
+                '"filter": {"bool": {"filter": [{"script": {"script": "1"}}]}}}}}'
+            ]
+        ),
+        "filters[0].knn.embedding.filter.bool.filter[0].script: script queries run scripts",
+    ),
+    (
+        "filters with a terms lookup",
+        search(filters_json=['{"terms": {"tags": {"index": "other", "id": "1", "path": "t"}}}']),
+        "filters[0].terms.tags: a terms lookup reads the terms from a stored document",
+    ),
+    (
+        "filters with a tandem clause",
+        search(filters_json=['{"bool": {"must": [{"tandem": {"query": "x"}}]}}']),
+        "filters[0].bool.must[0].tandem: a tandem clause cannot be a filter",
+    ),
+    (
+        "query dsl with a terms lookup",
+        search(
+            query="",
+            query_dsl_json='{"bool": {"must": [{"tandem": {"query": "x"}}], '
+            '"filter": [{"terms": {"tags": {"index": "other", "id": "1", "path": "t"}}}]}}',
+        ),
+        "query.bool.filter[0].terms.tags:",
     ),
     ("dense_field blank", search(dense_field=" "), "dense_field is blank"),
     ("sparse_field blank", search(sparse_field="\t"), "sparse_field is blank"),
@@ -220,7 +259,8 @@ STREAM_CASES = [
 def test_index_documents_stream(channel: grpc.Channel, messages: list[Any], fragment: str) -> None:
     stub = index_pb2_grpc.IndexServiceStub(channel)
     with pytest.raises(grpc.RpcError) as err:
-        stub.IndexDocuments(iter(messages), timeout=30)
+        for _ in stub.IndexDocuments(iter(messages), timeout=30):
+            pass
     assert err.value.code() is Code.INVALID_ARGUMENT
     assert fragment in (err.value.details() or "")
 

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
+import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -128,4 +133,50 @@ def test_index_through_the_sidecar_stream(
         hits = engine_sidecar_client.search(name, "sunlight energy").hits
         assert {h.id for h in hits} == {"a", "b"}
     finally:
+        engine_sidecar_client.delete_index(name)
+
+
+def test_index_through_the_sidecar_shows_progress_and_stops_on_ctrl_c(
+    engine_sidecar: EmbeddedSidecar,
+    engine_sidecar_client: TandemClient,
+    engine_client: Any,
+    tmp_path: Path,
+) -> None:
+    """Progress counts documents indexed from the first answer; Ctrl-C ends the stream,
+    prints what was done and how to resume, and the sidecar stops writing."""
+    name = f"tandem-cli-ingest-{uuid.uuid4().hex[:8]}"
+    data = tmp_path / "docs.jsonl"
+    lines = (json.dumps({"_id": f"d{i}", "text": f"document number {i}"}) for i in range(3000))
+    data.write_text("\n".join(lines) + "\n")
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "from tandem.plugin.cli import main; raise SystemExit(main())",
+            *("index", str(data), "--index", name, "--server", engine_sidecar.address),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stderr is not None
+        line = ""
+        deadline = time.monotonic() + 120
+        while not line.startswith("indexed") and time.monotonic() < deadline:
+            line = process.stderr.readline()
+        assert line.startswith("indexed ") and "/3,000" in line, line  # from the first answer
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=60)
+        assert process.returncode == 130, err
+        assert "interrupted: indexed" in err and "--resume" in err
+        time.sleep(2)  # what the sidecar had in flight settles
+        engine_client.indices.refresh(index=name)
+        stored = engine_client.count(index=name)["count"]
+        time.sleep(3)
+        engine_client.indices.refresh(index=name)
+        assert engine_client.count(index=name)["count"] == stored < 3000  # it stopped writing
+    finally:
+        if process.poll() is None:
+            process.kill()
         engine_sidecar_client.delete_index(name)

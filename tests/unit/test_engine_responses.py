@@ -2,6 +2,8 @@
 
 Bulk, mget and msearch responses were recorded from OpenSearch 3.6.0 and
 Elasticsearch 9.5.4; client exceptions are the clients' real classes built by hand.
+The shard failures come from a search over an alias of two indices where one maps
+``year`` as an integer and the other as a keyword, filtered by a ``prefix`` on ``year``.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import pytest
 
 from tandem.plugin.engines import elasticsearch as es_adapter
 from tandem.plugin.engines import opensearch as os_adapter
-from tandem.plugin.engines.base import BulkItemResult, Capabilities
+from tandem.plugin.engines.base import BulkItemResult, Capabilities, Completeness
 from tandem.plugin.engines.errors import (
     EngineAuthError,
     EngineBadRequest,
@@ -30,6 +32,7 @@ from tandem.plugin.engines.kinds import EngineKind
 from tandem.plugin.engines.responses import (
     bulk_results,
     chunked,
+    completeness,
     engine_errors,
     error_from_body,
     found_ids,
@@ -78,6 +81,42 @@ INDEX_NOT_FOUND = {
 }
 
 REJECTED = {"error": {"type": "es_rejected_execution_exception", "reason": "rejected"}}
+
+OPENSEARCH_SHARD_FAILURE = {
+    "took": 12,
+    "timed_out": False,
+    "_shards": {"total": 2, "successful": 1, "skipped": 0, "failed": 1, "failures": [
+        {"shard": 0, "index": "rec-a", "node": "M4GMQMHaSxmMBMZDIidFQQ", "reason": {
+            "type": "query_shard_exception",
+            "reason": "Can only use prefix queries on keyword and text fields - not on [year] "
+                      "which is of type [integer]",
+            "index": "rec-a", "index_uuid": "MxqI4RKfSoKBzFgkuLL-fg"}}]},
+    "hits": {"total": {"value": 150, "relation": "eq"}, "max_score": 0.00075568666, "hits": [
+        {"_index": "rec-b", "_id": "rec-b-0", "_score": 0.00075568666}]},
+    "status": 200,
+}  # fmt: skip
+ELASTICSEARCH_SHARD_FAILURE = {
+    "took": 12,
+    "timed_out": False,
+    "_shards": {"total": 2, "successful": 1, "skipped": 0, "failed": 1, "failures": [
+        {"shard": 0, "index": "rec-a", "node": "XXkCcpcBRTe1MHrJiyaqZg", "reason": {
+            "type": "query_shard_exception",
+            "reason": "Can only use prefix queries on keyword, text and wildcard fields - not "
+                      "on [year] which is of type [integer]",
+            "index_uuid": "in3bZFaDSIyzavEUxoDn3w", "index": "rec-a"}}]},
+    "hits": {"total": {"value": 150, "relation": "eq"}, "max_score": 0.0016625107, "hits": [
+        {"_index": "rec-b", "_id": "rec-b-0", "_score": 0.0016625107}]},
+    "status": 200,
+}  # fmt: skip
+# OpenSearch 3.6.0: a slow filter under "timeout": "1ms" (an _msearch item).
+OPENSEARCH_TIMED_OUT = {
+    "took": 89,
+    "timed_out": True,
+    "_shards": {"total": 2, "successful": 2, "skipped": 0, "failed": 0},
+    "hits": {"total": {"value": 400, "relation": "eq"}, "max_score": 0.0011551351, "hits": [
+        {"_index": "rec-to", "_id": "d2", "_score": 0.0011551351}]},
+    "status": 200,
+}  # fmt: skip
 
 
 def test_bulk_results_opensearch() -> None:
@@ -150,6 +189,41 @@ def test_msearch_lines_and_responses() -> None:
     assert ok["status"] == 200 and failed["error"]["type"] == "index_not_found_exception"
     with pytest.raises(EngineRequestError, match="answered 2 searches, 3 were sent"):
         msearch_responses(recorded, 3)
+
+
+def test_completeness_of_recorded_responses() -> None:
+    assert completeness(OPENSEARCH_SHARD_FAILURE) == Completeness(
+        False,
+        (
+            "rec-a shard 0: query_shard_exception: Can only use prefix queries on keyword and "
+            "text fields - not on [year] which is of type [integer]",
+        ),
+    )
+    (failure,) = completeness(ELASTICSEARCH_SHARD_FAILURE, "bm25").shard_failures
+    assert failure.startswith("bm25: rec-a shard 0: query_shard_exception: Can only use prefix")
+    timed_out = completeness(OPENSEARCH_TIMED_OUT)
+    assert timed_out == Completeness(True, ()) and timed_out.partial
+    complete = completeness({**OPENSEARCH_TIMED_OUT, "timed_out": False})
+    assert complete == Completeness() and not complete.partial
+
+
+def test_completeness_without_reasons_and_merged() -> None:
+    bare = {"timed_out": False, "_shards": {"total": 5, "successful": 3, "failed": 2}}
+    assert completeness(bare).shard_failures == ("2 of 5 shards failed (no reason given)",)
+    assert not completeness({"hits": {"hits": []}}).partial  # nothing said: nothing to report
+    merged = Completeness.merge(
+        [completeness(OPENSEARCH_TIMED_OUT, "dense"), completeness(bare, "bm25")]
+    )
+    assert merged == Completeness(True, ("bm25: 2 of 5 shards failed (no reason given)",))
+
+
+def test_completeness_keeps_the_message_short() -> None:
+    failures = [
+        {"shard": n, "index": "big", "reason": {"type": "x", "reason": "broken"}} for n in range(30)
+    ]
+    response = {"_shards": {"total": 30, "failed": 30, "failures": failures}}
+    found = completeness(response).shard_failures
+    assert len(found) == 11 and found[-1] == "... and 20 more shard failures"
 
 
 @pytest.mark.parametrize(
@@ -345,6 +419,19 @@ def test_msearch_sends_one_request() -> None:
     )
     assert os_client.calls == [("msearch", {"body": lines})]
     assert es_client.calls == [("msearch", {"searches": lines})]
+
+
+def test_search_sends_the_body_as_given() -> None:
+    # Native fusion's search pipeline travels in the body: no search_pipeline parameter.
+    body = {"query": {"hybrid": {"queries": []}}, "search_pipeline": {"x": 1}}
+    os_client = _Recorder({"search": {"hits": {"hits": []}}})
+    es_client = _Recorder({"search": _Body({"hits": {"hits": []}})})
+    os_adapter.OpenSearchAdapter(os_client, URL, _caps(EngineKind.OPENSEARCH)).search("a", body)  # type: ignore[arg-type]
+    es_adapter.ElasticsearchAdapter(es_client, URL, _caps(EngineKind.ELASTICSEARCH)).search(  # type: ignore[arg-type]
+        "a", {"size": 1}
+    )
+    assert os_client.calls == [("search", {"index": "a", "body": body})]
+    assert es_client.calls == [("search", {"index": "a", "body": {"size": 1}})]
 
 
 def test_bulk_requests_and_empty_bulk() -> None:

@@ -9,6 +9,7 @@ import pytest
 
 from tandem.plugin.engines.base import Capabilities
 from tandem.plugin.engines.errors import CapabilityError
+from tandem.plugin.index.fields import tandem_meta
 from tandem.plugin.index.mapping import build_index_body, check_against_engine, sparse_field_type
 from tandem.plugin.index.spec import (
     DenseField,
@@ -76,17 +77,28 @@ def _only_dense(dense: DenseField) -> IndexSpec:
 
 # --- exact bodies -------------------------------------------------------------
 
+# Every index Tandem creates is marked as its own and names its vector fields.
+FULL_META = {
+    "tandem": {
+        "created_by": "tandem",
+        "text": [f.name for f in FULL.text_fields],
+        "dense": "vector",
+        "sparse": "terms",
+    }
+}
+
 
 def test_opensearch_36_body() -> None:
     assert build_index_body(FULL, OPENSEARCH_36, model_dims=384) == {
         "settings": {"index": {"number_of_shards": 2, "number_of_replicas": 1, "knn": True}},
         "mappings": {
+            "_meta": FULL_META,
             "properties": {
                 **TEXT_PROPERTIES,
                 "vector": KNN_VECTOR_384,
                 "terms": {"type": "rank_features"},
                 **METADATA_PROPERTIES,
-            }
+            },
         },
     }
 
@@ -102,6 +114,7 @@ def test_elasticsearch_95_body() -> None:
     assert build_index_body(FULL, ELASTICSEARCH_95, model_dims=384) == {
         "settings": {"index": {"number_of_shards": 2, "number_of_replicas": 1}},
         "mappings": {
+            "_meta": FULL_META,
             "properties": {
                 **TEXT_PROPERTIES,
                 "vector": {
@@ -113,7 +126,7 @@ def test_elasticsearch_95_body() -> None:
                 },
                 "terms": {"type": "sparse_vector"},
                 **METADATA_PROPERTIES,
-            }
+            },
         },
     }
 
@@ -127,10 +140,11 @@ def test_opensearch_36_seismic_index_of_its_own() -> None:
     assert build_index_body(spec, OPENSEARCH_36) == {
         "settings": {"index": {"number_of_shards": 1, "number_of_replicas": 0, "sparse": True}},
         "mappings": {
+            "_meta": tandem_meta(spec),
             "properties": {
                 "body": {"type": "text", "analyzer": "standard"},
                 "terms": {"type": "sparse_vector", "method": {"name": "seismic"}},
-            }
+            },
         },
     }
 
@@ -140,7 +154,17 @@ def test_minimal_bodies() -> None:
     for caps in (OPENSEARCH_36, OPENSEARCH_219, ELASTICSEARCH_95):
         assert build_index_body(spec, caps) == {
             "settings": {"index": {"number_of_shards": 1, "number_of_replicas": 0}},
-            "mappings": {"properties": {"body": {"type": "text", "analyzer": "standard"}}},
+            "mappings": {
+                "_meta": {
+                    "tandem": {
+                        "created_by": "tandem",
+                        "text": ["body"],
+                        "dense": None,
+                        "sparse": None,
+                    }
+                },
+                "properties": {"body": {"type": "text", "analyzer": "standard"}},
+            },
         }
 
 

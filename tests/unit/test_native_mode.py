@@ -19,12 +19,20 @@ from tandem.plugin.search.searcher import Searcher
 from ..capability_sets import ELASTICSEARCH_95, OPENSEARCH_36, OPENSEARCH_219
 
 LICENSED_ES = replace(ELASTICSEARCH_95, license="enterprise", retrievers=("rrf", "linear"))
+# OpenSearch 2.10-2.18: hybrid query and normalization processor, no pagination_depth, no RRF.
+OPENSEARCH_218 = replace(OPENSEARCH_219, version=(2, 18, 0), rrf_pipeline=False)
 
 
 class RecordingAdapter:
-    def __init__(self, caps: Any, ids: Sequence[str] = ("d1", "d2", "d3", "d4")) -> None:
+    def __init__(
+        self,
+        caps: Any,
+        ids: Sequence[str] = ("d1", "d2", "d3", "d4"),
+        extra: Mapping[str, Any] | None = None,
+    ) -> None:
         self.capabilities = caps
         self.ids = ids
+        self.extra = dict(extra or {})  # merged into every response (timed_out, _shards)
         self.pipelines: list[tuple[str, Mapping[str, Any]]] = []
         self.searches: list[tuple[Mapping[str, Any], str | None]] = []
         self.msearches: list[Sequence[tuple[str, Mapping[str, Any]]]] = []
@@ -41,14 +49,14 @@ class RecordingAdapter:
     ) -> Any:
         self.searches.append((body, pipeline))
         hits = [{"_id": d, "_score": 1.0 / (i + 1)} for i, d in enumerate(self.ids)]
-        return {"hits": {"hits": hits[: body["size"]]}}
+        return {**self.extra, "hits": {"hits": hits[: body["size"]]}}
 
     def msearch(
         self, searches: Sequence[tuple[str, Mapping[str, Any]]], timeout: float | None = None
     ) -> list[Any]:
         self.msearches.append(searches)
         hits = [{"_id": d, "_score": 1.0 / (i + 1)} for i, d in enumerate(self.ids)]
-        return [{"hits": {"hits": hits}} for _ in searches]
+        return [{**self.extra, "hits": {"hits": hits}} for _ in searches]
 
 
 class Dense:
@@ -61,25 +69,74 @@ class Sparse:
         return [SparseVector(np.array([7]), np.array([1.5], np.float32), ("heart",))]
 
 
-def searcher(caps: Any) -> tuple[Searcher, RecordingAdapter]:
-    adapter = RecordingAdapter(caps)
+def searcher(caps: Any, **adapter_options: Any) -> tuple[Searcher, RecordingAdapter]:
+    adapter = RecordingAdapter(caps, **adapter_options)
     sparse_type = "rank_features" if caps.rank_features else "sparse_vector"
     return Searcher(adapter, Dense(), Sparse(), sparse_type), adapter  # type: ignore[arg-type]
 
 
-def test_opensearch_auto_runs_a_hybrid_query_through_a_managed_pipeline() -> None:
+def _weights(body: Mapping[str, Any]) -> list[float]:
+    processor = body["search_pipeline"]["phase_results_processors"][0]
+    config = processor.get("normalization-processor") or processor["score-ranker-processor"]
+    return list(config["combination"]["parameters"]["weights"])
+
+
+def test_opensearch_auto_runs_a_hybrid_query_with_its_pipeline_inside() -> None:
     s, adapter = searcher(OPENSEARCH_36)
     first = s.search("idx", "heart", SearchOptions(method="rrf", size=2, start=1))
-    s.search("idx", "heart", SearchOptions(method="rrf", size=2))
     assert first.mode == "native"
     assert [h.id for h in first.hits] == ["d2", "d3"]  # engines page from the top
-    ((name, body),) = adapter.pipelines  # created once, then reused
-    assert name.startswith("tandem-rrf-")
-    assert "score-ranker-processor" in body["phase_results_processors"][0]
-    sent, pipeline = adapter.searches[0]
-    assert pipeline == name and sent["size"] == 3
-    assert len(sent["query"]["hybrid"]["queries"]) == 3
-    assert adapter.msearches == []
+    ((sent, pipeline),) = adapter.searches
+    assert pipeline is None  # no named pipeline: the request carries its own
+    processors = sent["search_pipeline"]["phase_results_processors"]
+    assert processors == [
+        {"score-ranker-processor": {"combination": {"technique": "rrf", "rank_constant": 60}}}
+    ]
+    assert sent["size"] == 3 and len(sent["query"]["hybrid"]["queries"]) == 3
+    assert adapter.msearches == [] and adapter.pipelines == []
+
+
+def test_any_number_of_weight_vectors_creates_no_persistent_pipeline() -> None:
+    s, adapter = searcher(OPENSEARCH_36)
+    for i in range(1, 201):
+        weights = {"bm25": float(i), "dense": 1.0, "sparse": 1.0}
+        s.search("idx", "heart", SearchOptions(method="linear", weights=weights))
+        s.search("idx", "heart", SearchOptions(method="rrf", weights=weights))
+    assert adapter.pipelines == []
+    assert len(adapter.searches) == 400
+    for n, (body, pipeline) in enumerate(adapter.searches):
+        i = n // 2 + 1
+        assert pipeline is None
+        assert _weights(body) == pytest.approx([i / (i + 2), 1 / (i + 2), 1 / (i + 2)])
+
+
+def test_opensearch_without_request_scoped_pipelines_fuses_in_the_sidecar() -> None:
+    # Hand-made: OpenSearch takes a pipeline in the request body since 2.9 and has the
+    # hybrid query since 2.10, so no detected engine lands here; the rule still holds.
+    old = replace(OPENSEARCH_218, version=(2, 8, 0))
+    s, adapter = searcher(old)
+    assert s.search("idx", "q", SearchOptions(method="linear")).mode == "sidecar"
+    with pytest.raises(CapabilityError, match=r"pipeline in the request .*2\.9"):
+        s.search("idx", "q", SearchOptions(method="linear", mode="native"))
+    assert adapter.searches == [] and adapter.pipelines == []
+
+
+def test_opensearch_before_219_fetches_the_window_so_native_fusion_honours_it() -> None:
+    # Without pagination_depth each hybrid sub-query keeps only size hits per shard:
+    # asking for window hits (and slicing the page here) keeps window candidates.
+    s, adapter = searcher(OPENSEARCH_218)
+    options = SearchOptions(method="linear", start=1, size=2, window=40)
+    result = s.search("idx", "q", options)
+    assert result.mode == "native"
+    ((body, _),) = adapter.searches
+    assert body["size"] == 40 and "pagination_depth" not in body["query"]["hybrid"]
+    assert [h.id for h in result.hits] == ["d2", "d3"]
+    # 2.19 and later: size is the page's end, pagination_depth the window.
+    s, adapter = searcher(OPENSEARCH_219)
+    s.search("idx", "q", options)
+    ((body, _),) = adapter.searches
+    assert body["size"] == 3 and body["query"]["hybrid"]["pagination_depth"] == 40
+    assert s.rewrite("idx", "q", options).queries["hybrid"] == body
 
 
 def test_native_hits_carry_no_explain_data_and_explain_keeps_the_sidecar() -> None:
@@ -133,13 +190,18 @@ def test_opensearch_219_has_no_weighted_rrf_pipeline() -> None:
         s.search("idx", "q", replace(weighted, mode="native"))
 
 
-def test_rewrite_reports_the_mode_and_the_pipeline() -> None:
-    s, _ = searcher(OPENSEARCH_36)
-    native = s.rewrite("idx", "q", SearchOptions(method="linear", normalization="l2"))
+def test_rewrite_reports_the_mode_and_the_request_search_sends() -> None:
+    s, adapter = searcher(OPENSEARCH_36)
+    options = SearchOptions(method="linear", normalization="l2", weights={"dense": 2.0})
+    native = s.rewrite("idx", "q", options)
     assert native.mode == "native" and native.native is not None
-    assert native.native.pipeline is not None and native.native.pipeline.startswith("tandem-")
+    pipeline = native.native.pipeline_body
+    assert pipeline is not None and native.queries["hybrid"]["search_pipeline"] == pipeline
+    s.search("idx", "q", options)
+    assert adapter.searches == [(native.queries["hybrid"], None)]
     sidecar = s.rewrite("idx", "q", SearchOptions(mode="sidecar"))
     assert sidecar.mode == "sidecar" and set(sidecar.queries) == {"bm25", "dense", "sparse"}
+    assert sidecar.native is None
 
 
 def test_native_plan_needs_two_retrievers_and_pages_from_the_top() -> None:
@@ -151,3 +213,20 @@ def test_native_plan_needs_two_retrievers_and_pages_from_the_top() -> None:
         )  # fmt: skip
     paged = page_request(request, start=15, size=10)
     assert (paged.k, paged.window) == (25, 25)
+
+
+# OpenSearch 3.6.0, a _search that ran past its timeout (recorded; 2 shards, 1 ms).
+TIMED_OUT = {
+    "took": 89,
+    "timed_out": True,
+    "_shards": {"total": 2, "successful": 2, "skipped": 0, "failed": 0},
+}
+
+
+def test_a_timed_out_native_search_is_partial() -> None:
+    s, _ = searcher(OPENSEARCH_36, extra=TIMED_OUT)
+    result = s.search("idx", "q", SearchOptions(method="rrf"))
+    assert result.mode == "native"
+    assert result.partial and result.timed_out and result.shard_failures == ()
+    complete, _ = searcher(OPENSEARCH_36)
+    assert not complete.search("idx", "q", SearchOptions(method="rrf")).partial

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import replace
 from typing import Any
 
@@ -19,7 +18,6 @@ from tandem.plugin.search.rewriter import (
     dense_body,
     hybrid_body,
     pipeline_body,
-    pipeline_name,
     retriever_body,
     sparse_body,
 )
@@ -338,10 +336,19 @@ def test_hybrid_body_order_follows_retrievers() -> None:
     }
 
 
-def test_hybrid_body_before_pagination_depth() -> None:
+def test_hybrid_body_before_pagination_depth_asks_for_the_window() -> None:
+    # 2.10-2.18: each sub-query keeps size hits per shard, so size is the window.
     old = replace(OPENSEARCH_219, version=(2, 18, 0))
-    body = hybrid_body(request(), old, ["bm25", "dense"])
-    assert "pagination_depth" not in body["query"]["hybrid"]
+    body = hybrid_body(request(k=5, window=20), old, ["dense", "bm25"])
+    assert body == {
+        "size": 20,
+        "_source": False,
+        "query": {
+            "hybrid": {
+                "queries": [{"knn": {"embedding": {"vector": VECTOR, "k": 20}}}, MULTI_MATCH]
+            }
+        },
+    }
 
 
 @pytest.mark.parametrize("caps", [OPENSEARCH_NO_NEURAL, ELASTICSEARCH_95, ELASTICSEARCH_ENTERPRISE])
@@ -444,29 +451,6 @@ def test_pipeline_body_refused(args: Any, caps: Capabilities, message: str) -> N
 def test_pipeline_arguments(args: Any, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         pipeline_body(*args, caps=OPENSEARCH_36)
-    with pytest.raises(ValueError, match=message):
-        pipeline_name(*args)
-
-
-def test_pipeline_name_is_stable_and_distinct() -> None:
-    name = pipeline_name("linear", "min_max", [0.5, 0.5], 60)
-    assert re.fullmatch(r"tandem-linear-[0-9a-f]{12}", name)
-    assert name == pipeline_name("linear", "min_max", [0.5, 0.5], 60)
-    # The same pipeline, said differently: same name.
-    assert name == pipeline_name("linear", "min_max", [1, 1], 60)
-    assert name == pipeline_name("linear", "min_max", (2.0, 2.0), 7)
-    assert pipeline_name("rrf", None, None, 60) == pipeline_name("rrf", "l2", None, 60)
-    names = {
-        name,
-        pipeline_name("linear", "min_max", None, 60),
-        pipeline_name("linear", "l2", [0.5, 0.5], 60),
-        pipeline_name("linear", "min_max", [0.25, 0.75], 60),
-        pipeline_name("rrf", None, None, 60),
-        pipeline_name("rrf", None, None, 61),
-        pipeline_name("rrf", None, [0.5, 0.5], 60),
-    }
-    assert len(names) == 7
-    assert all(re.fullmatch(r"tandem-(rrf|linear)-[0-9a-f]{12}", n) for n in names)
 
 
 def test_retriever_body_needs_a_licence() -> None:

@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 
 from tandem.encoders.sparse import SparseVector
-from tandem.plugin.engines.errors import EngineRequestError
+from tandem.plugin.engines.errors import EngineRequestError, EngineServerError
 from tandem.plugin.search.options import SearchOptions
+from tandem.plugin.search.partial import PartialResultsError
 from tandem.plugin.search.searcher import Searcher
 
 from ..capability_sets import ELASTICSEARCH_95
@@ -43,9 +44,22 @@ def _hits(*pairs: tuple[str, float]) -> dict[str, Any]:
     return {"hits": {"hits": [{"_id": i, "_score": s} for i, s in pairs]}}
 
 
-def _searcher(responses: list[dict[str, Any]]) -> tuple[Searcher, FakeAdapter]:
+def _searcher(responses: list[dict[str, Any]], **options: Any) -> tuple[Searcher, FakeAdapter]:
     adapter = FakeAdapter(responses)
-    return Searcher(adapter, FakeDense(), FakeSparse(), "sparse_vector"), adapter  # type: ignore[arg-type]
+    searcher = Searcher(adapter, FakeDense(), FakeSparse(), "sparse_vector", **options)  # type: ignore[arg-type]
+    return searcher, adapter
+
+
+# One shard of two failed (Elasticsearch 9.5.4's words, recorded over an alias whose
+# indices map "year" differently).
+SHARD_FAILED = {
+    "timed_out": False,
+    "_shards": {"total": 2, "successful": 1, "skipped": 0, "failed": 1, "failures": [
+        {"shard": 0, "index": "rec-a", "reason": {
+            "type": "query_shard_exception",
+            "reason": "Can only use prefix queries on keyword, text and wildcard fields - not "
+                      "on [year] which is of type [integer]"}}]},
+}  # fmt: skip
 
 
 def test_hybrid_sends_one_msearch_and_fuses() -> None:
@@ -80,3 +94,40 @@ def test_a_failed_sub_search_is_an_error_not_an_empty_list() -> None:
 def test_bad_options(bad: dict[str, Any]) -> None:
     with pytest.raises(ValueError):
         SearchOptions(**bad)
+
+
+def test_shard_failures_and_timeouts_are_reported_not_fused_silently() -> None:
+    complete = {"timed_out": False, "_shards": {"total": 2, "successful": 2, "failed": 0}}
+    searcher, _ = _searcher(
+        [
+            {**_hits(("a", 9.0)), **SHARD_FAILED},
+            {**_hits(("b", 0.9)), **complete},
+            {**_hits(("c", 2.0)), **complete, "timed_out": True},
+        ]
+    )
+    result = searcher.search("alias", "heart", SearchOptions(method="rrf", size=3))
+    assert [h.id for h in result.hits] == ["a", "b", "c"]  # still answered: partial is allowed
+    assert result.partial and result.timed_out
+    (failure,) = result.shard_failures
+    assert failure.startswith("bm25: rec-a shard 0: query_shard_exception: Can only use prefix")
+    whole, _ = _searcher([{**_hits(("a", 9.0)), **complete}])
+    assert not whole.search("idx", "heart", SearchOptions(method="bm25")).partial
+
+
+def test_partial_results_fail_when_the_operator_says_so() -> None:
+    searcher, _ = _searcher([{**_hits(("a", 9.0)), **SHARD_FAILED}], partial_results="fail")
+    with pytest.raises(PartialResultsError, match="1 shard failure") as caught:
+        searcher.search("alias", "heart", SearchOptions(method="bm25"))
+    assert isinstance(caught.value, EngineServerError)  # UNAVAILABLE over gRPC: retryable
+    assert "partial-results" in str(caught.value)  # names the setting to change
+    assert caught.value.completeness.shard_failures[0].startswith("bm25: rec-a shard 0")
+    with pytest.raises(ValueError, match="allow or fail"):
+        Searcher(FakeAdapter([]), None, None, None, partial_results="maybe")  # type: ignore[arg-type]
+
+
+def test_weights_that_leave_a_fusion_nothing_are_refused_when_built() -> None:
+    """Found by fuzzing: all-zero weights reached fusion and failed there (INTERNAL)."""
+    with pytest.raises(ValueError, match="are all 0"):
+        SearchOptions(method="rrf", weights={"bm25": 0, "dense": 0, "sparse": 0})
+    SearchOptions(method="rrf", weights={"bm25": 0, "dense": 0})  # sparse keeps weight 1
+    SearchOptions(method="bm25", weights={"bm25": 0})  # one retriever: weights do not apply

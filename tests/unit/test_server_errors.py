@@ -14,15 +14,20 @@ from tandem.plugin.engines.errors import (
     EngineUnavailable,
     IndexNotFound,
 )
+from tandem.plugin.index.names import BadIndexName, IndexNotAllowed
 from tandem.plugin.index.spec import SpecError
+from tandem.plugin.search.extension import DslError
+from tandem.plugin.search.policy import QueryNotAllowed
 from tandem.plugin.server.batcher import BatcherClosed, QueueFull
 from tandem.plugin.server.errors import (
     DeadlineExceeded,
+    InvalidRequest,
     ModelMissing,
     NotReady,
     TooLarge,
     describe,
     status_for,
+    validating,
 )
 
 Code = grpc.StatusCode
@@ -31,8 +36,14 @@ Code = grpc.StatusCode
 @pytest.mark.parametrize(
     "err, code",
     [
-        (ValueError("bad k"), Code.INVALID_ARGUMENT),
+        (InvalidRequest("bad k"), Code.INVALID_ARGUMENT),
         (SpecError("dims must match"), Code.INVALID_ARGUMENT),
+        (DslError((), "no tandem clause"), Code.INVALID_ARGUMENT),
+        (QueryNotAllowed("script"), Code.INVALID_ARGUMENT),
+        (BadIndexName("index is empty"), Code.INVALID_ARGUMENT),
+        (IndexNotAllowed(".security"), Code.PERMISSION_DENIED),
+        # A plain ValueError is a bug in the server, not the caller's mistake.
+        (ValueError("math domain error"), Code.INTERNAL),
         (EngineBadRequest("parse error", 400), Code.INVALID_ARGUMENT),
         (QueueFull("busy"), Code.RESOURCE_EXHAUSTED),
         (DeadlineExceeded("slow engine"), Code.DEADLINE_EXCEEDED),
@@ -69,7 +80,21 @@ def test_internal_errors_are_logged_and_their_details_stay_in_the_log(
 
 
 def test_expected_errors_keep_their_message() -> None:
-    assert describe(ValueError("k must be positive"), "Search") == (
+    assert describe(InvalidRequest("k must be positive"), "Search") == (
         Code.INVALID_ARGUMENT,
         "k must be positive",
     )
+
+
+def test_a_plain_value_error_is_internal_and_logged(caplog: pytest.LogCaptureFixture) -> None:
+    code, _ = describe(ValueError("math domain error"), "Search")
+    assert code is Code.INTERNAL
+    assert "math domain error" in caplog.text
+    assert caplog.records[0].exc_info is not None
+
+
+def test_value_errors_raised_while_validating_a_request_are_the_callers() -> None:
+    with pytest.raises(InvalidRequest, match="k must be positive"), validating():
+        raise ValueError("k must be positive")
+    with pytest.raises(IndexNotAllowed), validating():  # typed errors keep their status
+        raise IndexNotAllowed(".security")

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from tandem.v1 import common_pb2 as tandem_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15tandem/v1/index.proto\x12\ttandem.v1\x1a\x16tandem/v1/common.proto\"\'\n\x12\x43reateIndexRequest\x12\x11\n\tspec_json\x18\x01 \x01(\t\"f\n\x13\x43reateIndexResponse\x12\r\n\x05index\x18\x01 \x01(\t\x12\x11\n\tbody_json\x18\x02 \x01(\t\x12-\n\x08metadata\x18\x03 \x01(\x0b\x32\x1b.tandem.v1.ResponseMetadata\"#\n\x12\x44\x65leteIndexRequest\x12\r\n\x05index\x18\x01 \x01(\t\"D\n\x13\x44\x65leteIndexResponse\x12-\n\x08metadata\x18\x01 \x01(\x0b\x32\x1b.tandem.v1.ResponseMetadata\"B\n\x0bIndexHeader\x12\r\n\x05index\x18\x01 \x01(\t\x12\x0e\n\x06resume\x18\x02 \x01(\x08\x12\x14\n\x0csparse_top_k\x18\x03 \x01(\r\"\x87\x01\n\x08\x44ocument\x12\n\n\x02id\x18\x01 \x01(\t\x12+\n\x04text\x18\x02 \x03(\x0b\x32\x1d.tandem.v1.Document.TextEntry\x12\x15\n\rmetadata_json\x18\x03 \x01(\t\x1a+\n\tTextEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"r\n\x15IndexDocumentsRequest\x12(\n\x06header\x18\x01 \x01(\x0b\x32\x16.tandem.v1.IndexHeaderH\x00\x12\'\n\x08\x64ocument\x18\x02 \x01(\x0b\x32\x13.tandem.v1.DocumentH\x00\x42\x06\n\x04item\"W\n\x0e\x44ocumentResult\x12\n\n\x02id\x18\x01 \x01(\t\x12)\n\x06status\x18\x02 \x01(\x0e\x32\x19.tandem.v1.DocumentStatus\x12\x0e\n\x06reason\x18\x03 \x01(\t\"\xa5\x01\n\x16IndexDocumentsResponse\x12*\n\x07results\x18\x01 \x03(\x0b\x32\x19.tandem.v1.DocumentResult\x12\x0f\n\x07indexed\x18\x02 \x01(\x04\x12\x0f\n\x07skipped\x18\x03 \x01(\x04\x12\x0e\n\x06\x66\x61iled\x18\x04 \x01(\x04\x12-\n\x08metadata\x18\x05 \x01(\x0b\x32\x1b.tandem.v1.ResponseMetadata*\x87\x01\n\x0e\x44ocumentStatus\x12\x1f\n\x1b\x44OCUMENT_STATUS_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x44OCUMENT_STATUS_INDEXED\x10\x01\x12\x1b\n\x17\x44OCUMENT_STATUS_SKIPPED\x10\x02\x12\x1a\n\x16\x44OCUMENT_STATUS_FAILED\x10\x03\x32\x83\x02\n\x0cIndexService\x12L\n\x0b\x43reateIndex\x12\x1d.tandem.v1.CreateIndexRequest\x1a\x1e.tandem.v1.CreateIndexResponse\x12L\n\x0b\x44\x65leteIndex\x12\x1d.tandem.v1.DeleteIndexRequest\x1a\x1e.tandem.v1.DeleteIndexResponse\x12W\n\x0eIndexDocuments\x12 .tandem.v1.IndexDocumentsRequest\x1a!.tandem.v1.IndexDocumentsResponse(\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15tandem/v1/index.proto\x12\ttandem.v1\x1a\x16tandem/v1/common.proto\"\'\n\x12\x43reateIndexRequest\x12\x11\n\tspec_json\x18\x01 \x01(\t\"f\n\x13\x43reateIndexResponse\x12\r\n\x05index\x18\x01 \x01(\t\x12\x11\n\tbody_json\x18\x02 \x01(\t\x12-\n\x08metadata\x18\x03 \x01(\x0b\x32\x1b.tandem.v1.ResponseMetadata\"#\n\x12\x44\x65leteIndexRequest\x12\r\n\x05index\x18\x01 \x01(\t\"D\n\x13\x44\x65leteIndexResponse\x12-\n\x08metadata\x18\x01 \x01(\x0b\x32\x1b.tandem.v1.ResponseMetadata\"B\n\x0bIndexHeader\x12\r\n\x05index\x18\x01 \x01(\t\x12\x0e\n\x06resume\x18\x02 \x01(\x08\x12\x14\n\x0csparse_top_k\x18\x03 \x01(\r\"\x87\x01\n\x08\x44ocument\x12\n\n\x02id\x18\x01 \x01(\t\x12+\n\x04text\x18\x02 \x03(\x0b\x32\x1d.tandem.v1.Document.TextEntry\x12\x15\n\rmetadata_json\x18\x03 \x01(\t\x1a+\n\tTextEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"r\n\x15IndexDocumentsRequest\x12(\n\x06header\x18\x01 \x01(\x0b\x32\x16.tandem.v1.IndexHeaderH\x00\x12\'\n\x08\x64ocument\x18\x02 \x01(\x0b\x32\x13.tandem.v1.DocumentH\x00\x42\x06\n\x04item\"i\n\x0e\x44ocumentResult\x12\n\n\x02id\x18\x01 \x01(\t\x12)\n\x06status\x18\x02 \x01(\x0e\x32\x19.tandem.v1.DocumentStatus\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\x10\n\x08position\x18\x04 \x01(\x04\"\xb3\x01\n\x16IndexDocumentsResponse\x12*\n\x07results\x18\x01 \x03(\x0b\x32\x19.tandem.v1.DocumentResult\x12\x0f\n\x07indexed\x18\x02 \x01(\x04\x12\x0f\n\x07skipped\x18\x03 \x01(\x04\x12\x0e\n\x06\x66\x61iled\x18\x04 \x01(\x04\x12-\n\x08metadata\x18\x05 \x01(\x0b\x32\x1b.tandem.v1.ResponseMetadata\x12\x0c\n\x04\x64one\x18\x06 \x01(\x08*\x87\x01\n\x0e\x44ocumentStatus\x12\x1f\n\x1b\x44OCUMENT_STATUS_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x44OCUMENT_STATUS_INDEXED\x10\x01\x12\x1b\n\x17\x44OCUMENT_STATUS_SKIPPED\x10\x02\x12\x1a\n\x16\x44OCUMENT_STATUS_FAILED\x10\x03\x32\x85\x02\n\x0cIndexService\x12L\n\x0b\x43reateIndex\x12\x1d.tandem.v1.CreateIndexRequest\x1a\x1e.tandem.v1.CreateIndexResponse\x12L\n\x0b\x44\x65leteIndex\x12\x1d.tandem.v1.DeleteIndexRequest\x1a\x1e.tandem.v1.DeleteIndexResponse\x12Y\n\x0eIndexDocuments\x12 .tandem.v1.IndexDocumentsRequest\x1a!.tandem.v1.IndexDocumentsResponse(\x01\x30\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,8 +34,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_DOCUMENT_TEXTENTRY']._loaded_options = None
   _globals['_DOCUMENT_TEXTENTRY']._serialized_options = b'8\001'
-  _globals['_DOCUMENTSTATUS']._serialized_start=892
-  _globals['_DOCUMENTSTATUS']._serialized_end=1027
+  _globals['_DOCUMENTSTATUS']._serialized_start=924
+  _globals['_DOCUMENTSTATUS']._serialized_end=1059
   _globals['_CREATEINDEXREQUEST']._serialized_start=60
   _globals['_CREATEINDEXREQUEST']._serialized_end=99
   _globals['_CREATEINDEXRESPONSE']._serialized_start=101
@@ -53,9 +53,9 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_INDEXDOCUMENTSREQUEST']._serialized_start=518
   _globals['_INDEXDOCUMENTSREQUEST']._serialized_end=632
   _globals['_DOCUMENTRESULT']._serialized_start=634
-  _globals['_DOCUMENTRESULT']._serialized_end=721
-  _globals['_INDEXDOCUMENTSRESPONSE']._serialized_start=724
-  _globals['_INDEXDOCUMENTSRESPONSE']._serialized_end=889
-  _globals['_INDEXSERVICE']._serialized_start=1030
-  _globals['_INDEXSERVICE']._serialized_end=1289
+  _globals['_DOCUMENTRESULT']._serialized_end=739
+  _globals['_INDEXDOCUMENTSRESPONSE']._serialized_start=742
+  _globals['_INDEXDOCUMENTSRESPONSE']._serialized_end=921
+  _globals['_INDEXSERVICE']._serialized_start=1062
+  _globals['_INDEXSERVICE']._serialized_end=1323
 # @@protoc_insertion_point(module_scope)

@@ -240,20 +240,24 @@ class DocumentResult(_message.Message):
     ID_FIELD_NUMBER: _builtins.int
     STATUS_FIELD_NUMBER: _builtins.int
     REASON_FIELD_NUMBER: _builtins.int
+    POSITION_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     status: Global___DocumentStatus.ValueType
     reason: _builtins.str
     """Why it failed."""
+    position: _builtins.int
+    """1-based position of the document among the stream's documents (the header is 0)."""
     def __init__(
         self,
         *,
         id: _builtins.str = ...,
         status: Global___DocumentStatus.ValueType = ...,
         reason: _builtins.str = ...,
+        position: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["id", b"id", "reason", b"reason", "status", b"status"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["id", b"id", "position", b"position", "reason", b"reason", "status", b"status"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -268,13 +272,20 @@ class IndexDocumentsResponse(_message.Message):
     SKIPPED_FIELD_NUMBER: _builtins.int
     FAILED_FIELD_NUMBER: _builtins.int
     METADATA_FIELD_NUMBER: _builtins.int
+    DONE_FIELD_NUMBER: _builtins.int
     indexed: _builtins.int
+    """Totals so far (final on the last message)."""
     skipped: _builtins.int
     failed: _builtins.int
+    done: _builtins.bool
     @_builtins.property
-    def results(self) -> _containers.RepeatedCompositeFieldContainer[Global___DocumentResult]: ...
+    def results(self) -> _containers.RepeatedCompositeFieldContainer[Global___DocumentResult]:
+        """Documents settled since the previous message."""
+
     @_builtins.property
-    def metadata(self) -> _common_pb2.ResponseMetadata: ...
+    def metadata(self) -> _common_pb2.ResponseMetadata:
+        """Set on the last message."""
+
     def __init__(
         self,
         *,
@@ -283,10 +294,11 @@ class IndexDocumentsResponse(_message.Message):
         skipped: _builtins.int = ...,
         failed: _builtins.int = ...,
         metadata: _common_pb2.ResponseMetadata | None = ...,
+        done: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["metadata", b"metadata"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["failed", b"failed", "indexed", b"indexed", "metadata", b"metadata", "results", b"results", "skipped", b"skipped"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["done", b"done", "failed", b"failed", "indexed", b"indexed", "metadata", b"metadata", "results", b"results", "skipped", b"skipped"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -44,7 +44,7 @@ class IndexServiceStub:
                 request_serializer=tandem_dot_v1_dot_index__pb2.DeleteIndexRequest.SerializeToString,
                 response_deserializer=tandem_dot_v1_dot_index__pb2.DeleteIndexResponse.FromString,
                 _registered_method=True)
-        self.IndexDocuments = channel.stream_unary(
+        self.IndexDocuments = channel.stream_stream(
                 '/tandem.v1.IndexService/IndexDocuments',
                 request_serializer=tandem_dot_v1_dot_index__pb2.IndexDocumentsRequest.SerializeToString,
                 response_deserializer=tandem_dot_v1_dot_index__pb2.IndexDocumentsResponse.FromString,
@@ -68,7 +68,11 @@ class IndexServiceServicer:
 
     def IndexDocuments(self, request_iterator, context):
         """The first message is a header naming the index; every later message is one document.
-        The answer has one result per document, in the order the documents were sent.
+        Results stream back as documents settle, each naming its position in the stream, so
+        there is no size limit and the client sees progress; the last message has done=true,
+        the totals and the timing, and is sent once the index is refreshed (what was reported
+        indexed can be found). Vectors go into the fields the index names: those of the spec
+        when Tandem created it, else those found in its mapping.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -87,7 +91,7 @@ def add_IndexServiceServicer_to_server(servicer, server):
                     request_deserializer=tandem_dot_v1_dot_index__pb2.DeleteIndexRequest.FromString,
                     response_serializer=tandem_dot_v1_dot_index__pb2.DeleteIndexResponse.SerializeToString,
             ),
-            'IndexDocuments': grpc.stream_unary_rpc_method_handler(
+            'IndexDocuments': grpc.stream_stream_rpc_method_handler(
                     servicer.IndexDocuments,
                     request_deserializer=tandem_dot_v1_dot_index__pb2.IndexDocumentsRequest.FromString,
                     response_serializer=tandem_dot_v1_dot_index__pb2.IndexDocumentsResponse.SerializeToString,
@@ -168,7 +172,7 @@ class IndexService:
             wait_for_ready=None,
             timeout=None,
             metadata=None):
-        return grpc.experimental.stream_unary(
+        return grpc.experimental.stream_stream(
             request_iterator,
             target,
             '/tandem.v1.IndexService/IndexDocuments',

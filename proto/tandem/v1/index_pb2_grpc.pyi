@@ -33,9 +33,13 @@ class IndexServiceStub:
     def __new__(cls, channel: _aio.Channel) -> IndexServiceAsyncStub: ...
     CreateIndex: _grpc.UnaryUnaryMultiCallable[_index_pb2.CreateIndexRequest, _index_pb2.CreateIndexResponse]
     DeleteIndex: _grpc.UnaryUnaryMultiCallable[_index_pb2.DeleteIndexRequest, _index_pb2.DeleteIndexResponse]
-    IndexDocuments: _grpc.StreamUnaryMultiCallable[_index_pb2.IndexDocumentsRequest, _index_pb2.IndexDocumentsResponse]
+    IndexDocuments: _grpc.StreamStreamMultiCallable[_index_pb2.IndexDocumentsRequest, _index_pb2.IndexDocumentsResponse]
     """The first message is a header naming the index; every later message is one document.
-    The answer has one result per document, in the order the documents were sent.
+    Results stream back as documents settle, each naming its position in the stream, so
+    there is no size limit and the client sees progress; the last message has done=true,
+    the totals and the timing, and is sent once the index is refreshed (what was reported
+    indexed can be found). Vectors go into the fields the index names: those of the spec
+    when Tandem created it, else those found in its mapping.
     """
 
 @_typing.type_check_only
@@ -43,9 +47,13 @@ class IndexServiceAsyncStub(IndexServiceStub):
     def __init__(self, channel: _aio.Channel) -> None: ...
     CreateIndex: _aio.UnaryUnaryMultiCallable[_index_pb2.CreateIndexRequest, _index_pb2.CreateIndexResponse]  # type: ignore[assignment]
     DeleteIndex: _aio.UnaryUnaryMultiCallable[_index_pb2.DeleteIndexRequest, _index_pb2.DeleteIndexResponse]  # type: ignore[assignment]
-    IndexDocuments: _aio.StreamUnaryMultiCallable[_index_pb2.IndexDocumentsRequest, _index_pb2.IndexDocumentsResponse]  # type: ignore[assignment]
+    IndexDocuments: _aio.StreamStreamMultiCallable[_index_pb2.IndexDocumentsRequest, _index_pb2.IndexDocumentsResponse]  # type: ignore[assignment]
     """The first message is a header naming the index; every later message is one document.
-    The answer has one result per document, in the order the documents were sent.
+    Results stream back as documents settle, each naming its position in the stream, so
+    there is no size limit and the client sees progress; the last message has done=true,
+    the totals and the timing, and is sent once the index is refreshed (what was reported
+    indexed can be found). Vectors go into the fields the index names: those of the spec
+    when Tandem created it, else those found in its mapping.
     """
 
 class IndexServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -68,9 +76,13 @@ class IndexServiceServicer(metaclass=_abc_1.ABCMeta):
         self,
         request_iterator: _MaybeAsyncIterator[_index_pb2.IndexDocumentsRequest],
         context: _ServicerContext,
-    ) -> _typing.Union[_index_pb2.IndexDocumentsResponse, _abc.Awaitable[_index_pb2.IndexDocumentsResponse]]:
+    ) -> _typing.Union[_abc.Iterator[_index_pb2.IndexDocumentsResponse], _abc.AsyncIterator[_index_pb2.IndexDocumentsResponse]]:
         """The first message is a header naming the index; every later message is one document.
-        The answer has one result per document, in the order the documents were sent.
+        Results stream back as documents settle, each naming its position in the stream, so
+        there is no size limit and the client sees progress; the last message has done=true,
+        the totals and the timing, and is sent once the index is refreshed (what was reported
+        indexed can be found). Vectors go into the fields the index names: those of the spec
+        when Tandem created it, else those found in its mapping.
         """
 
 def add_IndexServiceServicer_to_server(servicer: IndexServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

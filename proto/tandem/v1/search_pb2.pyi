@@ -77,8 +77,9 @@ class _FusionModeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_FusionMode
     FUSION_MODE_AUTO: _FusionMode.ValueType  # 1
     """Native when the engine can fuse this search itself (and explain is off), else sidecar."""
     FUSION_MODE_NATIVE: _FusionMode.ValueType  # 2
-    """OpenSearch hybrid query with a Tandem-managed search pipeline, or Elasticsearch
-    rrf/linear retrievers; FAILED_PRECONDITION when the engine or its licence cannot.
+    """OpenSearch hybrid query with its search pipeline inside the request (nothing is
+    stored on the cluster), or Elasticsearch rrf/linear retrievers; FAILED_PRECONDITION
+    when the engine or its licence cannot.
     """
     FUSION_MODE_SIDECAR: _FusionMode.ValueType  # 3
     """One _msearch carrying every sub-query, fused in the sidecar: works everywhere."""
@@ -91,8 +92,9 @@ FUSION_MODE_UNSPECIFIED: FusionMode.ValueType  # 0
 FUSION_MODE_AUTO: FusionMode.ValueType  # 1
 """Native when the engine can fuse this search itself (and explain is off), else sidecar."""
 FUSION_MODE_NATIVE: FusionMode.ValueType  # 2
-"""OpenSearch hybrid query with a Tandem-managed search pipeline, or Elasticsearch
-rrf/linear retrievers; FAILED_PRECONDITION when the engine or its licence cannot.
+"""OpenSearch hybrid query with its search pipeline inside the request (nothing is
+stored on the cluster), or Elasticsearch rrf/linear retrievers; FAILED_PRECONDITION
+when the engine or its licence cannot.
 """
 FUSION_MODE_SIDECAR: FusionMode.ValueType  # 3
 """One _msearch carrying every sub-query, fused in the sidecar: works everywhere."""
@@ -260,22 +262,39 @@ class SearchResponse(_message.Message):
     HITS_FIELD_NUMBER: _builtins.int
     METADATA_FIELD_NUMBER: _builtins.int
     MODE_FIELD_NUMBER: _builtins.int
+    PARTIAL_FIELD_NUMBER: _builtins.int
+    TIMED_OUT_FIELD_NUMBER: _builtins.int
+    SHARD_FAILURES_FIELD_NUMBER: _builtins.int
     mode: _builtins.str
     """Where fusion ran: "native", "sidecar", or "single" (one retriever)."""
+    partial: _builtins.bool
+    """The engine answered from part of the data: some shards failed or the search ran
+    past the engine's timeout. The hits are what the rest found. A sidecar started
+    with --partial-results fail answers UNAVAILABLE instead.
+    """
+    timed_out: _builtins.bool
+    """The engine's own timed_out flag (any retriever's search)."""
     @_builtins.property
     def hits(self) -> _containers.RepeatedCompositeFieldContainer[Global___Hit]: ...
     @_builtins.property
     def metadata(self) -> _common_pb2.ResponseMetadata: ...
+    @_builtins.property
+    def shard_failures(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """One line per failed shard: "[retriever: ]index shard N: error type: reason"."""
+
     def __init__(
         self,
         *,
         hits: _abc.Iterable[Global___Hit] | None = ...,
         metadata: _common_pb2.ResponseMetadata | None = ...,
         mode: _builtins.str = ...,
+        partial: _builtins.bool = ...,
+        timed_out: _builtins.bool = ...,
+        shard_failures: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["metadata", b"metadata"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["hits", b"hits", "metadata", b"metadata", "mode", b"mode"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["hits", b"hits", "metadata", b"metadata", "mode", b"mode", "partial", b"partial", "shard_failures", b"shard_failures", "timed_out", b"timed_out"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -320,8 +339,14 @@ class RewriteResponse(_message.Message):
     """
     index: _builtins.str
     pipeline: _builtins.str
-    """Native OpenSearch fusion: the search pipeline the request runs through, and its body."""
+    """Always empty: Search stores no named search pipeline on the cluster (kept for
+    older clients; it named one before request-scoped pipelines).
+    """
     pipeline_body_json: _builtins.str
+    """Native OpenSearch fusion: the search pipeline that fuses the hybrid query. It is
+    also inside the request itself (queries["hybrid"].search_pipeline), which runs as
+    it is against the index.
+    """
     @_builtins.property
     def queries(self) -> _containers.RepeatedCompositeFieldContainer[Global___SubQuery]: ...
     @_builtins.property
