@@ -20,7 +20,8 @@ from .spec import IndexSpec
 
 META_KEY = "tandem"
 _DENSE_TYPES = ("knn_vector", "dense_vector")
-# OpenSearch's sparse_vector (SEISMIC) is keyed by token ids, which Tandem does not write.
+# OpenSearch's sparse_vector is keyed by token ids, not term names: Tandem neither maps
+# nor searches it (index.mapping refuses it), so such a field is not taken as sparse.
 _SPARSE_TYPES = {
     EngineKind.OPENSEARCH: ("rank_features",),
     EngineKind.ELASTICSEARCH: ("sparse_vector", "rank_features"),

@@ -3,9 +3,9 @@
 Everything the engine would refuse, or accept and then fail on, is checked
 before a body is returned: the model's dimensions, field types the engine
 lacks, the k-NN engine (faiss kills OpenSearch nodes built from the Maven
-artifacts) and OpenSearch's SEISMIC ``sparse_vector`` next to a
-``knn_vector`` (both override the index codec). The facts behind each rule
-are in docs/engines.md.
+artifacts) and OpenSearch's ``sparse_vector``, which Tandem does not support
+(:data:`OPENSEARCH_SPARSE_VECTOR_REFUSAL`). The facts behind each rule are in
+docs/engines.md.
 """
 
 from __future__ import annotations
@@ -28,13 +28,19 @@ from .spec import (
 
 _OPENSEARCH_SPACES = {"cosine": "cosinesimil", "dot_product": "innerproduct", "l2": "l2"}
 _ELASTICSEARCH_SIMILARITIES = {"cosine": "cosine", "dot_product": "dot_product", "l2": "l2_norm"}
-# Sparse types in order of preference. OpenSearch: rank_features takes term names
-# and shares an index with knn_vector; SEISMIC takes token ids only. Elasticsearch:
-# sparse_vector has its own query; rank_features needs mapper-extras.
+# Sparse types Tandem maps, in order of preference; each takes term names (encode_term).
+# OpenSearch: rank_features only (its sparse_vector is keyed by token ids, see below).
+# Elasticsearch: sparse_vector has its own query; rank_features needs mapper-extras.
 _SPARSE_PREFERENCE: dict[EngineKind, tuple[SparseType, ...]] = {
-    EngineKind.OPENSEARCH: ("rank_features", "sparse_vector"),
+    EngineKind.OPENSEARCH: ("rank_features",),
     EngineKind.ELASTICSEARCH: ("sparse_vector", "rank_features"),
 }
+# Why a sparse_vector field is refused on OpenSearch (mapping and query alike): its
+# field is keyed by vocabulary ids, and Tandem writes and searches term names.
+OPENSEARCH_SPARSE_VECTOR_REFUSAL = (
+    "OpenSearch's SEISMIC sparse_vector (keyed by token ids) is not supported by Tandem; "
+    "use rank_features (the default)"
+)
 DEFAULT_KNN_ENGINE = "lucene"
 # Lucene scalar quantisation: int8 is its 7-bit mode. (1 bit needs the k-NN plugin's
 # native SIMD library: searching it kills nodes built without one.)
@@ -61,7 +67,7 @@ def build_index_body(
     check_against_engine(spec, caps, model_dims, model_name=model_name)
     sparse_type = sparse_field_type(spec, caps)
     if _is_opensearch(caps):
-        body = _opensearch_body(spec, caps, sparse_type)
+        body = _opensearch_body(spec, caps)
     else:
         body = _elasticsearch_body(spec, sparse_type)
     # Marks the index as Tandem's (DeleteIndex checks it) and names its vector fields.
@@ -96,24 +102,26 @@ def sparse_type_for(caps: Capabilities, field: str = DEFAULT_SPARSE_FIELD) -> Sp
 def sparse_field_type(spec: IndexSpec, caps: Capabilities) -> SparseType | None:
     """The engine field type the spec's sparse field gets (``None`` without one).
 
-    Writers need it: OpenSearch's SEISMIC ``sparse_vector`` takes token ids as
-    keys, every other sparse type takes term names (see :mod:`tandem.plugin.index.terms`).
+    Searchers need it to write the matching query; every type it returns takes
+    term names as keys (see :mod:`tandem.plugin.index.terms`). On OpenSearch
+    that is ``rank_features``: asking for ``sparse_vector`` there raises
+    :class:`~tandem.plugin.engines.errors.CapabilityError`.
     """
     sparse = spec.sparse
     if sparse is None:
         return None
-    usable = [t for t in _SPARSE_PREFERENCE[caps.kind] if _why_not(t, spec, caps) is None]
+    if _is_opensearch(caps) and sparse.type == "sparse_vector":
+        raise CapabilityError(f"sparse field {sparse.name!r}: {OPENSEARCH_SPARSE_VECTOR_REFUSAL}")
+    usable = [t for t in _SPARSE_PREFERENCE[caps.kind] if _why_not(t, caps) is None]
     if sparse.type is None:
         if usable:
             return usable[0]
-        reasons = "; ".join(
-            f"{t}: {_why_not(t, spec, caps)}" for t in _SPARSE_PREFERENCE[caps.kind]
-        )
+        reasons = "; ".join(f"{t}: {_why_not(t, caps)}" for t in _SPARSE_PREFERENCE[caps.kind])
         raise CapabilityError(
             f"sparse field {sparse.name!r}: {caps.label} has no usable sparse field type "
             f"({reasons}); drop the sparse field or use another engine"
         )
-    why = _why_not(sparse.type, spec, caps)
+    why = _why_not(sparse.type, caps)
     if why is not None:
         others = [t for t in usable if t != sparse.type]
         instead = f"; use type {others[0]!r} or leave type unset" if others else ""
@@ -125,21 +133,15 @@ def _is_opensearch(caps: Capabilities) -> bool:
     return caps.kind is EngineKind.OPENSEARCH
 
 
-def _why_not(sparse_type: SparseType, spec: IndexSpec, caps: Capabilities) -> str | None:
-    """Why ``sparse_type`` cannot be used for ``spec`` here, or ``None`` if it can."""
+def _why_not(sparse_type: SparseType, caps: Capabilities) -> str | None:
+    """Why ``sparse_type``, one Tandem maps on this engine, cannot be used here, or
+    ``None`` if it can."""
     if sparse_type == "rank_features":
         if not caps.rank_features:
             return f"{caps.label} has no rank_features field (no mapper-extras module)"
         return None
     if not caps.sparse_vector:
-        needs = " (SEISMIC needs 3.3+ and neural-search)" if _is_opensearch(caps) else ""
-        return f"{caps.label} has no sparse_vector field{needs}"
-    if _is_opensearch(caps) and spec.dense is not None:
-        return (
-            "OpenSearch cannot hold a SEISMIC sparse_vector and a knn_vector in one index "
-            "(both override the index codec); give the sparse_vector field an index of "
-            "its own"
-        )
+        return f"{caps.label} has no sparse_vector field"
     return None
 
 
@@ -204,7 +206,7 @@ def _metadata(field: MetadataField) -> Json:
     return {"type": field.type}
 
 
-def _opensearch_body(spec: IndexSpec, caps: Capabilities, sparse_type: SparseType | None) -> Json:
+def _opensearch_body(spec: IndexSpec, caps: Capabilities) -> Json:
     settings = _settings(spec)
     text, metadata = _common_properties(spec)
     properties: Json = dict(text)
@@ -212,11 +214,7 @@ def _opensearch_body(spec: IndexSpec, caps: Capabilities, sparse_type: SparseTyp
         settings["knn"] = True
         properties[spec.dense.name] = _knn_vector(spec.dense, caps)
     if spec.sparse is not None:
-        if sparse_type == "sparse_vector":
-            settings["sparse"] = True
-            properties[spec.sparse.name] = {"type": "sparse_vector", "method": {"name": "seismic"}}
-        else:
-            properties[spec.sparse.name] = {"type": "rank_features"}
+        properties[spec.sparse.name] = {"type": "rank_features"}
     properties.update(metadata)
     return {"settings": {"index": settings}, "mappings": {"properties": properties}}
 

@@ -1,9 +1,9 @@
 """Reversible names for sparse terms, safe as keys of a sparse field.
 
 A learned-sparse document is stored as ``{term: weight}`` in a ``rank_features``
-or ``sparse_vector`` field. The engines accept almost any key there, but not
-every key survives (checked on OpenSearch 3.6.0 and 2.19.6, Elasticsearch
-9.5.4; see docs/engines.md):
+field (or Elasticsearch's ``sparse_vector``). The engines accept almost any key
+there, but not every key survives (checked on OpenSearch 3.6.0 and 2.19.6,
+Elasticsearch 9.5.4; see docs/engines.md):
 
 * ``.``: OpenSearch's ``rank_feature`` query addresses a feature as
   ``field.term`` and splits at the last dot, so a term such as ``a.b`` is
@@ -20,10 +20,10 @@ character ``%`` itself, as ``%XX`` per UTF-8 byte (uppercase hex), so ordinary
 tokens such as ``heart`` or ``##ing`` stay as they are and stored documents
 stay readable. :func:`decode_term` is its exact inverse.
 
-Two limits no encoding can lift: a term must fit in 32766 UTF-8 bytes (Lucene
-refuses longer ones: "bytes can be at most 32766 in length"), and OpenSearch's
-SEISMIC ``sparse_vector`` field takes only token ids (decimal integers in
-0..2**31-1, "[sparse_vector] fields should be valid integer"), never names.
+One limit no encoding can lift: a term must fit in 32766 UTF-8 bytes (Lucene
+refuses longer ones: "bytes can be at most 32766 in length"). OpenSearch's own
+``sparse_vector`` field takes no names at all, only token ids, so Tandem does not
+map it (:mod:`tandem.plugin.index.mapping`).
 """
 
 from __future__ import annotations

@@ -9,19 +9,19 @@ into JSON text.
 
 User filters go into every clause, and where the engine allows it before the
 ranking cut: inside ``knn`` (a pre-filter, so kNN still returns ``window``
-matching documents) and inside SEISMIC's ``method_parameters``; elsewhere in a
-``bool`` whose ``filter`` does not score. Each call copies the filters afresh,
-so no two clauses share a dict.
+matching documents); elsewhere in a ``bool`` whose ``filter`` does not score.
+Each call copies the filters afresh, so no two clauses share a dict.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from tandem.plugin.engines.base import Capabilities, Json
 from tandem.plugin.engines.errors import CapabilityError
 from tandem.plugin.engines.kinds import EngineKind
+from tandem.plugin.index.mapping import OPENSEARCH_SPARSE_VECTOR_REFUSAL
 from tandem.plugin.index.spec import SparseType
 from tandem.plugin.index.terms import encode_term
 
@@ -94,17 +94,17 @@ def elasticsearch_knn(req: SearchRequest, caps: Capabilities) -> Json:
 def sparse_query(req: SearchRequest, caps: Capabilities, sparse_type: SparseType) -> Json:
     """The sparse retriever's query clause for a field of ``sparse_type``, filtered.
 
-    OpenSearch: ``neural_sparse`` with raw ``query_tokens`` when neural-search is
-    installed, otherwise a sum of ``rank_feature`` clauses (``linear``, boosted
-    by the query weight: the same dot product); SEISMIC ``sparse_vector`` is
-    keyed by token id. Elasticsearch: the ``sparse_vector`` query with
-    ``"prune": false``, or the ``rank_feature`` sum on ``rank_features``. Term
-    names are encoded with :func:`~tandem.plugin.index.terms.encode_term`, as the
-    ingest side stores them.
+    OpenSearch: ``neural_sparse`` with raw ``query_tokens`` on ``rank_features``
+    when neural-search is installed, otherwise a sum of ``rank_feature`` clauses
+    (``linear``, boosted by the query weight: the same dot product); its
+    ``sparse_vector`` field raises :class:`CapabilityError` (it is keyed by
+    token ids; see :mod:`tandem.plugin.index.mapping`). Elasticsearch: the
+    ``sparse_vector`` query with ``"prune": false``, or the ``rank_feature`` sum
+    on ``rank_features``. Term names are encoded with
+    :func:`~tandem.plugin.index.terms.encode_term`, as the ingest side stores them.
 
-    Every form scores the exact dot product of query and document weights
-    (SEISMIC only below its ``approximate_threshold``; above it, an
-    approximation), so fused scores mean the same on every engine.
+    Every form scores the exact dot product of query and document weights, so
+    fused scores mean the same on every engine.
     Elasticsearch's default token pruning (fields of indices created by 9.1+)
     would drop frequent low-weight query tokens, and with them every document
     that matches only those (tests/integration/test_rewriter_on_engines.py).
@@ -113,8 +113,6 @@ def sparse_query(req: SearchRequest, caps: Capabilities, sparse_type: SparseType
     _check_sparse_type(caps, sparse_type)
     field = req.sparse_field
     if caps.kind is EngineKind.OPENSEARCH:
-        if sparse_type == "sparse_vector":
-            return _seismic_query(req, terms)
         if caps.neural_sparse:
             tokens = {encode_term(t): w for t, w in terms.items()}
             return filtered({"neural_sparse": {field: {"query_tokens": tokens}}}, req)
@@ -147,8 +145,12 @@ def _sparse_terms(req: SearchRequest) -> Mapping[str, float]:
 
 
 def _check_sparse_type(caps: Capabilities, sparse_type: SparseType) -> None:
-    if sparse_type not in caps.sparse_field_types:
-        usable = ", ".join(caps.sparse_field_types) or "none"
+    opensearch = caps.kind is EngineKind.OPENSEARCH
+    if opensearch and sparse_type == "sparse_vector":
+        raise CapabilityError(f"{caps.label}: {OPENSEARCH_SPARSE_VECTOR_REFUSAL}")
+    searchable = [t for t in caps.sparse_field_types if not (opensearch and t == "sparse_vector")]
+    if sparse_type not in searchable:
+        usable = ", ".join(searchable) or "none"
         raise CapabilityError(
             f"{caps.label} cannot search a {sparse_type} field (sparse types here: {usable}); "
             "use the type tandem.plugin.index.mapping.sparse_field_type chose for the index"
@@ -162,41 +164,3 @@ def _rank_feature_sum(field: str, terms: Mapping[str, float]) -> Json:
         for t, w in terms.items()
     ]
     return {"bool": {"should": should}}
-
-
-def _seismic_query(req: SearchRequest, terms: Mapping[str, float]) -> Json:
-    tokens = _by_token_id(req, list(terms))
-    query_tokens = {str(tokens[t]): w for t, w in terms.items()}
-    # SEISMIC returns its own top k (not size); filters in method_parameters apply
-    # before that cut, like the kNN pre-filter.
-    parameters: Json = {"k": req.window}
-    filters = user_filters(req)
-    if filters:
-        parameters["filter"] = {"bool": {"filter": filters}}
-    return {
-        "neural_sparse": {
-            req.sparse_field: {"query_tokens": query_tokens, "method_parameters": parameters}
-        }
-    }
-
-
-def _by_token_id(req: SearchRequest, tokens: Sequence[str]) -> dict[str, int]:
-    if req.token_ids is None:
-        raise ValueError(
-            "OpenSearch's SEISMIC sparse_vector field is keyed by token id: pass token_ids "
-            "(token -> vocabulary id from the sparse encoder's tokenizer) in the request"
-        )
-    ids = req.token_ids
-    missing = [t for t in tokens if t not in ids]
-    if missing:
-        shown = ", ".join(repr(t) for t in missing[:5])
-        more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
-        raise ValueError(f"token_ids has no id for {shown}{more}; map every sparse term to its id")
-    seen: dict[int, str] = {}
-    for token in tokens:
-        other = seen.setdefault(ids[token], token)
-        if other != token:
-            raise ValueError(
-                f"tokens {other!r} and {token!r} both have id {ids[token]}; ids must be distinct"
-            )
-    return {t: ids[t] for t in tokens}

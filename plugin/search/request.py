@@ -7,9 +7,7 @@ with a message saying what is allowed, before any DSL is written.
 
 The encoded query comes from the encoders: ``vector`` for the dense retriever,
 ``sparse_terms`` (raw tokens, not yet name-encoded; the rewriter applies
-:func:`tandem.plugin.index.terms.encode_term`) for the sparse one, and ``token_ids``
-(token → vocabulary id) only for OpenSearch's SEISMIC ``sparse_vector`` field,
-which is keyed by token id.
+:func:`tandem.plugin.index.terms.encode_term`) for the sparse one.
 """
 
 from __future__ import annotations
@@ -23,8 +21,6 @@ from typing import Any, SupportsFloat
 from tandem.plugin.index.spec import DEFAULT_DENSE_FIELD, DEFAULT_SPARSE_FIELD
 
 from .names import MAX_WINDOW
-
-_MAX_TOKEN_ID = 2**31 - 1  # SEISMIC keys are Java ints
 
 
 def _check_count(name: str, value: object, low: int, why: str) -> int:
@@ -79,23 +75,6 @@ def _sparse_terms(value: Mapping[str, float]) -> Mapping[str, float]:
     return MappingProxyType(terms)
 
 
-def _token_ids(value: Mapping[str, int]) -> Mapping[str, int]:
-    if not isinstance(value, Mapping):
-        raise ValueError(f"token_ids must map tokens to ids, got {type(value).__name__}")
-    ids: dict[str, int] = {}
-    for token, token_id in value.items():
-        if (
-            isinstance(token_id, bool)
-            or not isinstance(token_id, int)
-            or not 0 <= token_id <= _MAX_TOKEN_ID
-        ):
-            raise ValueError(
-                f"token id of {token!r} must be an integer in 0..{_MAX_TOKEN_ID}, got {token_id!r}"
-            )
-        ids[str(token)] = token_id
-    return MappingProxyType(ids)
-
-
 def _filter(i: int, clause: object) -> Mapping[str, Any]:
     if not isinstance(clause, Mapping) or not clause:
         raise ValueError(
@@ -127,7 +106,6 @@ class SearchRequest:
     window: int = 100
     vector: Sequence[float] | None = None
     sparse_terms: Mapping[str, float] | None = None
-    token_ids: Mapping[str, int] | None = None
 
     def __post_init__(self) -> None:
         _check_name("index", self.index)
@@ -159,5 +137,3 @@ class SearchRequest:
             object.__setattr__(self, "vector", _vector(self.vector))
         if self.sparse_terms is not None:
             object.__setattr__(self, "sparse_terms", _sparse_terms(self.sparse_terms))
-        if self.token_ids is not None:
-            object.__setattr__(self, "token_ids", _token_ids(self.token_ids))

@@ -11,27 +11,17 @@ from typing import Any
 from tandem.integration.handle import EngineHandle
 from tandem.plugin.engines.kinds import EngineKind
 
-from .corpus import DIMS, VOCAB, Doc
-
-# OpenSearch's SEISMIC sparse_vector field wants token ids as keys.
-TOKEN_IDS = {term: str(1000 + i) for i, term in enumerate(VOCAB)}
-
-
-def _version(engine: EngineHandle) -> tuple[int, ...]:
-    return tuple(int(p) for p in engine.version.split("."))
+from .corpus import DIMS, Doc
 
 
 def sparse_field_types(engine: EngineHandle) -> list[str]:
-    """The sparse field types this engine line supports (docs/engines.md).
+    """The sparse field types Tandem relies on for this engine line (docs/engines.md).
 
-    The first is the one that can share an index with the dense field:
-    OpenSearch's SEISMIC ``sparse_vector`` and ``knn_vector`` both override the
-    index codec, so an index may hold only one of them.
+    Each takes term names as keys. OpenSearch's own ``sparse_vector`` (SEISMIC,
+    3.3+) is keyed by token ids and not used by Tandem, so it is not listed.
     """
     if engine.kind is EngineKind.ELASTICSEARCH:
         return ["sparse_vector"]  # rank_features lives in the missing mapper-extras module
-    if _version(engine) >= (3, 3):
-        return ["rank_features", "sparse_vector"]
     return ["rank_features"]
 
 
@@ -61,11 +51,7 @@ def mapping(engine: EngineHandle, sparse_type: str, dense: bool = True) -> dict[
             "similarity": "cosine",
             "index_options": {"type": "hnsw", "m": 16, "ef_construction": 128},
         }
-    if engine.kind is EngineKind.OPENSEARCH and sparse_type == "sparse_vector":
-        settings["index.sparse"] = True
-        properties["sparse_vector"] = {"type": "sparse_vector", "method": {"name": "seismic"}}
-    else:
-        properties[sparse_type] = {"type": sparse_type}
+    properties[sparse_type] = {"type": sparse_type}
     return {"settings": settings, "mappings": {"properties": properties}}
 
 
@@ -73,8 +59,7 @@ def source(engine: EngineHandle, doc: Doc, sparse_type: str, dense: bool) -> dic
     body: dict[str, Any] = {"text": doc.text, "category": doc.category}
     if dense:
         body["vector"] = doc.vector
-    seismic = engine.kind is EngineKind.OPENSEARCH and sparse_type == "sparse_vector"
-    body[sparse_type] = {TOKEN_IDS[t] if seismic else t: w for t, w in doc.terms.items()}
+    body[sparse_type] = dict(doc.terms)
     return body
 
 
@@ -102,9 +87,6 @@ def sparse_search(
 ) -> dict[str, Any]:
     if engine.kind is EngineKind.ELASTICSEARCH:
         query = {"sparse_vector": {"field": field_type, "query_vector": tokens}}
-    elif field_type == "sparse_vector":
-        ids = {TOKEN_IDS[t]: w for t, w in tokens.items()}
-        query = {"neural_sparse": {field_type: {"query_tokens": ids}}}
     else:
         query = {"neural_sparse": {field_type: {"query_tokens": tokens}}}
     return {"size": size, "query": query}

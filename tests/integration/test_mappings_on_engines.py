@@ -7,13 +7,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from opensearchpy.exceptions import RequestError
 
 from tandem.integration.handle import EngineHandle
 from tandem.plugin.engines.base import Capabilities
+from tandem.plugin.engines.connect import connect
 from tandem.plugin.engines.errors import CapabilityError
 from tandem.plugin.engines.kinds import EngineKind
-from tandem.plugin.index.mapping import build_index_body, sparse_field_type
+from tandem.plugin.index.mapping import build_index_body, sparse_field_type, sparse_type_for
 from tandem.plugin.index.spec import (
     DenseField,
     IndexSpec,
@@ -23,6 +23,9 @@ from tandem.plugin.index.spec import (
     TextField,
 )
 from tandem.plugin.index.terms import decode_term, decode_terms, encode_term, encode_terms
+from tandem.plugin.ingest.assemble import ensure_index
+from tandem.plugin.search.request import SearchRequest
+from tandem.plugin.search.rewriter import sparse_body
 
 DIMS = 8
 TRICKY = ["a.b", "..", ".", "%", "%2E", "a.b.c", "heart", "##ing", "[CLS]", "ü", "a\\b", "_id"]
@@ -61,7 +64,7 @@ def capabilities_for(engine: EngineHandle) -> Capabilities:
         dense=True,
         knn_engines=("lucene",),  # no native libraries: faiss kills the node
         rank_features=True,
-        sparse_vector=version >= (3, 3, 0),  # SEISMIC
+        sparse_vector=version >= (3, 3, 0),  # detected, but not a type Tandem maps here
         neural_sparse=True,
         hybrid_query=True,
         normalization_techniques=("min_max", "l2", "z_score") if major >= 3 else ("min_max", "l2"),
@@ -220,10 +223,10 @@ def _unsupported_specs(engine: EngineHandle, name: str) -> list[IndexSpec]:
                 name, spec.text_fields, dense=DenseField("vector", DIMS, quantization="int8")
             ),
         ]
-    # A SEISMIC field beside a knn_vector (3.3+), or no SEISMIC at all (2.x); and faiss.
-    seismic = SparseField("terms", type="sparse_vector")
+    # OpenSearch's sparse_vector (keyed by token ids, not term names), and faiss.
+    sparse_vector = SparseField("terms", type="sparse_vector")
     return [
-        IndexSpec(name, spec.text_fields, dense=spec.dense, sparse=seismic),
+        IndexSpec(name, spec.text_fields, dense=spec.dense, sparse=sparse_vector),
         IndexSpec(name, spec.text_fields, dense=DenseField("vector", DIMS, engine="faiss")),
     ]
 
@@ -269,34 +272,68 @@ def test_dense_options_are_accepted_and_searchable(
         assert hits["hits"]["hits"][0]["_id"] == "d7", dense
 
 
-def test_seismic_index_takes_token_ids_only(
-    engine: EngineHandle, engine_client: Any, index_name: str
+@pytest.fixture
+def opensearch(engine: EngineHandle) -> EngineHandle:
+    """The engine, for OpenSearch-only tests (other engines are deselected in conftest)."""
+    assert engine.kind is EngineKind.OPENSEARCH
+    return engine
+
+
+@pytest.fixture
+def elasticsearch(engine: EngineHandle) -> EngineHandle:
+    """The engine, for Elasticsearch-only tests (other engines are deselected in conftest)."""
+    assert engine.kind is EngineKind.ELASTICSEARCH
+    return engine
+
+
+OPENSEARCH_SPARSE_VECTOR = (
+    "OpenSearch's SEISMIC sparse_vector (keyed by token ids) is not supported by Tandem; "
+    "use rank_features (the default)"
+)
+
+
+def test_opensearch_refuses_sparse_vector_before_creating_the_index(
+    opensearch: EngineHandle, index_name: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    caps = capabilities_for(engine)
+    """A spec asking for sparse_vector is refused with the capabilities the engine
+    reports (3.6 reports a sparse_vector field, 2.19 none): create_index is never called."""
+    adapter = connect(opensearch.url)
+    try:
+        caps = adapter.capabilities
+        assert caps.sparse_vector == (caps.version >= (3, 3, 0))
+        created: list[str] = []
+        monkeypatch.setattr(adapter, "create_index", lambda name, body: created.append(name))
+        for dense in (True, False):
+            fields: list[dict[str, Any]] = [{"name": "body", "type": "text"}]
+            if dense:
+                fields.append({"name": "vector", "type": "dense", "dims": DIMS})
+            fields.append({"name": "terms", "type": "sparse_vector"})
+            spec = IndexSpec.from_dict({"name": index_name, "fields": fields})
+            with pytest.raises(CapabilityError) as refused:
+                ensure_index(adapter, spec, DIMS if dense else None)
+            assert str(refused.value) == f"sparse field 'terms': {OPENSEARCH_SPARSE_VECTOR}"
+        assert created == []
+        assert not adapter.index_exists(index_name)
+        # The query side refuses the type too, before any search is sent.
+        req = SearchRequest(index_name, "heart", sparse_terms={"heart": 1.0})
+        with pytest.raises(CapabilityError, match=r"SEISMIC sparse_vector \(keyed by token"):
+            sparse_body(req, caps, "sparse_vector")
+        # Left to choose, the sparse field is rank_features.
+        assert sparse_type_for(caps) == "rank_features"
+    finally:
+        adapter.close()
+
+
+def test_elasticsearch_sparse_vector_takes_term_names(
+    elasticsearch: EngineHandle, engine_client: Any, index_name: str
+) -> None:
+    caps = capabilities_for(elasticsearch)
     spec = IndexSpec(
         index_name, (TextField("body"),), sparse=SparseField("terms", type="sparse_vector")
     )
-    if not caps.sparse_vector:  # OpenSearch before 3.3: refused before any request
-        with pytest.raises(CapabilityError, match="sparse_vector"):
-            build_index_body(spec, caps)
-        assert not engine_client.indices.exists(index=index_name)
-        return
-    if engine.kind is not EngineKind.OPENSEARCH:  # Elasticsearch's sparse_vector takes terms
-        engine_client.indices.create(index=index_name, body=build_index_body(spec, caps))
-        engine_client.index(
-            index=index_name, id="d1", body={"body": "x", "terms": {"heart": 0.5}}, refresh=True
-        )
-        assert engine_client.count(index=index_name)["count"] == 1
-        return
     assert sparse_field_type(spec, caps) == "sparse_vector"
     engine_client.indices.create(index=index_name, body=build_index_body(spec, caps))
     engine_client.index(
-        index=index_name, id="d1", body={"body": "x", "terms": {"1012": 0.5}}, refresh=True
+        index=index_name, id="d1", body={"body": "x", "terms": {"heart": 0.5}}, refresh=True
     )
-    query = _sparse_query(engine, "terms", {"1012": 2.0})
-    hits = engine_client.search(index=index_name, body={"query": query})["hits"]["hits"]
-    assert [(h["_id"], h["_score"]) for h in hits] == [("d1", pytest.approx(1.0, rel=1e-3))]
-    with pytest.raises(RequestError) as refused:
-        engine_client.index(index=index_name, id="d2", body={"terms": {"heart": 1.0}})
-    reason = refused.value.info["error"]["caused_by"]["reason"]
-    assert reason == "[sparse_vector] fields should be valid integer"
+    assert engine_client.count(index=index_name)["count"] == 1

@@ -19,8 +19,8 @@ Recorded here, on each engine of the matrix (docs/engines.md has the setup):
   accepted and decides how deep each sub-query looks, and the body for
   2.10-2.18 (no ``pagination_depth``, ``size`` = window) ranks the same; the
   ``rank_feature`` fallback gives exact dot products.
-* OpenSearch 3.6: SEISMIC ``sparse_vector`` with ``method_parameters``, in an
-  index of its own (it cannot share one with ``knn_vector``).
+* OpenSearch: the sparse field is ``rank_features`` (its own ``sparse_vector``
+  is refused: test_mappings_on_engines.py).
 * Elasticsearch 9.5.4 (basic licence): no ``rrf`` / ``linear`` retrievers, so
   ``retriever_body`` raises CapabilityError; ``sparse_vector`` prunes
   frequent low-weight query tokens by default, hence ``"prune": false``.
@@ -78,7 +78,6 @@ DOCS = _with_terms(BASE_DOCS, lambda i: {COMMON: 0.25})
 BY_ID = {d.id: d for d in DOCS}
 TARGET = BY_ID["d017"]  # category "b"; "number017" is its own BM25 term
 TARGET_TERMS = make_corpus()[17].terms
-TOKEN_IDS = {t: 1000 + i for i, t in enumerate([*VOCAB, DOTTED, COMMON])}
 SPARSE_QUERY = {"term3": 1.0, DOTTED: 2.0, COMMON: 0.5}
 IN_A = {"term": {"category": "a"}}
 IN_B = {"term": {"category": "b"}}
@@ -94,10 +93,6 @@ def dot_products(query: Mapping[str, float], docs: Sequence[Doc] = DOCS) -> dict
     weights = np.asarray([[d.terms.get(t, 0.0) for t in names] for d in docs])
     products = weights @ np.asarray([query.get(t, 0.0) for t in names])
     return {d.id: float(p) for d, p in zip(docs, products, strict=True) if p > 0}
-
-
-def top(expected: Mapping[str, float], n: int) -> list[float]:
-    return sorted(expected.values(), reverse=True)[:n]
 
 
 def in_category(category: str) -> list[Doc]:
@@ -120,39 +115,28 @@ def adapter(engine: EngineHandle) -> Iterator[EngineAdapter]:
     opened.close()
 
 
-def _spec(name: str, dense: bool = True, sparse_type: SparseType | None = None) -> IndexSpec:
+def _spec(name: str, dense: bool = True) -> IndexSpec:
     return IndexSpec(
         name=name,
         text_fields=(TextField("text"),),
         dense=DenseField("embedding", dims=DIMS) if dense else None,
-        sparse=SparseField("sparse", type=sparse_type),
+        sparse=SparseField("sparse"),
         metadata=(MetadataField("category", "keyword"),),
     )
 
 
-def _fill(
-    adapter: EngineAdapter,
-    spec: IndexSpec,
-    docs: Sequence[Doc],
-    tweak: Callable[[Json], None] | None = None,
-) -> Filled:
+def _fill(adapter: EngineAdapter, spec: IndexSpec, docs: Sequence[Doc]) -> Filled:
     caps = adapter.capabilities
     sparse_type = sparse_field_type(spec, caps)
     assert sparse_type is not None
     body = build_index_body(spec, caps, DIMS if spec.dense else None)
-    if tweak is not None:
-        tweak(body)
     adapter.create_index(spec.name, body)
-    seismic = caps.kind is EngineKind.OPENSEARCH and sparse_type == "sparse_vector"
     operations: list[Json] = []
     for doc in docs:
         source: Json = {"text": doc.text, "category": doc.category}
         if spec.dense is not None:
             source["embedding"] = doc.vector
-        # SEISMIC is keyed by token id, every other sparse field by the encoded name.
-        source["sparse"] = {
-            (str(TOKEN_IDS[t]) if seismic else encode_term(t)): w for t, w in doc.terms.items()
-        }
+        source["sparse"] = {encode_term(t): w for t, w in doc.terms.items()}
         operations += [{"index": {"_index": spec.name, "_id": doc.id}}, source]
     failed = [r for r in adapter.bulk(operations, refresh=True) if not r.ok]
     assert not failed, failed[:3]
@@ -201,7 +185,6 @@ def request(index: str, **changes: Any) -> SearchRequest:
         "window": 10,
         "vector": query_near(TARGET),
         "sparse_terms": SPARSE_QUERY,
-        "token_ids": TOKEN_IDS,
     }
     base.update(changes)
     return SearchRequest(**base)
@@ -430,79 +413,6 @@ def test_weighted_pipelines(
     # Each retriever's 1 / (60 + rank) times its share.
     assert found[0] == (TARGET.id, pytest.approx(RRF, rel=1e-4))
     assert found[1][1] == pytest.approx(0.25 / (DEFAULT_RANK_CONSTANT + 2), rel=1e-4)
-
-
-# -- OpenSearch: SEISMIC sparse_vector (3.3+), in an index without knn --------------
-
-
-def test_seismic_sparse_vector(
-    opensearch: EngineHandle,
-    adapter: EngineAdapter,
-    index_name: str,
-) -> None:
-    caps = adapter.capabilities
-    spec = _spec(index_name, dense=False, sparse_type="sparse_vector")
-    if version(opensearch) < (3, 3, 0):
-        assert not caps.sparse_vector
-        with pytest.raises(CapabilityError, match="no sparse_vector field"):
-            build_index_body(spec, caps)
-        with pytest.raises(CapabilityError, match="cannot search a sparse_vector field"):
-            sparse_body(request(index_name), caps, "sparse_vector")
-        return
-    with pytest.raises(CapabilityError, match="cannot hold a SEISMIC sparse_vector and a knn"):
-        build_index_body(_spec(index_name, sparse_type="sparse_vector"), caps, DIMS)
-    filled = _fill(adapter, spec, DOCS)
-    # Below SEISMIC's approximate_threshold (1M documents a segment) it scores exactly.
-    req = request(index_name, window=len(DOCS))
-    body = sparse_body(req, caps, "sparse_vector")
-    parameters = body["query"]["neural_sparse"]["sparse"]["method_parameters"]
-    assert parameters == {"k": len(DOCS)}
-    assert scores(adapter, index_name, body) == pytest.approx(dot_products(SPARSE_QUERY), rel=1e-6)
-    narrowed = sparse_body(replace(req, window=10, filters=(IN_A,)), caps, "sparse_vector")
-    found = hits(adapter.search(index_name, narrowed))
-    expected = dot_products(SPARSE_QUERY, in_category("a"))
-    assert len(found) == 10 and categories(found) == {"a"}
-    assert [s for _, s in found] == pytest.approx(top(expected, 10), rel=1e-6)
-    assert [s for _, s in found] == pytest.approx([expected[i] for i, _ in found], rel=1e-6)
-    # In a hybrid query beside BM25, with the RRF pipeline.
-    rrf = pipeline_body("rrf", None, None, DEFAULT_RANK_CONSTANT, caps=caps)
-    hybrid = hybrid_body(
-        replace(req, sparse_terms=TARGET_TERMS, window=20),
-        caps,
-        ["bm25", "sparse"],
-        sparse_type=filled.sparse_type,
-    )
-    found, _ = fused(adapter, index_name, hybrid, rrf)
-    assert found[0] == (TARGET.id, pytest.approx(2 * RRF, rel=1e-4))
-
-
-def test_seismic_approximate_search_keeps_k(
-    opensearch: EngineHandle, adapter: EngineAdapter, index_name: str
-) -> None:
-    """With approximate_threshold 1 the 60 documents take SEISMIC's approximate path."""
-    caps = adapter.capabilities
-    if not caps.sparse_vector:  # before 3.3: refused up front (see test_seismic_sparse_vector)
-        with pytest.raises(CapabilityError, match="no sparse_vector field"):
-            build_index_body(_spec(index_name, dense=False, sparse_type="sparse_vector"), caps)
-        return
-
-    def approximate(body: Json) -> None:
-        body["mappings"]["properties"]["sparse"]["method"]["parameters"] = {
-            "approximate_threshold": 1
-        }
-
-    _fill(adapter, _spec(index_name, dense=False, sparse_type="sparse_vector"), DOCS, approximate)
-    req = request(index_name, window=10)
-    response = adapter.search(index_name, sparse_body(req, caps, "sparse_vector"))
-    found = hits(response)
-    # method_parameters.k caps the candidates (the exact path counts all 60 matches).
-    assert 0 < len(found) <= int(response["hits"]["total"]["value"]) <= req.window
-    expected = dot_products(SPARSE_QUERY)
-    for doc_id, score in found:  # quantised weights: close to the dot product, not equal
-        assert score == pytest.approx(expected[doc_id], rel=0.02)
-    narrowed = sparse_body(replace(req, filters=(IN_A,)), caps, "sparse_vector")
-    found = hits(adapter.search(index_name, narrowed))
-    assert found and len(found) <= req.window and categories(found) == {"a"}
 
 
 # -- Elasticsearch 9.5.4 on a basic licence -----------------------------------------

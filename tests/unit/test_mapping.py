@@ -9,7 +9,6 @@ import pytest
 
 from tandem.plugin.engines.base import Capabilities
 from tandem.plugin.engines.errors import CapabilityError
-from tandem.plugin.index.fields import tandem_meta
 from tandem.plugin.index.mapping import build_index_body, check_against_engine, sparse_field_type
 from tandem.plugin.index.spec import (
     DenseField,
@@ -131,24 +130,6 @@ def test_elasticsearch_95_body() -> None:
     }
 
 
-def test_opensearch_36_seismic_index_of_its_own() -> None:
-    spec = IndexSpec(
-        name="docs-sparse",
-        text_fields=(TextField("body"),),
-        sparse=SparseField("terms", type="sparse_vector"),
-    )
-    assert build_index_body(spec, OPENSEARCH_36) == {
-        "settings": {"index": {"number_of_shards": 1, "number_of_replicas": 0, "sparse": True}},
-        "mappings": {
-            "_meta": tandem_meta(spec),
-            "properties": {
-                "body": {"type": "text", "analyzer": "standard"},
-                "terms": {"type": "sparse_vector", "method": {"name": "seismic"}},
-            },
-        },
-    }
-
-
 def test_minimal_bodies() -> None:
     spec = IndexSpec(name="docs", text_fields=(TextField("body"),))
     for caps in (OPENSEARCH_36, OPENSEARCH_219, ELASTICSEARCH_95):
@@ -232,7 +213,7 @@ def test_elasticsearch_index_types(index_type: Any) -> None:
     [
         (OPENSEARCH_36, True, None, "rank_features"),
         (OPENSEARCH_36, False, None, "rank_features"),
-        (OPENSEARCH_36, False, "sparse_vector", "sparse_vector"),
+        (OPENSEARCH_36, False, "rank_features", "rank_features"),
         (OPENSEARCH_219, False, None, "rank_features"),
         (ELASTICSEARCH_95, True, None, "sparse_vector"),
         (ELASTICSEARCH_FULL, True, None, "sparse_vector"),
@@ -323,18 +304,6 @@ def test_model_dims_without_dense_field_are_ignored() -> None:
             "engine and quantization are OpenSearch options",
         ),
         (
-            _spec(sparse=SparseField("terms", type="sparse_vector")),
-            OPENSEARCH_36,
-            "cannot hold a SEISMIC sparse_vector and a knn_vector in one index .*; "
-            "use type 'rank_features'",
-        ),
-        (
-            _spec(sparse=SparseField("terms", type="sparse_vector"), dense=None),
-            OPENSEARCH_219,
-            "OpenSearch 2.19.6 has no sparse_vector field .SEISMIC needs 3.3.*"
-            "use type 'rank_features'",
-        ),
-        (
             _spec(sparse=SparseField("terms", type="rank_features")),
             ELASTICSEARCH_95,
             "Elasticsearch 9.5.4 has no rank_features field .*; use type 'sparse_vector'",
@@ -347,7 +316,8 @@ def test_model_dims_without_dense_field_are_ignored() -> None:
         (
             _spec(sparse=SparseField("terms")),
             replace(OPENSEARCH_36, rank_features=False),
-            "no usable sparse field type .*knn_vector in one index",
+            r"OpenSearch 3.6.0 has no usable sparse field type \(rank_features: OpenSearch "
+            r"3.6.0 has no rank_features field \(no mapper-extras module\)\)",
         ),
     ],
 )
@@ -356,6 +326,49 @@ def test_capability_errors(spec: IndexSpec, caps: Capabilities, message: str) ->
         build_index_body(spec, caps)
     with pytest.raises(CapabilityError, match=message):
         check_against_engine(spec, caps)
+
+
+# OpenSearch's sparse_vector (SEISMIC) is keyed by token ids; Tandem writes term names.
+OPENSEARCH_SPARSE_VECTOR = (
+    "sparse field 'terms': OpenSearch's SEISMIC sparse_vector (keyed by token ids) is not "
+    "supported by Tandem; use rank_features (the default)"
+)
+
+
+@pytest.mark.parametrize(
+    "caps",
+    [
+        OPENSEARCH_36,
+        OPENSEARCH_219,
+        replace(OPENSEARCH_36, rank_features=False),
+    ],
+    ids=["3.6", "2.19", "3.6-no-mapper-extras"],
+)
+@pytest.mark.parametrize("dense", [True, False], ids=["with-dense", "sparse-only"])
+def test_opensearch_refuses_sparse_vector(caps: Capabilities, dense: bool) -> None:
+    # Refused whatever the engine detects (3.6 reports a sparse_vector field).
+    spec = _spec(
+        sparse=SparseField("terms", type="sparse_vector"),
+        dense=FULL.dense if dense else None,
+    )
+    for check in (sparse_field_type, check_against_engine, build_index_body):
+        with pytest.raises(CapabilityError) as refused:
+            check(spec, caps)
+        assert str(refused.value) == OPENSEARCH_SPARSE_VECTOR
+    # From the JSON form too, as CreateIndex and `tandem index create` read it.
+    data = {"name": "docs", "fields": [{"name": "terms", "type": "sparse_vector"}]}
+    with pytest.raises(CapabilityError, match=r"SEISMIC sparse_vector \(keyed by token ids\)"):
+        build_index_body(IndexSpec.from_dict(data), caps)
+
+
+def test_opensearch_maps_rank_features_even_with_sparse_vector_detected() -> None:
+    assert OPENSEARCH_36.sparse_vector  # a detected engine fact, not a field choice
+    for dense in (FULL.dense, None):
+        spec = _spec(dense=dense)
+        assert sparse_field_type(spec, OPENSEARCH_36) == "rank_features"
+        body = build_index_body(spec, OPENSEARCH_36)
+        assert body["mappings"]["properties"]["terms"] == {"type": "rank_features"}
+        assert "sparse" not in body["settings"]["index"]
 
 
 # --- validation of the spec itself ------------------------------------------------

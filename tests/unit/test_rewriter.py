@@ -46,7 +46,6 @@ VECTOR = [0.25, -0.5, 1.0]
 # "u.s." and "100%" hold the characters encode_term escapes.
 TERMS = {"heart": 1.5, "u.s.": 0.75, "100%": 0.5}
 ENCODED = {"heart": 1.5, "u%2Es%2E": 0.75, "100%25": 0.5}
-TOKEN_IDS = {"heart": 2540, "u.s.": 1057, "100%": 1722}
 FILTER = {"term": {"category": "news"}}
 FILTER_2 = {"range": {"year": {"gte": 2020}}}
 
@@ -102,7 +101,6 @@ def test_request_defaults_and_freezing() -> None:
         ({"vector": ["0.1"]}, r"vector\[0\] must be a number"),
         ({"sparse_terms": {"heart": 0.0}}, "weights must be finite and > 0"),
         ({"sparse_terms": {}}, "sparse_terms is empty"),
-        ({"token_ids": {"heart": -1}}, "token id of 'heart'"),
     ],
 )
 def test_request_validation(changes: dict[str, Any], message: str) -> None:
@@ -220,36 +218,26 @@ def test_sparse_body_rank_feature_fallback(caps: Capabilities) -> None:
     }
 
 
-def test_sparse_body_opensearch_seismic() -> None:
-    req = request(token_ids={**TOKEN_IDS, "unused": 7}, window=40)
-    assert sparse_body(req, OPENSEARCH_36, "sparse_vector") == {
-        "size": 40,
-        "_source": False,
-        "query": {
-            "neural_sparse": {
-                "sparse": {
-                    "query_tokens": {"2540": 1.5, "1057": 0.75, "1722": 0.5},
-                    "method_parameters": {"k": 40},
-                }
-            }
-        },
-    }
-    filtered = replace(FILTERED, token_ids=TOKEN_IDS)
-    method = sparse_body(filtered, OPENSEARCH_36, "sparse_vector")["query"]["neural_sparse"]
-    assert method["sparse"]["method_parameters"] == {
-        "k": 100,
-        "filter": {"bool": {"filter": [FILTER, FILTER_2]}},
-    }
+# OpenSearch's sparse_vector (SEISMIC) is keyed by token ids; Tandem writes term names.
+OPENSEARCH_SPARSE_VECTOR = (
+    "OpenSearch's SEISMIC sparse_vector (keyed by token ids) is not supported by Tandem; "
+    "use rank_features (the default)"
+)
 
 
-def test_seismic_needs_token_ids() -> None:
-    with pytest.raises(ValueError, match="keyed by token id: pass token_ids"):
-        sparse_body(request(), OPENSEARCH_36, "sparse_vector")
-    with pytest.raises(ValueError, match=r"no id for 'u\.s\.', '100%'"):
-        sparse_body(request(token_ids={"heart": 1}), OPENSEARCH_36, "sparse_vector")
-    with pytest.raises(ValueError, match="both have id 1"):
-        ids = {"heart": 1, "u.s.": 1, "100%": 2}
-        sparse_body(request(token_ids=ids), OPENSEARCH_36, "sparse_vector")
+@pytest.mark.parametrize(
+    "caps",
+    [OPENSEARCH_36, OPENSEARCH_219, OPENSEARCH_NO_NEURAL],
+    ids=["3.6", "2.19", "3.6-no-neural"],
+)
+def test_opensearch_sparse_vector_is_refused(caps: Capabilities) -> None:
+    # Refused whatever the engine detects: 3.6 reports a sparse_vector field.
+    with pytest.raises(CapabilityError) as refused:
+        sparse_body(request(), caps, "sparse_vector")
+    assert str(refused.value) == f"{caps.label}: {OPENSEARCH_SPARSE_VECTOR}"
+    if caps.hybrid_query:  # the same refusal inside OpenSearch's hybrid query
+        with pytest.raises(CapabilityError, match=r"SEISMIC sparse_vector \(keyed by token ids\)"):
+            hybrid_body(FILTERED, caps, ["bm25", "sparse"], sparse_type="sparse_vector")
 
 
 def test_sparse_body_elasticsearch() -> None:
@@ -267,15 +255,17 @@ def test_sparse_body_elasticsearch() -> None:
 
 
 @pytest.mark.parametrize(
-    ("caps", "sparse_type"),
+    ("caps", "sparse_type", "usable"),
     [
-        (OPENSEARCH_219, "sparse_vector"),
-        (OPENSEARCH_NO_NEURAL, "sparse_vector"),
-        (ELASTICSEARCH_95, "rank_features"),
+        (ELASTICSEARCH_95, "rank_features", "sparse_vector"),
+        (replace(ELASTICSEARCH_95, sparse_vector=False), "sparse_vector", "none"),
+        # OpenSearch's detected sparse_vector is not a type Tandem searches.
+        (replace(OPENSEARCH_36, rank_features=False), "rank_features", "none"),
     ],
 )
-def test_sparse_type_the_engine_lacks(caps: Capabilities, sparse_type: Any) -> None:
-    with pytest.raises(CapabilityError, match=f"cannot search a {sparse_type} field"):
+def test_sparse_type_the_engine_lacks(caps: Capabilities, sparse_type: Any, usable: str) -> None:
+    message = rf"cannot search a {sparse_type} field \(sparse types here: {usable}\)"
+    with pytest.raises(CapabilityError, match=message):
         sparse_body(request(), caps, sparse_type)
 
 
@@ -619,9 +609,6 @@ def _sub_queries(body: dict[str, Any]) -> list[Any]:
         lambda req: hybrid_body(
             req, OPENSEARCH_36, ["bm25", "dense", "sparse"], sparse_type="rank_features"
         ),
-        lambda req: hybrid_body(
-            req, OPENSEARCH_36, ["bm25", "sparse"], sparse_type="sparse_vector"
-        ),
         lambda req: retriever_body(
             req, ELASTICSEARCH_ENTERPRISE, ["bm25", "dense", "sparse"], sparse_type="sparse_vector"
         ),
@@ -633,11 +620,10 @@ def _sub_queries(body: dict[str, Any]) -> list[Any]:
             sparse_type="rank_features",
         ),
     ],
-    ids=["hybrid", "hybrid-seismic", "rrf", "linear"],
+    ids=["hybrid", "rrf", "linear"],
 )
 def test_filters_in_every_sub_query(build: Any) -> None:
-    req = replace(FILTERED, token_ids=TOKEN_IDS)
-    body = build(req)
+    body = build(FILTERED)
     subs = _sub_queries(body)
     assert len(subs) >= 2
     for sub in subs:
