@@ -18,7 +18,9 @@ from types import MappingProxyType
 
 import onnx
 
+from .atomic import staging_path
 from .bert_graph import BertConfig, Head, build_bert_graph
+from .recipe import FUSIONS
 
 MODEL_FILE = "model.onnx"
 _UNFUSED_ATTENTION = ("Softmax",)
@@ -54,12 +56,13 @@ def export_bert(
 
     The weights stay inside the ``.onnx`` file (one self-contained artefact), which limits this to
     models under protobuf's 2 GB cap, far above the BERT encoders this project ships. The file
-    appears only once complete: a failed optimisation never leaves an unfused model in the cache.
+    appears only once complete: a failed optimisation never leaves an unfused model in the cache,
+    and two processes exporting the same model each write their own staging file.
     """
     started = time.perf_counter()
     output_dir.mkdir(parents=True, exist_ok=True)
     path = output_dir / filename
-    staging = output_dir / f".{filename}.partial"
+    staging = staging_path(path)
     try:
         model = build_bert_graph(checkpoint, head)
         onnx.save_model(model, staging)
@@ -91,10 +94,10 @@ def _optimize(path: Path, config: BertConfig) -> onnx.ModelProto:
     try:
         optimized = optimize_model(
             str(path),
-            model_type="bert",
+            model_type=FUSIONS.model_type,
             num_heads=config.num_attention_heads,
             hidden_size=config.hidden_size,
-            opt_level=0,
+            opt_level=FUSIONS.opt_level,
         )
     finally:
         optimizer_log.setLevel(level)

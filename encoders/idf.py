@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +18,8 @@ import numpy as np
 
 from .sparse import SparseVector
 from .text import TextBatcher, validate_texts
+
+_CHUNK = 256  # documents per tokenizer call
 
 
 @dataclass(frozen=True)
@@ -37,19 +39,32 @@ class IdfTable:
         return cls({str(k): float(v) for k, v in data.items()})
 
     @classmethod
-    def from_corpus(cls, batcher: TextBatcher, documents: Iterable[str]) -> IdfTable:
-        """BM25's IDF, ``ln(1 + (N - df + 0.5) / (df + 0.5))``, over the tokenizer's tokens."""
+    def from_corpus(
+        cls,
+        batcher: TextBatcher,
+        documents: Iterable[str],
+        progress: Callable[[int], None] | None = None,
+    ) -> IdfTable:
+        """BM25's IDF, ``ln(1 + (N - df + 0.5) / (df + 0.5))``, over the tokenizer's tokens.
+
+        Each document counts the tokens the encoder would see (truncated at the
+        model's limit); ``progress`` hears the documents counted so far, per chunk.
+        """
         special_strings = special_tokens(batcher)
         df: dict[str, int] = {}
         n = 0
         chunk: list[str] = []
         for doc in documents:
             chunk.append(doc)
-            if len(chunk) == 256:
+            if len(chunk) == _CHUNK:
                 n += _count(batcher, chunk, df, special_strings)
                 chunk = []
+                if progress is not None:
+                    progress(n)
         if chunk:
             n += _count(batcher, chunk, df, special_strings)
+            if progress is not None:
+                progress(n)
         if n == 0:
             raise ValueError("cannot compute IDF from an empty corpus")
         return cls({t: math.log(1 + (n - c + 0.5) / (c + 0.5)) for t, c in df.items()})

@@ -1,7 +1,8 @@
 """Build ready encoders from a model spec: pull, export and quantise on first use.
 
-Artifacts are cached under ``<cache>/models/<name>/``: ``checkpoint/`` (the
-pulled files), ``onnx/model.onnx`` and ``onnx/model.int8.onnx``.
+Pulled checkpoints live under ``<cache>/models/<name>/checkpoint/`` (local folders are used in
+place). Exports live in one folder per checkpoint content and export recipe (see
+:mod:`.export_store`), so a changed or different checkpoint is never served a stale export.
 """
 
 from __future__ import annotations
@@ -13,9 +14,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .dense import DenseEncoder
+from .export_store import (
+    BODY_FILE,
+    BODY_INT8_FILE,
+    FP32_FILE,
+    INT8_FILE,
+    locate,
+    shipped_onnx,
+)
 from .registry import LocalSource, ModelKind, ModelSpec
 from .session import OnnxModel, SessionOptions
-from .sources import checkpoint_dir, models_dir, pull
+from .sources import checkpoint_dir, pull
 from .sparse import SpladeEncoder, vocabulary_of
 from .splade_head import SpladeHead
 from .text import Batching, TextBatcher
@@ -24,11 +33,6 @@ if TYPE_CHECKING:
     from .bert_graph import Head
 
 Progress = Callable[[str], None]
-FP32_FILE = "model.onnx"
-INT8_FILE = "model.int8.onnx"
-# SPLADE runs as a body (up to the MLM transform) plus a chunked numpy head.
-BODY_FILE = "splade_body.onnx"
-BODY_INT8_FILE = "splade_body.int8.onnx"
 
 
 def _quiet(_: str) -> None:
@@ -36,15 +40,8 @@ def _quiet(_: str) -> None:
 
 
 def onnx_dir(spec: ModelSpec) -> Path:
-    return models_dir() / spec.cache_name / "onnx"
-
-
-def shipped_onnx(folder: Path) -> Path | None:
-    """An ONNX file that a local checkpoint folder already carries."""
-    for candidate in (folder / FP32_FILE, folder / "onnx" / FP32_FILE):
-        if candidate.is_file():
-            return candidate
-    return None
+    """The export folder for ``spec``'s pulled checkpoint as it is now (hashes the checkpoint)."""
+    return locate(spec, checkpoint_dir(spec)).path
 
 
 def ensure_onnx(
@@ -53,25 +50,29 @@ def ensure_onnx(
     """The ONNX file for ``spec``, exporting (and quantising) it the first time.
 
     ``body`` asks for a SPLADE model's body (see :class:`SpladeHead`) instead
-    of the full-logits model.
+    of the full-logits model. The export folder is keyed by the checkpoint's content, so an
+    edited checkpoint is exported again and an unchanged one reuses its files.
     """
     checkpoint = pull(spec)
+    folder = locate(spec, checkpoint)
     fp32 = None if body or not isinstance(spec.source, LocalSource) else shipped_onnx(checkpoint)
     if fp32 is None:
-        fp32 = onnx_dir(spec) / (BODY_FILE if body else FP32_FILE)
+        fp32 = folder.path / (BODY_FILE if body else FP32_FILE)
         if not fp32.is_file():
             progress(f"exporting {spec.name} to ONNX")
             _require_export_extra(spec)
             _export(spec, checkpoint, fp32, body)
+            folder.remember()
     if not int8:
         return fp32
-    quantized = onnx_dir(spec) / (BODY_INT8_FILE if body else INT8_FILE)
+    quantized = folder.path / (BODY_INT8_FILE if body else INT8_FILE)
     if not quantized.is_file():
         progress(f"quantising {spec.name} to int8 (dynamic, per channel)")
         _require_export_extra(spec)
         from .quantize import quantize_int8
 
         quantize_int8(fp32, quantized)
+        folder.remember()
     return quantized
 
 

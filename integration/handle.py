@@ -1,4 +1,8 @@
-"""A reachable engine and how Tandem got hold of it."""
+"""A reachable engine, how Tandem got hold of it, and who started it.
+
+``started_by`` tells ``tandem engines down`` which engines are its own: it stops
+only those that ``tandem engines up`` started, and the rest only with ``--all``.
+"""
 
 from __future__ import annotations
 
@@ -24,6 +28,8 @@ class EngineHandle:
     container_id: str | None = None
     instance: str | None = None
     pid_start: int | None = None
+    # Who started it (``tandem engines up``, ``pytest``, ``tandem (pid 4242)``); None if unknown.
+    started_by: str | None = None
 
     @property
     def name(self) -> str:

@@ -3,13 +3,21 @@
 ``up`` attaches when possible (an engine URL in the environment, or the right
 engine already answering on the port), uses testcontainers where a Docker
 engine exists, and otherwise runs the engine from its Maven Central zip as a
-local process.
+local process; so it does too when Docker cannot start the container (say, the
+image cannot be pulled), unless ``TANDEM_ENGINE_PROVIDER=docker`` asks for
+Docker only.
+
+Every engine started is recorded in its instance folder with its owner (the
+launcher's ``owner``): ``down`` stops only its own owner's engines unless told
+to stop everything.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -41,6 +49,8 @@ from .process import (
 from .specs import EngineSpec, engine_spec
 
 Progress = Callable[[str], None]
+ContainerStarter = Callable[[EngineSpec], EngineHandle]
+ProcessStarter = Callable[[EngineSpec, StartOptions], EngineHandle]
 
 
 @dataclass(frozen=True)
@@ -52,23 +62,52 @@ class EngineStatus:
     health: str | None
     pid: int | None
     log: str | None
+    started_by: str | None = None
+
+
+@dataclass(frozen=True)
+class DownReport:
+    """What ``down`` stopped, and the engines it left because another owner started them."""
+
+    stopped: list[str]
+    kept: list[EngineHandle]
 
 
 def _quiet(_: str) -> None:
     return None
 
 
+def default_owner() -> str:
+    """This process, as an engine's ``started_by``: ``tandem (pid 4242)``."""
+    program = Path(sys.argv[0])
+    name = program.parent.name if program.name == "__main__.py" else program.name  # python -m
+    if not name or name.startswith("-"):  # python -c, or an interactive session
+        name = "python"
+    return f"{name} (pid {os.getpid()})"
+
+
 class Launcher:
-    """Starts, attaches to and stops engines under one engines directory."""
+    """Starts, attaches to and stops engines under one engines directory.
+
+    ``owner`` is recorded in the state of every engine this launcher starts
+    (``tandem engines up`` passes its own name). ``start_container`` and
+    ``start_process`` replace the two ways of starting an engine (tests).
+    """
 
     def __init__(
         self,
         root: Path | None = None,
         progress: Progress = _quiet,
         provider: str | None = None,
+        owner: str | None = None,
+        start_container: ContainerStarter | None = None,
+        start_process: ProcessStarter | None = None,
     ) -> None:
         self.root = root or engines_dir()
         self.progress = progress
+        self.owner = owner or default_owner()
+        self._start_container = start_container or containers.start
+        self._start_local = start_process or self._start_process
         self.provider = provider or os.environ.get("TANDEM_ENGINE_PROVIDER", "auto")
         if self.provider not in ("auto", "process", "docker"):
             raise ValueError(
@@ -93,10 +132,37 @@ class Launcher:
         attached = self._attach_port(spec, explicit_version=version is not None)
         if attached is not None:
             return attached
+        options = options or StartOptions()
         if self._use_docker():
-            self.progress(f"starting {spec.kind.label} {spec.version} with testcontainers")
-            return containers.start(spec)
-        return self._start_process(spec, options or StartOptions())
+            return self._up_container(spec, options)
+        return self._start_local(spec, options)
+
+    def _up_container(self, spec: EngineSpec, options: StartOptions) -> EngineHandle:
+        """A container; a local process instead when Docker cannot start one (provider auto)."""
+        image = containers.image(spec)
+        self.progress(f"starting {spec.kind.label} {spec.version} with testcontainers ({image})")
+        try:
+            handle = self._start_container(spec)
+        except containers.docker_errors() as err:
+            reason = containers.describe_error(err)
+            if self.provider == "docker":
+                raise EngineStartError(
+                    f"Docker could not start {image}: {reason}. Make the image available to "
+                    "the Docker engine (docker pull, docker load, or docker tag a local build), "
+                    "or run engines as local processes: TANDEM_ENGINE_PROVIDER=process"
+                ) from None
+            self.progress(
+                f"Docker could not start {image} ({reason}); running {spec.kind.label} "
+                f"{spec.version} as a local process instead (TANDEM_ENGINE_PROVIDER=process "
+                "skips Docker)"
+            )
+            return self._start_local(spec, options)
+        # Recorded like a process, so that `down` finds it and removes it by id.
+        layout = InstanceLayout(self._instance_dir(spec))
+        layout.root.mkdir(parents=True, exist_ok=True)
+        handle = dataclasses.replace(handle, instance=layout.root.name, started_by=self.owner)
+        handle.save(layout.state_file)
+        return handle
 
     def _use_docker(self) -> bool:
         if self.provider == "process":
@@ -219,6 +285,7 @@ class Launcher:
             str(server_log),
             instance=layout.root.name,
             pid_start=start_ticks(popen.pid),
+            started_by=self.owner,
         )
         handle.save(layout.state_file)
         self.progress(
@@ -246,6 +313,8 @@ class Launcher:
             health = probe.cluster_health(handle.url)
             if handle.origin == "attached":
                 state = "reachable" if health else "unreachable"
+            elif handle.origin == "container":  # no process of ours to look at
+                state = "running" if health else "unreachable"
             else:
                 alive = _owns_process(handle)
                 state = "running" if alive and health else "starting" if alive else "stopped"
@@ -258,6 +327,7 @@ class Launcher:
                     health,
                     handle.pid,
                     handle.log,
+                    handle.started_by,
                 )
             )
         return rows
@@ -280,19 +350,26 @@ class Launcher:
             (self.root / "instances" / handle.instance / "state.json").unlink(missing_ok=True)
 
     def down(
-        self, kinds: tuple[EngineKind, ...] = tuple(EngineKind), port: int | None = None
-    ) -> list[str]:
-        """Stop every engine of ``kinds`` (on ``port``, if given) that this directory started."""
-        stopped = []
+        self,
+        kinds: tuple[EngineKind, ...] = tuple(EngineKind),
+        port: int | None = None,
+        everything: bool = False,
+    ) -> DownReport:
+        """Stop the engines of ``kinds`` (on ``port``, if given) that this launcher's owner
+        started in this directory; with ``everything``, those of every owner too."""
+        stopped, kept = [], []
         for path in self._state_files():
             handle = load_handle(path)
             if handle is None or handle.kind not in kinds:
                 continue
             if port is not None and handle.port != port:
                 continue
+            if not everything and handle.started_by != self.owner:
+                kept.append(handle)
+                continue
             self.stop(handle)
             stopped.append(handle.name)
-        return stopped
+        return DownReport(stopped, kept)
 
 
 def _owns_process(handle: EngineHandle) -> bool:

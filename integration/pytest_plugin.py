@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -79,7 +79,8 @@ def _unavailable(message: str) -> None:
 
 @pytest.fixture(scope="session")
 def engine_pool() -> Iterator[EnginePool]:
-    pool = EnginePool(Launcher(progress=lambda msg: print(f"[engines] {msg}", flush=True)))
+    say: Callable[[str], None] = lambda msg: print(f"[engines] {msg}", flush=True)  # noqa: E731
+    pool = EnginePool(Launcher(progress=say, owner="pytest"))
     yield pool
     pool.close()
 

@@ -7,6 +7,7 @@ with an import traceback.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -30,6 +31,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``tandem`` with ``argv`` (default: the process's arguments); the exit code."""
+    # gRPC core prints its own log lines (handshake failures) that the client verbs say in
+    # one line of their own; it reads GRPC_VERBOSITY when grpc is imported, so before
+    # anything imports it. `tandem serve` keeps them: they say why a port would not bind.
+    if list(sys.argv[1:] if argv is None else argv)[:1] != ["serve"]:
+        os.environ.setdefault("GRPC_VERBOSITY", "NONE")
     try:
         from .app import main as run
     except ModuleNotFoundError as err:

@@ -15,7 +15,8 @@ from tandem.client import ClientError
 from tandem.encoders.sources import SourceError
 from tandem.plugin.engines.errors import EngineRequestError
 
-from . import demo, encode, engines, evaluation, index, models, search, serve
+from . import demo, encode, engines, evaluation, index, indices, models, search, serve
+from .help import TandemParser
 
 # Errors that are the user's to fix: printed as one line, exit code 2.
 KNOWN_ERRORS: tuple[type[Exception], ...] = (
@@ -30,7 +31,7 @@ KNOWN_ERRORS: tuple[type[Exception], ...] = (
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = TandemParser(
         prog="tandem",
         description="Hybrid search sidecar for OpenSearch and Elasticsearch.",
     )
@@ -38,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     engines.register(commands)
     models.register(commands)
     index.register(commands)
+    indices.register(commands)
     search.register(commands)
     serve.register(commands)
     encode.register(commands)

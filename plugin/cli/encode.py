@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import Any
 
-from tandem.client.client import Kind
+import grpc
 
-from .remote import add_server_arguments, client_for
+from tandem.client import ClientError
+from tandem.client.client import Kind
+from tandem.encoders.registry import InputKind, ModelKind
+
+from .remote import add_server_arguments, client_for, server_address
+from .vocabulary import Deprecated, add_encode_arguments, dense_line, read_texts, sparse_line
 
 
 def register(commands: Any) -> None:
@@ -21,35 +25,30 @@ def register(commands: Any) -> None:
             "(default localhost:50051) and prints one JSON object per text."
         ),
     )
-    parser.add_argument("texts", nargs="+", help="texts to encode; '-' reads lines from stdin")
-    parser.add_argument("--sparse", action="store_true", help="sparse terms instead of vectors")
-    parser.add_argument("--query", action="store_true", help="encode as queries, not documents")
-    parser.add_argument("--top-k", type=int, default=0, help="sparse: keep the K heaviest terms")
-    parser.add_argument("--no-normalize", action="store_true", help="dense: skip L2 normalising")
+    add_encode_arguments(parser, kind=ModelKind.DENSE.value)
+    parser.add_argument(
+        "--sparse", action=Deprecated, dest="kind", const="sparse", use="--kind sparse"
+    )
+    parser.add_argument(
+        "--query", action=Deprecated, dest="input", const="query", use="--input query"
+    )
     add_server_arguments(parser, required=True)
     parser.set_defaults(handler=_encode)
 
 
-def _texts(raw: list[str]) -> list[str]:
-    if raw == ["-"]:
-        return [line.rstrip("\n") for line in sys.stdin if line.strip()]
-    return raw
-
-
 def _encode(args: argparse.Namespace) -> int:
-    texts = _texts(args.texts)
-    kind: Kind = "query" if args.query else "document"
+    texts = read_texts(args.texts)
+    kind: Kind = "query" if args.input == InputKind.QUERY.value else "document"
     with client_for(args) as client:
-        if args.sparse:
-            sparse = client.encode_sparse(texts, kind, top_k=args.top_k)
+        if args.kind == ModelKind.SPARSE.value:
+            sparse = client.encode_sparse(texts, kind, top_k=args.top_k or 0)
             for text, terms in zip(texts, sparse.vectors, strict=True):
-                weights = {t.token or str(t.index): round(t.value, 6) for t in terms}
-                print(json.dumps({"text": text, "sparse": weights}))
+                print(sparse_line(text, {t.token or str(t.index): t.value for t in terms}))
             meta = sparse.metadata
         else:
             dense = client.encode_dense(texts, kind, normalize=False if args.no_normalize else None)
             for text, vector in zip(texts, dense.vectors, strict=True):
-                print(json.dumps({"text": text, "dense": [round(float(x), 7) for x in vector]}))
+                print(dense_line(text, vector))
             meta = dense.metadata
     print(
         f"{len(texts)} texts, {meta.tokens} tokens; queue {meta.queue_ms:.1f} ms, "
@@ -63,7 +62,12 @@ def register_health(commands: Any) -> None:
     parser = commands.add_parser(
         "health",
         help="check a running sidecar's gRPC health (exit 0 when SERVING)",
-        description="Asks grpc.health.v1 at --server; prints the status; exit 1 unless SERVING.",
+        description=(
+            "Asks grpc.health.v1 at --server about the whole sidecar (or one --service) and "
+            "prints its status. Exit codes: 0 SERVING; 1 NOT_SERVING or no answer (nothing "
+            "listening, a TLS mismatch: stderr says which); 2 usage errors (bad flags, "
+            "unreadable files, an unknown --service)."
+        ),
     )
     parser.add_argument("--service", default="", help="one service, e.g. tandem.v1.SearchService")
     add_server_arguments(parser, required=True)
@@ -71,7 +75,24 @@ def register_health(commands: Any) -> None:
 
 
 def _health(args: argparse.Namespace) -> int:
-    with client_for(args, timeout=3.0) as client:
-        status = client.health(args.service)
+    try:
+        with client_for(args, timeout=3.0) as client:
+            status = client.health(args.service)
+    except ClientError as err:
+        if err.code is not grpc.StatusCode.NOT_FOUND:
+            print(f"tandem: error: {err}", file=sys.stderr)
+            return 1
+        print(f"tandem: error: {_unknown_service(args)}", file=sys.stderr)
+        return 2
     print(status)
     return 0 if status == "SERVING" else 1
+
+
+def _unknown_service(args: argparse.Namespace) -> str:
+    from tandem.plugin.server.app import ENCODE_SERVICES, ENGINE_SERVICES
+
+    known = ", ".join((*ENCODE_SERVICES, *ENGINE_SERVICES))
+    return (
+        f"the sidecar at {server_address(args)} has no service {args.service!r}: --service "
+        f"takes one of {known}, or nothing for the whole sidecar"
+    )

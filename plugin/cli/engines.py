@@ -21,6 +21,8 @@ from tandem.plugin.engines.kinds import EngineKind
 from tandem.plugin.engines.targets import engine_url
 
 _WHICH = ["opensearch", "elasticsearch", "all"]
+# The owner recorded for engines that `tandem engines up` starts; bare `down` stops only these.
+ENGINES_UP = "tandem engines up"
 T = TypeVar("T")
 
 
@@ -79,9 +81,26 @@ def register(commands: Any) -> None:
     status.add_argument("--json", action="store_true", help="print JSON")
     status.set_defaults(handler=_status)
 
-    down = verbs.add_parser("down", help="stop engines that 'tandem engines up' started")
-    down.add_argument("which", nargs="?", default="all", choices=_WHICH)
+    down = verbs.add_parser(
+        "down",
+        help="stop engines that 'tandem engines up' started (--all: every engine in the folder)",
+        description=(
+            "Stop the engines that 'tandem engines up' started in the engines folder "
+            "(TANDEM_ENGINES_DIR). Engines that another program started there (the pytest "
+            "fixtures, tandem demo, benchmarks) keep running unless --all is given. Engines "
+            "that were only attached to are never stopped."
+        ),
+    )
+    down.add_argument(
+        "which", nargs="?", default="all", choices=_WHICH, help="engine kind (all: both kinds)"
+    )
     down.add_argument("--port", type=int, help="only the engine on this HTTP port")
+    down.add_argument(
+        "--all",
+        dest="everything",
+        action="store_true",
+        help="also stop engines that other programs started in the engines folder",
+    )
     down.set_defaults(handler=_down)
 
     info = verbs.add_parser(
@@ -115,7 +134,7 @@ def _up(args: argparse.Namespace) -> int:
         raise ValueError(
             "--version and --port need one engine: 'tandem engines up opensearch --version 3.6.0'"
         )
-    launcher = Launcher(progress=_say)
+    launcher = Launcher(progress=_say, owner=ENGINES_UP)
     options = StartOptions(heap=args.heap, timeout=args.timeout, settings=tuple(args.setting))
     for kind in kinds:
         handle = launcher.up(kind, args.version, args.port, options)
@@ -139,8 +158,17 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _down(args: argparse.Namespace) -> int:
-    stopped = Launcher(progress=_say).down(_kinds(args.which), args.port)
-    print("stopped: " + (", ".join(stopped) if stopped else "nothing was running"))
+    launcher = Launcher(progress=_say, owner=ENGINES_UP)
+    report = launcher.down(_kinds(args.which), args.port, everything=args.everything)
+    for handle in report.kept:
+        _say(
+            f"left {handle.name} on {handle.url} running: started by "
+            f"{handle.started_by or 'an unknown program'}, not by '{ENGINES_UP}' "
+            "('tandem engines down --all' stops it too)"
+        )
+    nothing = "nothing" if report.kept else "nothing was running"
+    stopped = ", ".join(report.stopped) if report.stopped else nothing
+    print(f"stopped: {stopped}")
     return 0
 
 

@@ -14,6 +14,8 @@ from tandem.plugin.engines.connect import connect
 from tandem.plugin.engines.targets import engine_url
 from tandem.plugin.search.names import METHODS, MODES
 
+from .vocabulary import add_engine_argument
+
 
 def register(commands: Any) -> None:
     parser = commands.add_parser(
@@ -27,7 +29,7 @@ def register(commands: Any) -> None:
         ),
     )
     parser.add_argument("--data", type=Path, required=True, help="BEIR folder")
-    parser.add_argument("--engine", default="opensearch", help="opensearch, elasticsearch or URL")
+    add_engine_argument(parser)
     parser.add_argument(
         "--methods", default=",".join(METHODS), help=f"comma-separated, from {', '.join(METHODS)}"
     )

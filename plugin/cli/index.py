@@ -26,6 +26,7 @@ from tandem.plugin.ingest.pipeline import Failure, FieldMap, IngestOptions
 from tandem.plugin.ingest.progress import ProgressLine, Snapshot
 
 from .remote import add_server_arguments, client_for
+from .text_fields import add_text_fields_argument, parse_text_fields
 
 NONE = "none"
 
@@ -50,7 +51,7 @@ def register(commands: Any) -> None:
     parser.add_argument("--sparse", default="splade-tiny", help="sparse model, or 'none'")
     parser.add_argument("--int8", action="store_true", help="use int8 models")
     parser.add_argument("--resume", action="store_true", help="skip ids already in the index")
-    parser.add_argument("--text-fields", default="title,text", help="fields holding text")
+    add_text_fields_argument(parser, "fields holding the text to encode and to search")
     parser.add_argument("--batch-size", type=int, default=32, help="documents per encoder batch")
     parser.add_argument("--bulk-docs", type=int, default=500, help="documents per bulk request")
     parser.add_argument("--bulk-mb", type=float, default=5.0, help="megabytes per bulk request")
@@ -71,7 +72,7 @@ def _count_lines(path: Path) -> int:
 
 
 def _index(args: argparse.Namespace) -> int:
-    text_fields = tuple(f.strip() for f in args.text_fields.split(",") if f.strip())
+    text_fields = parse_text_fields(args.text_fields, boosts=False)
     corpus = corpus_file(args.data)  # fail on a bad path before loading any model
     if args.server:
         return _index_remote(args, corpus, text_fields)

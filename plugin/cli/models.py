@@ -6,16 +6,21 @@ import argparse
 import json
 import sys
 import tempfile
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from tandem.encoders.loader import INT8_FILE, load_dense, load_sparse, onnx_dir
+from tandem.encoders.export_store import INT8_FILE, locate
+from tandem.encoders.inventory import FOREIGN, cache_inventory
+from tandem.encoders.loader import load_dense, load_sparse
 from tandem.encoders.parity import SAMPLE_TEXTS, dense_parity, sparse_parity
 from tandem.encoders.registry import KNOWN_MODELS, InputKind, ModelKind, ModelSpec, resolve_spec
 from tandem.encoders.session import OnnxModel
-from tandem.encoders.sources import checkpoint_dir, describe_source, is_pulled, models_dir, pull
+from tandem.encoders.sources import describe_source, is_pulled, pull
 from tandem.encoders.sparse import Pruning
+
+from . import model_idf
+from .vocabulary import KINDS, add_encode_arguments, dense_line, read_texts, sparse_line
 
 
 def register(commands: Any) -> None:
@@ -23,11 +28,15 @@ def register(commands: Any) -> None:
     verbs = parser.add_subparsers(dest="verb", metavar="VERB", required=True)
 
     pull_cmd = verbs.add_parser("pull", help="fetch a checkpoint into the cache")
-    pull_cmd.add_argument("model", help=f"{', '.join(KNOWN_MODELS)}, a hub id, or a folder")
+    pull_cmd.add_argument(
+        "model", metavar="MODEL", help=f"{', '.join(KNOWN_MODELS)}, a hub id, or a folder"
+    )
     pull_cmd.add_argument("--force", action="store_true", help="fetch again even if cached")
     pull_cmd.set_defaults(handler=_pull)
 
-    list_cmd = verbs.add_parser("list", help="show known and cached models")
+    list_cmd = verbs.add_parser(
+        "list", help="show known models, pulled checkpoints and every export in the cache"
+    )
     list_cmd.add_argument("--json", action="store_true", help="print JSON")
     list_cmd.set_defaults(handler=_list)
 
@@ -35,21 +44,25 @@ def register(commands: Any) -> None:
         "export",
         help="export a checkpoint to ONNX (torch-free for BERT) and report parity",
     )
-    export.add_argument("source", help="model name, hub id, or local checkpoint folder")
-    export.add_argument("--kind", choices=[k.value for k in ModelKind], help="dense or sparse")
+    export.add_argument(
+        "source", metavar="MODEL", help="model name, hub id, or local checkpoint folder"
+    )
+    export.add_argument(
+        "--kind", choices=KINDS, help="encoder: dense or sparse (default: the model's kind)"
+    )
     export.add_argument("--int8", action="store_true", help="also write a per-channel int8 model")
     export.set_defaults(handler=_export)
 
     encode = verbs.add_parser("encode", help="encode texts in-process and print JSON lines")
-    encode.add_argument("model")
-    encode.add_argument("texts", nargs="+", metavar="TEXT")
-    encode.add_argument("--kind", choices=[k.value for k in ModelKind])
-    encode.add_argument("--input", choices=[k.value for k in InputKind], default="document")
+    encode.add_argument(
+        "model", metavar="MODEL", help=f"{', '.join(KNOWN_MODELS)}, a hub id, or a folder"
+    )
+    add_encode_arguments(encode, kind=None)
     encode.add_argument("--int8", action="store_true", help="use the int8 model")
-    encode.add_argument("--top-k", type=int, help="sparse: keep at most this many terms")
     encode.add_argument("--threshold", type=float, default=0.0, help="sparse: drop weights below")
-    encode.add_argument("--json", action="store_true", help="JSON lines (the only format)")
     encode.set_defaults(handler=_encode)
+
+    model_idf.register(verbs)
 
 
 def _say(message: str) -> None:
@@ -68,52 +81,27 @@ def _pull(args: argparse.Namespace) -> int:
     return 0
 
 
-def _size(path: Path) -> int | None:
-    return path.stat().st_size if path.is_file() else None
-
-
-@dataclass(frozen=True)
-class ModelRow:
-    name: str
-    kind: str
-    pulled: bool
-    onnx_bytes: int | None
-    int8_bytes: int | None
-    path: str
-
-
 def _megabytes(size: int | None) -> str:
     return f"{size / 1e6:.1f} MB" if size else "-"
 
 
 def _list(args: argparse.Namespace) -> int:
-    names = dict.fromkeys(KNOWN_MODELS)
-    if models_dir().is_dir():
-        names.update(dict.fromkeys(p.name for p in sorted(models_dir().iterdir()) if p.is_dir()))
-    rows = []
-    for name in names:
-        spec = KNOWN_MODELS.get(name) or resolve_spec(name.replace("--", "/"))
-        onnx = onnx_dir(spec)
-        rows.append(
-            ModelRow(
-                name,
-                spec.kind.value,
-                is_pulled(spec),
-                _size(onnx / "model.onnx"),
-                _size(onnx / INT8_FILE),
-                str(checkpoint_dir(spec).parent),
-            )
-        )
+    entries = cache_inventory()
     if args.json:
-        print(json.dumps([asdict(r) for r in rows], indent=2))
+        print(json.dumps([asdict(e) for e in entries], indent=2))
         return 0
-    print(f"{'MODEL':<28} {'KIND':<7} {'PULLED':<7} {'ONNX':>9} {'INT8':>9}  PATH")
-    for r in rows:
-        pulled = "yes" if r.pulled else "no"
+    print(f"{'MODEL':<28} {'KIND':<7} {'PULLED':<7} {'EXPORT':<8} {'ONNX':>9} {'INT8':>9}  PATH")
+    for e in entries:
+        pulled = "yes" if e.pulled else "no"
+        export = "-" if e.state == "none" else e.state
         print(
-            f"{r.name:<28} {r.kind:<7} {pulled:<7} {_megabytes(r.onnx_bytes):>9} "
-            f"{_megabytes(r.int8_bytes):>9}  {r.path}"
+            f"{e.name:<28} {e.kind:<7} {pulled:<7} {export:<8} {_megabytes(e.onnx_bytes):>9} "
+            f"{_megabytes(e.int8_bytes):>9}  {e.path}"
         )
+    if any(e.state == "stale" for e in entries):
+        _say("stale: made from an earlier state of its checkpoint; delete its folder to free space")
+    if any(e.state == "foreign" for e in entries):
+        _say(f"foreign: {FOREIGN}")
     return 0
 
 
@@ -125,7 +113,9 @@ def _export(args: argparse.Namespace) -> int:
     spec = _spec(args.source, args.kind)
     sparse = spec.kind is ModelKind.SPARSE
     checkpoint = pull(spec)
-    report = export_bert(checkpoint, onnx_dir(spec), "mlm" if sparse else "base")
+    folder = locate(spec, checkpoint)
+    report = export_bert(checkpoint, folder.path, "mlm" if sparse else "base")
+    folder.remember()
     fused = ", ".join(f"{op} {n}" for op, n in report.op_counts.items())
     print(f"model       {report.path}")
     print(f"size        {report.size_bytes / 1e6:.1f} MB")
@@ -142,7 +132,7 @@ def _export(args: argparse.Namespace) -> int:
     parity = sparse_parity(fp32, reference) if sparse else dense_parity(fp32, reference)
     print(f"parity      fused vs unfused graph: {parity}")
     if args.int8:
-        quantized = onnx_dir(spec) / INT8_FILE
+        quantized = folder.path / INT8_FILE
         quantize_int8(report.path, quantized)
         int8 = _outputs(spec, OnnxModel(quantized))
         parity = sparse_parity(int8, fp32) if sparse else dense_parity(int8, fp32)
@@ -165,13 +155,15 @@ def _outputs(spec: ModelSpec, model: OnnxModel) -> Any:
 
 def _encode(args: argparse.Namespace) -> int:
     spec = _spec(args.model, args.kind)
+    texts = read_texts(args.texts)
     if spec.kind is ModelKind.SPARSE:
         encoder = load_sparse(spec, args.int8, progress=_say)
         pruning = Pruning(threshold=args.threshold, top_k=args.top_k)
-        for vector in encoder.encode(args.texts, pruning):
-            print(json.dumps({"terms": {t: round(w, 6) for t, w in vector.as_dict().items()}}))
+        for text, vector in zip(texts, encoder.encode(texts, pruning), strict=True):
+            print(sparse_line(text, vector.as_dict()))
         return 0
     dense = load_dense(spec, args.int8, progress=_say)
-    for row in dense.encode(args.texts, InputKind(args.input)):
-        print(json.dumps({"vector": [round(float(x), 7) for x in row]}))
+    normalize = False if args.no_normalize else None
+    for text, row in zip(texts, dense.encode(texts, InputKind(args.input), normalize), strict=True):
+        print(dense_line(text, row))
     return 0

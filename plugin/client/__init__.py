@@ -7,6 +7,9 @@ the encoders, onnxruntime, tokenizers or numpy (a client-only install is
 >>> from tandem.client import TandemClient
 >>> with TandemClient("localhost:50051") as client:
 ...     vectors = client.encode_dense(["hybrid search"], kind="query").vectors
+
+Over TLS: ``TandemClient(address, tls_ca="ca.pem")`` (or ``tls=True`` for the system's
+CAs), plus ``tls_cert``/``tls_key`` where the sidecar requires a client certificate.
 """
 
 from tandem.plugin.search.hits import FusedHit, Source

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
@@ -32,6 +31,8 @@ from tandem.v1 import (
     search_pb2,
     search_pb2_grpc,
 )
+
+from .tls import PathArg, channel_credentials
 
 Kind = Literal["query", "document"]
 T = TypeVar("T")
@@ -156,8 +157,14 @@ def _call(fn: Callable[[], T]) -> T:
 
 
 def search_request(
-    index: str, query: str, options: SearchOptions, dsl: Mapping[str, Any] | None = None
+    index: str,
+    query: str,
+    options: SearchOptions,
+    dsl: Mapping[str, Any] | None = None,
+    dense_field: str | None = None,
+    sparse_field: str | None = None,
 ) -> Any:
+    """The ``SearchRequest`` message; unset field names mean the sidecar's defaults."""
     request = search_pb2.SearchRequest(
         index=index,
         query=query,
@@ -172,6 +179,8 @@ def search_request(
         explain=options.explain,
         mode=_MODES[options.mode],
         query_dsl_json=json.dumps(dsl) if dsl is not None else "",
+        dense_field=dense_field or "",
+        sparse_field=sparse_field or "",
     )
     setattr(request, "from", options.start)  # "from" is a Python keyword
     return request
@@ -198,8 +207,12 @@ def _documents(
 
 
 class TandemClient:
-    """Talks to one sidecar. ``token`` is sent as a bearer token; ``tls_ca`` turns on TLS
-    (``tls_cert``/``tls_key`` add a client certificate for mTLS). Every call has a
+    """Talks to one sidecar. ``token`` is sent as a bearer token.
+
+    TLS: ``tls_ca`` (a PEM CA bundle) verifies the sidecar's certificate; ``tls=True``
+    alone verifies it against the system trust store. ``tls_cert`` and ``tls_key`` add a
+    client certificate for mutual TLS. Paths may be ``str`` or ``Path``; a missing or
+    non-PEM file fails here, naming the argument and the path. Every call has a
     deadline: ``timeout`` seconds for one request, ``stream_timeout`` for a whole
     ``index_documents`` stream."""
 
@@ -208,9 +221,10 @@ class TandemClient:
         address: str = "localhost:50051",
         *,
         token: str | None = None,
-        tls_ca: Path | None = None,
-        tls_cert: Path | None = None,
-        tls_key: Path | None = None,
+        tls: bool = False,
+        tls_ca: PathArg | None = None,
+        tls_cert: PathArg | None = None,
+        tls_key: PathArg | None = None,
         timeout: float = 60.0,
         stream_timeout: float = 3600.0,
         max_message_bytes: int = 64 * 1024 * 1024,
@@ -219,12 +233,10 @@ class TandemClient:
             ("grpc.max_receive_message_length", max_message_bytes),
             ("grpc.max_send_message_length", max_message_bytes),
         ]
-        if tls_ca is not None:
-            credentials = grpc.ssl_channel_credentials(
-                tls_ca.read_bytes(),
-                tls_key.read_bytes() if tls_key else None,
-                tls_cert.read_bytes() if tls_cert else None,
-            )
+        credentials = channel_credentials(
+            tls=tls, tls_ca=tls_ca, tls_cert=tls_cert, tls_key=tls_key
+        )
+        if credentials is not None:
             self.channel = grpc.secure_channel(address, credentials, options)
         else:
             self.channel = grpc.insecure_channel(address, options)
@@ -324,12 +336,16 @@ class TandemClient:
         query: str,
         options: SearchOptions = SearchOptions(),
         dsl: Mapping[str, Any] | None = None,
+        *,
+        dense_field: str | None = None,
+        sparse_field: str | None = None,
     ) -> SearchHits:
         """Hits for ``query``; ``options.explain`` adds each retriever's rank and score.
 
         ``dsl`` is your own engine query with a ``{"tandem": {"query": TEXT, ...}}`` clause
-        (pass ``query=""``): the retrievers run inside it."""
-        request = search_request(index, query, options, dsl)
+        (pass ``query=""``): the retrievers run inside it. ``dense_field`` and
+        ``sparse_field`` name the index's vector fields (default ``embedding``, ``sparse``)."""
+        request = search_request(index, query, options, dsl, dense_field, sparse_field)
         response = _call(
             lambda: self._search.Search(request, timeout=self.timeout, metadata=self._metadata)
         )

@@ -8,7 +8,7 @@ talks to engines through :class:`EngineAdapter` and sees only these types and
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from .kinds import EngineKind
@@ -104,6 +104,20 @@ class BulkItemResult:
         return self.status == 429 or self.status >= 500
 
 
+@dataclass(frozen=True)
+class IndexSummary:
+    """One index as a listing shows it.
+
+    ``docs`` and ``size_bytes`` are ``None`` where the engine does not know them
+    (a red index); ``meta`` is the mapping's ``_meta`` (empty when it has none).
+    """
+
+    name: str
+    docs: int | None
+    size_bytes: int | None
+    meta: Json = field(default_factory=dict)
+
+
 class EngineAdapter(Protocol):
     """One engine cluster. Methods raise :mod:`~tandem.plugin.engines.errors` only."""
 
@@ -128,6 +142,10 @@ class EngineAdapter(Protocol):
 
     def get_mapping(self, name: str) -> Json:
         """The index's ``mappings`` object (``properties``, ``_meta``)."""
+        ...
+
+    def list_indices(self) -> list[IndexSummary]:
+        """Every open index that is not hidden, by name: documents, store size, ``_meta``."""
         ...
 
     def bulk(

@@ -13,7 +13,7 @@ from elastic_transport import ConnectionError as ClientConnectionError
 from elastic_transport import ConnectionTimeout, TransportError
 from elasticsearch import ApiError, Elasticsearch, UnsupportedProductError
 
-from .base import BulkItemResult, Capabilities, Json
+from .base import BulkItemResult, Capabilities, IndexSummary, Json
 from .capabilities import (
     NODES_FILTER,
     License,
@@ -24,6 +24,7 @@ from .capabilities import (
 from .errors import EngineBadRequest, EngineRequestError, IndexNotFound
 from .identify import redact
 from .kinds import EngineKind
+from .listing import CAT_COLUMNS, EXPAND, META_FILTER, index_summaries
 from .responses import (
     MGET_CHUNK,
     bulk_results,
@@ -131,6 +132,20 @@ class ElasticsearchAdapter:
         with engine_errors(translate, f"reading the mapping of {name}", self._url):
             found = dict(self._client.indices.get_mapping(index=name))
         return single_mapping(name, found)
+
+    def list_indices(self) -> list[IndexSummary]:
+        with engine_errors(translate, "listing indices", self._url):
+            rows = self._client.cat.indices(
+                format="json", h=CAT_COLUMNS, bytes="b", expand_wildcards=EXPAND
+            )
+            mappings = self._client.indices.get_mapping(
+                index="*", expand_wildcards=EXPAND, filter_path=META_FILTER
+            )
+        if not isinstance(rows.body, list):
+            raise EngineRequestError(
+                f"listing indices failed on {self._url}: _cat/indices sent no JSON"
+            )
+        return index_summaries(rows.body, mappings.body)
 
     def bulk(
         self, operations: Sequence[Mapping[str, Any]], refresh: bool = False

@@ -9,11 +9,12 @@ from opensearchpy import OpenSearch
 from opensearchpy.exceptions import ConnectionError as ClientConnectionError
 from opensearchpy.exceptions import OpenSearchException, TransportError
 
-from .base import BulkItemResult, Capabilities, Json
+from .base import BulkItemResult, Capabilities, IndexSummary, Json
 from .capabilities import NODES_FILTER, opensearch_capabilities, parse_node
 from .errors import EngineRequestError
 from .identify import redact
 from .kinds import EngineKind
+from .listing import CAT_COLUMNS, EXPAND, META_FILTER, index_summaries
 from .responses import (
     MGET_CHUNK,
     bulk_results,
@@ -105,6 +106,16 @@ class OpenSearchAdapter:
         with engine_errors(translate, f"reading the mapping of {name}", self._url):
             found = dict(self._client.indices.get_mapping(index=name))
         return single_mapping(name, found)
+
+    def list_indices(self) -> list[IndexSummary]:
+        with engine_errors(translate, "listing indices", self._url):
+            rows = self._client.cat.indices(
+                format="json", h=CAT_COLUMNS, bytes="b", expand_wildcards=EXPAND
+            )
+            mappings = self._client.indices.get_mapping(
+                index="*", expand_wildcards=EXPAND, filter_path=META_FILTER
+            )
+        return index_summaries(rows, mappings)
 
     def bulk(
         self, operations: Sequence[Mapping[str, Any]], refresh: bool = False

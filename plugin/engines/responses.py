@@ -80,7 +80,7 @@ def error_from_body(
     detail = reason or fallback or "no details"
     prefix = f"{what} failed on {url}"
     if status is None:
-        message = f"{prefix}: engine not reachable ({detail})"
+        message = f"{prefix}: engine not reachable ({detail}); check that it runs there"
     else:
         label = f"{error_type}: " if error_type else ""
         message = f"{prefix}: HTTP {status} {label}{detail}"

@@ -14,8 +14,10 @@ def engine_url(engine: str) -> str:
         if lowered == kind.value:
             return os.environ.get(kind.url_env) or kind.default_url
     if "://" not in engine:
+        # redact() finds no password without a scheme: show no user:password@ value at all
+        shown = repr(engine) if "@" not in engine else "(a value with credentials, not shown)"
         raise ValueError(
-            f"--engine {engine!r}: use opensearch, elasticsearch, or a URL such as "
+            f"--engine {shown}: use opensearch, elasticsearch, or a URL such as "
             "http://localhost:9200"
         )
     return engine

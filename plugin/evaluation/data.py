@@ -59,6 +59,41 @@ class Dataset:
         return list(read_documents(self.corpus))
 
 
+@dataclass(frozen=True)
+class Coverage:
+    """How many of the judged documents the corpus holds."""
+
+    judged: int
+    missing: int
+
+    @property
+    def share_missing(self) -> float:
+        return self.missing / self.judged if self.judged else 0.0
+
+
+# Above this share of judged documents missing, the scores say more about the data than
+# about the methods: most likely qrels and corpus come from different datasets or splits.
+MOSTLY_MISSING = 0.5
+
+
+def judged_coverage(qrels: dict[str, dict[str, int]], corpus_ids: set[str]) -> Coverage:
+    """The distinct documents ``qrels`` judges, and how many of them ``corpus_ids`` lacks."""
+    judged = {doc for judgements in qrels.values() for doc in judgements}
+    return Coverage(len(judged), len(judged - corpus_ids))
+
+
+def coverage_warning(dataset: Dataset, corpus_ids: set[str]) -> str | None:
+    """A warning when most judged documents are not in the corpus; ``None`` otherwise."""
+    coverage = judged_coverage(dataset.qrels, corpus_ids)
+    if coverage.share_missing <= MOSTLY_MISSING:
+        return None
+    return (
+        f"warning: {coverage.missing:,} of {coverage.judged:,} judged documents "
+        f"({coverage.share_missing:.0%}) are not in {dataset.corpus}, so every method will "
+        f"score low: check that corpus.jsonl and {QRELS} come from the same dataset"
+    )
+
+
 def content_hash(files: list[Path], *extra: str) -> str:
     """A short digest of the files' bytes and ``extra`` (models, mapping): the index cache key."""
     digest = hashlib.sha256()

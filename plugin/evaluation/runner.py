@@ -24,7 +24,7 @@ from tandem.plugin.search.names import METHODS
 from tandem.plugin.search.options import SearchOptions
 from tandem.plugin.search.searcher import Searcher
 
-from .data import Dataset, content_hash
+from .data import Dataset, content_hash, coverage_warning
 from .metrics import latency, relevance
 
 DEPTH = 100  # hits per query: enough for recall@100
@@ -84,6 +84,9 @@ def ensure_index(
 ) -> tuple[str, int, bool]:
     """The dataset's index (created and filled unless a complete one exists)."""
     docs = [d for d in dataset.documents() if isinstance(d, Document)]
+    warning = coverage_warning(dataset, {d.id for d in docs})
+    if warning is not None:
+        print(warning, file=sys.stderr, flush=True)
     name = index_name(dataset, dense.spec.name, sparse.spec.name)
     if holds(adapter, name, len(docs)):
         say(f"reusing index {name} ({len(docs):,} documents, same content)")

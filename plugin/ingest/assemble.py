@@ -10,14 +10,21 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from tandem.encoders.dense import DenseEncoder
-from tandem.encoders.sparse import Pruning, SpladeEncoder
+from tandem.encoders.sparse import Pruning
 from tandem.plugin.engines.base import EngineAdapter
 from tandem.plugin.index.mapping import build_index_body
 from tandem.plugin.index.spec import IndexSpec
 
 from .bulk import BulkOptions, BulkWriter
-from .pipeline import FieldMap, IngestOptions, Ingestor, ResultHook, SourceBuilder
+from .pipeline import (
+    DocumentDense,
+    DocumentSparse,
+    FieldMap,
+    IngestOptions,
+    Ingestor,
+    ResultHook,
+    SourceBuilder,
+)
 from .progress import Snapshot
 
 Progress = Callable[[Snapshot, bool], None]
@@ -27,8 +34,8 @@ def build_ingestor(
     adapter: EngineAdapter,
     index: str,
     fields: FieldMap,
-    dense: DenseEncoder | None,
-    sparse: SpladeEncoder | None,
+    dense: DocumentDense | None,
+    sparse: DocumentSparse | None,
     *,
     pruning: Pruning = Pruning(),
     bulk: BulkOptions = BulkOptions(),

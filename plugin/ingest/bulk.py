@@ -88,6 +88,11 @@ class ChunkBuffer:
         self.max_bytes = max_bytes
         self._items: list[Pending] = []
         self._bytes = 0
+        self._since = 0.0  # when the oldest buffered document came in (monotonic)
+
+    def age(self) -> float:
+        """Seconds the oldest buffered document has waited (0 when empty)."""
+        return time.monotonic() - self._since if self._items else 0.0
 
     def add(self, item: Pending) -> list[Pending] | None:
         """Add ``item``; return the chunk it closed, if adding it would overflow."""
@@ -96,6 +101,8 @@ class ChunkBuffer:
             len(self._items) >= self.max_docs or self._bytes + item.size > self.max_bytes
         ):
             full = self.flush()
+        if not self._items:
+            self._since = time.monotonic()
         self._items.append(item)
         self._bytes += item.size
         return full

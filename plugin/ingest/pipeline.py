@@ -13,11 +13,12 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
-from tandem.encoders.dense import DenseEncoder
+from tandem.encoders.pooling import FloatArray
 from tandem.encoders.registry import InputKind
-from tandem.encoders.sparse import Pruning, SpladeEncoder
+from tandem.encoders.sparse import Pruning, SparseVector
+from tandem.plugin.engines.errors import EngineRequestError
 from tandem.plugin.index.spec import DEFAULT_DENSE_FIELD, DEFAULT_SPARSE_FIELD, IndexSpec
 from tandem.plugin.index.terms import encode_term
 
@@ -44,13 +45,20 @@ class FieldMap:
 
 @dataclass(frozen=True)
 class IngestOptions:
+    """``flush_seconds``: a partly filled bulk request goes out once its oldest document
+    has waited this long (and the first batch goes out at once), so slow encoding still
+    shows results and progress from the start; full requests go out as before."""
+
     batch_size: int = 32
     resume: bool = False
     pruning: Pruning = field(default_factory=Pruning)
+    flush_seconds: float = 10.0
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
             raise ValueError(f"batch_size must be positive, got {self.batch_size}")
+        if self.flush_seconds <= 0:
+            raise ValueError(f"flush_seconds must be positive, got {self.flush_seconds}")
 
 
 @dataclass(frozen=True)
@@ -60,6 +68,7 @@ class Failure:
 
 
 Outcome = Literal["indexed", "skipped", "failed"]
+_RESUME_RETRIES = (1.0,)  # seconds before trying the resume lookup again (one retry)
 ResultHook = Callable[[str, Outcome, str | None], None]
 
 
@@ -80,14 +89,26 @@ class IngestReport:
         )
 
 
+class DocumentDense(Protocol):
+    """What ingest needs of a dense encoder (the encoder itself, or the sidecar's batcher)."""
+
+    def encode(self, texts: Sequence[str], kind: InputKind = ...) -> FloatArray: ...
+
+
+class DocumentSparse(Protocol):
+    """What ingest needs of a sparse encoder (the encoder itself, or the sidecar's batcher)."""
+
+    def encode(self, texts: Sequence[str], pruning: Pruning = ...) -> list[SparseVector]: ...
+
+
 class SourceBuilder:
     """Turns documents into engine sources with their dense vector and sparse terms."""
 
     def __init__(
         self,
         fields: FieldMap,
-        dense: DenseEncoder | None,
-        sparse: SpladeEncoder | None,
+        dense: DocumentDense | None,
+        sparse: DocumentSparse | None,
         pruning: Pruning = Pruning(),
     ) -> None:
         if dense is None and sparse is None:
@@ -147,6 +168,17 @@ class Ingestor:
         if self.on_result is not None:
             self.on_result(doc_id, outcome, reason)
 
+    def _stored(self, ids: list[str]) -> set[str]:
+        """Which ``ids`` the index holds (resume); a transient engine error is retried."""
+        for wait in _RESUME_RETRIES:
+            try:
+                return self.writer.adapter.existing_ids(self.writer.index, ids)
+            except EngineRequestError as err:
+                if not err.retryable:
+                    raise
+                time.sleep(wait)
+        return self.writer.adapter.existing_ids(self.writer.index, ids)
+
     def run(self, records: Iterable[Document | BadLine], total: int | None = None) -> IngestReport:
         report = IngestReport()
         started = time.monotonic()
@@ -165,6 +197,7 @@ class Ingestor:
             if self.progress:
                 self.progress(report.snapshot(total, started), False)
 
+        first = True  # the first batch goes out at once: results and progress from the start
         with ThreadPoolExecutor(bulk.concurrency, thread_name_prefix="tandem-bulk") as pool:
 
             def submit(chunk: list[Pending]) -> None:
@@ -178,9 +211,7 @@ class Ingestor:
                     report.failures.append(Failure(bad.id, bad.reason))
                     self._settle(bad.id, "failed", bad.reason)
                 if self.options.resume and docs:
-                    stored = self.writer.adapter.existing_ids(
-                        self.writer.index, [d.id for d in docs]
-                    )
+                    stored = self._stored([d.id for d in docs])
                     for doc in docs:
                         if doc.id in stored:
                             report.skipped += 1
@@ -192,6 +223,9 @@ class Ingestor:
                     full = buffer.add(item)
                     if full:
                         submit(full)
+                if first or buffer.age() >= self.options.flush_seconds:
+                    submit(buffer.flush())
+                    first = False
             rest = buffer.flush()
             if rest:
                 submit(rest)

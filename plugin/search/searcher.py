@@ -8,7 +8,8 @@ engine-native mode (OpenSearch ``hybrid`` with a request-scoped search
 pipeline, Elasticsearch retrievers) comes from :mod:`tandem.plugin.search.native`.
 Shard failures and engine timeouts inside a response are reported on the
 result, or refused, as the operator's :mod:`tandem.plugin.search.partial`
-policy says.
+policy says. A retriever that failed or found nothing is checked against the
+index's mapping, so a missing field is named (:mod:`tandem.plugin.search.diagnose`).
 """
 
 from __future__ import annotations
@@ -22,10 +23,11 @@ from tandem.encoders.dense import DenseEncoder
 from tandem.encoders.registry import InputKind
 from tandem.encoders.sparse import SparseVector
 from tandem.plugin.engines.base import Completeness, EngineAdapter, Json
-from tandem.plugin.engines.errors import CapabilityError, error_for_status
+from tandem.plugin.engines.errors import CapabilityError, EngineBadRequest, error_for_status
 from tandem.plugin.engines.responses import completeness
 from tandem.plugin.index.spec import DEFAULT_DENSE_FIELD, DEFAULT_SPARSE_FIELD, SparseType
 
+from .diagnose import engine_reason, missing_field
 from .extension import TandemQuery, embed_bodies, embed_native
 from .fusion import FusionConfig, RetrieverHits, fuse, paginate
 from .hits import FusedHit
@@ -222,10 +224,25 @@ class Searcher:
     def _search_native(
         self, index: str, plan: NativePlan, options: SearchOptions, timeout: float | None
     ) -> tuple[list[FusedHit], Completeness]:
-        response = self.adapter.search(index, plan.body, timeout=timeout)
+        try:
+            response = self.adapter.search(index, plan.body, timeout=timeout)
+        except EngineBadRequest:
+            self._check_fields(index, options.retrievers, options)
+            raise
         report = self._complete(index, completeness(response))
         hits = [FusedHit(h["_id"], float(h["_score"]), {}) for h in response["hits"]["hits"]]
+        if not hits:
+            self._check_fields(index, options.retrievers, options)
         return hits[options.start : options.start + options.size], report
+
+    def _check_fields(self, index: str, retrievers: Sequence[str], options: SearchOptions) -> None:
+        """Raise :class:`~.diagnose.MissingField` when ``index`` lacks the field one of
+        ``retrievers`` searches (called only when a search failed or found nothing)."""
+        missing = missing_field(
+            self.adapter, index, retrievers, options.fields, self.dense_field, self.sparse_field
+        )
+        if missing is not None:
+            raise missing
 
     def _complete(self, index: str, report: Completeness) -> Completeness:
         """``report``, unless it is partial and the operator refuses partial results."""
@@ -277,16 +294,21 @@ class Searcher:
         reports = []
         for name, response in zip(bodies, responses, strict=True):
             if "error" in response:
+                self._check_fields(index, (name,), options)
                 error = response["error"]
                 kind = error.get("type") if isinstance(error, dict) else None
-                reason = error.get("reason", error) if isinstance(error, dict) else error
                 raise error_for_status(
-                    response.get("status"), f"{name} retriever failed on {index}: {reason}", kind
+                    response.get("status"),
+                    f"{name} retriever failed on {index}: {engine_reason(error)}",
+                    kind,
                 )
             reports.append(completeness(response, name))
             hits = tuple((h["_id"], float(h["_score"])) for h in response["hits"]["hits"])
             results.append(RetrieverHits(name, hits))
         report = self._complete(index, Completeness.merge(reports))
+        found_nothing = [r.name for r in results if not r.hits]
+        if found_nothing:
+            self._check_fields(index, found_nothing, options)
         config = FusionConfig(
             method="linear" if options.method == "linear" else "rrf",
             rank_constant=options.rank_constant,

@@ -1,9 +1,12 @@
 """Build, start and stop the sidecar: models, servicers, health, reflection, TLS, metrics.
 
 :func:`start` returns a running :class:`Sidecar`; :func:`serve` (``tandem serve``)
-runs one until SIGTERM or SIGINT, then shuts down in order: health says
-NOT_SERVING, new RPCs are refused, in-flight ones get ``grace`` seconds to
-finish, then the batchers, model threads and engine client close.
+runs one until SIGTERM or SIGINT (``--port-file`` is written once both are handled),
+then shuts down in order: health says NOT_SERVING, new RPCs are refused, in-flight
+ones get ``grace`` seconds to finish, then the batchers, model threads and engine
+client close. While running, health follows the engine checks and the batchers: a
+batch loop that crashed turns the encode services and the whole sidecar NOT_SERVING
+until it has restarted.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ from tandem.v1 import (
 
 from .auth import BearerAuth
 from .batcher import BatcherOptions
+from .binding import StartError, bind_grpc, close_metrics, serve_metrics
 from .encode_service import EncodeServicer, InfoServicer
 from .encoding import DenseModel, Limits, SparseModel
 from .engine import EngineLink
@@ -80,6 +84,7 @@ def load_runtime(settings: Settings, metrics: Metrics, progress: Progress = _log
     batching = Batching(rows=options.max_rows, max_tokens=options.max_tokens)
     session = SessionOptions(threads=settings.threads)
     limits = Limits(settings.max_texts, settings.max_text_bytes)
+    engine_url = settings.engine_address()  # a bad credentials file fails before the models load
     dense = None
     if settings.dense_model is not None:
         spec = resolve_spec(settings.dense_model, ModelKind.DENSE)
@@ -97,7 +102,7 @@ def load_runtime(settings: Settings, metrics: Metrics, progress: Progress = _log
         sparse = SparseModel(splade, options, limits, metrics, idf, settings.int8)
     elif settings.idf is not None:
         raise ValueError("--idf needs a sparse model: its tokenizer and document side")
-    engine = EngineLink(settings.engine_address(), settings.engine_timeout)
+    engine = EngineLink(engine_url, settings.engine_timeout)
     return Runtime(
         dense,
         sparse,
@@ -138,6 +143,8 @@ class Sidecar:
     _metrics_http: Any = None
     _watcher: asyncio.Task[None] | None = None
     _stopped: bool = field(default=False)
+    _engine_reachable: bool = False  # as of the last check
+    _health_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     async def _set(self, services: tuple[str, ...], serving: bool) -> None:
         status = (
@@ -150,11 +157,18 @@ class Sidecar:
 
     async def refresh_health(self) -> None:
         """Check the engine once and publish every service's health."""
-        link = self.runtime.engine
-        reachable = await asyncio.to_thread(link.check)
-        await self._set(ENCODE_SERVICES, True)
-        await self._set(ENGINE_SERVICES, reachable)
-        await self._set((OVERALL,), reachable or not link.configured)
+        self._engine_reachable = await asyncio.to_thread(self.runtime.engine.check)
+        await self.publish_health()
+
+    async def publish_health(self) -> None:
+        """Publish every service's health from the batchers (is every batch loop running?)
+        and the last engine check; the batchers call it when a loop crashes or restarts."""
+        async with self._health_lock:  # read inside: the last writer publishes the latest state
+            encoding = self.runtime.serving
+            engine = self._engine_reachable
+            await self._set(ENCODE_SERVICES, encoding)
+            await self._set(ENGINE_SERVICES, engine)
+            await self._set((OVERALL,), encoding and (engine or not self.runtime.engine.configured))
 
     async def _watch_engine(self) -> None:
         while True:
@@ -172,28 +186,85 @@ class Sidecar:
         if self._watcher is not None:
             self._watcher.cancel()
             await asyncio.gather(self._watcher, return_exceptions=True)
+        self.runtime.stopping.set()
         await self.health.enter_graceful_shutdown()
         await self.server.stop(self.settings.grace if grace is None else grace)
         await self.runtime.close()
         if self._metrics_http is not None:
-            self._metrics_http.shutdown()
-            self._metrics_http.server_close()
+            close_metrics(self._metrics_http)
 
 
 async def start(settings: Settings, progress: Progress = _log) -> Sidecar:
-    """Load models, bind, start serving; health turns SERVING once models are warm and
-    the engine (if any) answers."""
-    metrics = Metrics()
-    runtime = await asyncio.to_thread(load_runtime, settings, metrics, progress)
+    """Bind both ports, load the models, start serving; health turns SERVING once models
+    are warm and the engine (if any) answers. A port that cannot be bound raises
+    :class:`~.binding.StartError` at once, not after minutes of model loading; what had
+    started by then is stopped again. While the models load, the gRPC port takes
+    connections but answers nothing yet (a health probe waits, then times out)."""
+    async with contextlib.AsyncExitStack() as undo:
+        metrics = Metrics()
+        http = serve_metrics(metrics, settings)
+        if http is not None:
+            undo.callback(close_metrics, http[0])
+        server = _new_server(settings)
+        # A server the loop never stops is shut down from __del__ on a closed loop.
+        undo.push_async_callback(server.stop, None)
+        credentials = _credentials(settings)
+        port = bind_grpc(server, settings, credentials)
+        runtime = await asyncio.to_thread(load_runtime, settings, metrics, progress)
+        undo.push_async_callback(runtime.close)
+        undo.push_async_callback(server.stop, None)  # stop serving before the runtime closes
+        health = _add_services(server, runtime)
+        for name in (OVERALL, *ENCODE_SERVICES, *ENGINE_SERVICES):
+            await health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+        await server.start()
+        sidecar = Sidecar(server, port, runtime, health, settings)
+        if http is not None:
+            sidecar._metrics_http, sidecar.metrics_port = http
+        runtime.start(sidecar.publish_health)
+        await sidecar.refresh_health()
+        if runtime.engine.configured:
+            sidecar._watcher = asyncio.get_running_loop().create_task(sidecar._watch_engine())
+        log.info("%s", _serving_line(sidecar, credentials is not None))
+        undo.pop_all()  # started: the sidecar owns all of it now
+    return sidecar
+
+
+def _serving_line(sidecar: Sidecar, tls: bool) -> str:
+    """Where to reach the sidecar: the gRPC and /metrics addresses, with the bound ports."""
+    settings = sidecar.settings
+    scheme = ("mutual TLS" if settings.tls_client_ca else "TLS") if tls else "plaintext"
+    auth = ", bearer token required" if settings.auth_token or settings.auth_token_file else ""
+    metrics = (
+        f"metrics on http://{_host(settings.metrics_host)}:{sidecar.metrics_port}/metrics"
+        if sidecar.metrics_port is not None
+        else "metrics off"
+    )
+    return f"serving tandem.v1 on {_host(settings.host)}:{sidecar.port} ({scheme}{auth}); {metrics}"
+
+
+def _host(host: str) -> str:
+    """``host`` as it goes before ``:port`` (an IPv6 address in brackets)."""
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
+def _new_server(settings: Settings) -> aio.Server:
+    """The gRPC server, not bound and without services yet."""
     token = settings.token()
     limit = settings.max_message_bytes
-    server = aio.server(
+    return aio.server(
         interceptors=[BearerAuth(token)] if token else None,
         options=[
             ("grpc.max_receive_message_length", limit),
             ("grpc.max_send_message_length", limit),
+            # gRPC sets SO_REUSEPORT by default: a second sidecar on this port would start
+            # and take part of the calls meant for the first. Refuse to share the port.
+            ("grpc.so_reuseport", 0),
         ],
     )
+
+
+def _add_services(server: aio.Server, runtime: Runtime) -> HealthServicer:
+    """Every servicer, health and reflection, on ``server`` (before it starts)."""
     info_pb2_grpc.add_InfoServiceServicer_to_server(InfoServicer(runtime), server)
     encode_pb2_grpc.add_EncodeServiceServicer_to_server(EncodeServicer(runtime), server)
     search_pb2_grpc.add_SearchServiceServicer_to_server(SearchServicer(runtime), server)
@@ -208,31 +279,7 @@ async def start(settings: Settings, progress: Progress = _log) -> Sidecar:
         reflection.SERVICE_NAME,
     )
     reflection.enable_server_reflection(names, server)
-    for name in (OVERALL, *ENCODE_SERVICES, *ENGINE_SERVICES):
-        await health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
-    address = f"{settings.host}:{settings.port}"
-    credentials = _credentials(settings)
-    port = (
-        server.add_secure_port(address, credentials)
-        if credentials is not None
-        else server.add_insecure_port(address)
-    )
-    if port == 0:
-        raise OSError(f"could not bind {address}")
-    await server.start()
-    runtime.start()
-    sidecar = Sidecar(server, port, runtime, health, settings)
-    if settings.metrics_port >= 0:
-        http, sidecar.metrics_port = metrics.serve(settings.metrics_host, settings.metrics_port)
-        sidecar._metrics_http = http
-    await sidecar.refresh_health()
-    if runtime.engine.configured:
-        sidecar._watcher = asyncio.get_running_loop().create_task(sidecar._watch_engine())
-    scheme = "TLS" if credentials is not None else "plaintext"
-    log.info("serving tandem.v1 on %s:%d (%s)", settings.host, port, scheme)
-    if settings.port_file is not None:
-        settings.port_file.write_text(f"{port}\n")
-    return sidecar
+    return health
 
 
 async def serve(settings: Settings) -> None:
@@ -243,8 +290,24 @@ async def serve(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stopping.set)
-    await stopping.wait()
-    log.info("shutting down: refusing new requests, %.0f s for in-flight ones", settings.grace)
-    with contextlib.suppress(asyncio.CancelledError):
-        await sidecar.stop()
+    try:
+        # Only now: whoever waits for the file may send SIGTERM as soon as it is there.
+        _write_port_file(settings, sidecar.port)
+        await stopping.wait()
+        log.info("shutting down: refusing new requests, %.0f s for in-flight ones", settings.grace)
+    finally:
+        with contextlib.suppress(asyncio.CancelledError):
+            await sidecar.stop()
     log.info("stopped")
+
+
+def _write_port_file(settings: Settings, port: int) -> None:
+    if settings.port_file is None:
+        return
+    try:
+        settings.port_file.write_text(f"{port}\n")
+    except OSError as err:
+        raise StartError(
+            f"--port-file {settings.port_file} cannot be written ({err.strerror or err}): "
+            "give a path in a folder this user may write to"
+        ) from None

@@ -10,18 +10,29 @@ itself; with ``max_wait_ms`` above 0, an idle model also waits that long for
 company when less than one full batch is queued (worth it on GPUs, not on a
 CPU whose cores one text already keeps busy). A request that is cancelled (client gone,
 deadline passed) leaves the queue before its texts are run.
+
+The loop is supervised: an error outside the model call (a bug in batch cutting or
+delivery) fails every waiting request with :class:`BatcherRestarting`, logs its
+traceback, tells the listener given to :meth:`DynamicBatcher.start` (the sidecar
+turns health NOT_SERVING), and restarts the loop after a short pause that doubles
+while crashes repeat. Errors from the model itself only fail the batch that ran.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
 R = TypeVar("R")
+log = logging.getLogger("tandem.server")
+# Told when a batcher stops or starts serving (see DynamicBatcher.serving).
+Listener = Callable[[], Awaitable[None]]
+MAX_RESTART_DELAY_S = 30.0
 
 
 class QueueFull(Exception):
@@ -30,6 +41,10 @@ class QueueFull(Exception):
 
 class BatcherClosed(Exception):
     """The batcher is shutting down and takes no new work."""
+
+
+class BatcherRestarting(Exception):
+    """The batch loop failed and is restarting: the texts were not run; retry shortly."""
 
 
 @dataclass(frozen=True)
@@ -42,12 +57,16 @@ class BatcherOptions:
     max_rows: int = 64
     max_wait_ms: float = 0.0
     max_queue: int = 2048
+    # Pause before a crashed loop restarts; doubles per crash in a row, up to 30 s.
+    restart_delay_s: float = 0.5
 
     def __post_init__(self) -> None:
         if self.max_tokens < 1 or self.max_rows < 1 or self.max_queue < 1:
             raise ValueError("max_tokens, max_rows and max_queue must be positive")
         if self.max_wait_ms < 0:
             raise ValueError(f"max_wait_ms must be >= 0, got {self.max_wait_ms}")
+        if self.restart_delay_s < 0:
+            raise ValueError(f"restart_delay_s must be >= 0, got {self.restart_delay_s}")
 
 
 @dataclass(frozen=True)
@@ -66,6 +85,8 @@ class BatchObserver(Protocol):
     def batch(self, model: str, rows: int, tokens: int, seconds: float) -> None: ...
 
     def queue_depth(self, model: str, depth: int) -> None: ...
+
+    def restarted(self, model: str) -> None: ...
 
 
 @dataclass
@@ -101,6 +122,11 @@ def pick_batch(lengths: Sequence[int], options: BatcherOptions) -> list[int]:
     return sorted(chosen)
 
 
+def restart_delay(options: BatcherOptions, crashes: int) -> float:
+    """Seconds to pause before restarting after ``crashes`` crashes in a row (1, 2, ...)."""
+    return float(min(options.restart_delay_s * 2 ** (crashes - 1), MAX_RESTART_DELAY_S))
+
+
 class DynamicBatcher(Generic[R]):
     """Batches texts for one model; ``run(key, texts)`` returns one result per text.
 
@@ -122,18 +148,29 @@ class DynamicBatcher(Generic[R]):
         self._executor = executor
         self._observer = observer
         self._pending: list[_Item[R]] = []
+        self._running: list[_Item[R]] = []  # the batch the loop holds (on the model, or delivering)
         self._arrived = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._closed = False
+        self._serving = True
+        self._crashes = 0  # in a row: reset by every batch delivered
+        self._listener: Listener | None = None
 
     @property
     def depth(self) -> int:
         return len(self._pending)
 
-    def start(self) -> None:
+    @property
+    def serving(self) -> bool:
+        """False from a crash of the loop until it has restarted."""
+        return self._serving
+
+    def start(self, listener: Listener | None = None) -> None:
+        """Start the loop; ``listener`` is awaited whenever :attr:`serving` changes."""
         if self._task is None:
+            self._listener = listener
             self._task = asyncio.get_running_loop().create_task(
-                self._loop(), name=f"batcher-{self.model}"
+                self._supervise(), name=f"batcher-{self.model}"
             )
 
     async def submit(
@@ -142,6 +179,10 @@ class DynamicBatcher(Generic[R]):
         """Results for ``texts`` in order, once every batch holding one has run."""
         if self._closed:
             raise BatcherClosed(f"the {self.model} batcher is shutting down")
+        if not self._serving:
+            raise BatcherRestarting(
+                f"the {self.model} batcher failed and is restarting; retry in a moment"
+            )
         if len(self._pending) + len(texts) > self.options.max_queue:
             raise QueueFull(
                 f"{self.model}: {len(self._pending)} texts are already waiting "
@@ -179,6 +220,59 @@ class DynamicBatcher(Generic[R]):
     def _tokens_waiting(self) -> int:
         return sum(item.tokens for item in self._pending)
 
+    async def _supervise(self) -> None:
+        while True:
+            try:
+                await self._loop()
+            except Exception as err:  # CancelledError (close) is not caught: it ends the task
+                await self._recover(err)
+
+    async def _recover(self, err: Exception) -> None:
+        """Fail what waits, go NOT_SERVING, pause, then serve again with a fresh loop."""
+        self._crashes += 1
+        delay = restart_delay(self.options, self._crashes)
+        waiting = [item for item in (*self._running, *self._pending) if not item.future.done()]
+        log.error(
+            "the %s batch loop failed; failing %d waiting texts and restarting in %.1f s",
+            self.model,
+            len(waiting),
+            delay,
+            exc_info=err,
+        )
+        self._serving = False
+        await self._notify()
+        refusal = BatcherRestarting(
+            f"the {self.model} batcher failed (see the sidecar's log) and restarts in "
+            f"{delay:.1f} s; retry then"
+        )
+        for item in waiting:
+            if not item.future.done():  # a client may have gone while health was published
+                item.future.set_exception(refusal)
+        self._running, self._pending = [], []
+        self._arrived.clear()
+        self._observe(lambda o: o.queue_depth(self.model, 0))
+        await asyncio.sleep(delay)
+        self._serving = True
+        self._observe(lambda o: o.restarted(self.model))
+        log.warning("the %s batch loop restarted", self.model)
+        await self._notify()
+
+    async def _notify(self) -> None:
+        if self._listener is None:
+            return
+        try:
+            await self._listener()
+        except Exception:  # the loop must come back even if health cannot be published
+            log.exception("publishing the %s batcher's state failed", self.model)
+
+    def _observe(self, report: Callable[[BatchObserver], None]) -> None:
+        if self._observer is None:
+            return
+        try:
+            report(self._observer)
+        except Exception:
+            log.exception("reporting the %s batcher's metrics failed", self.model)
+
     async def _loop(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
@@ -196,7 +290,7 @@ class DynamicBatcher(Generic[R]):
                 self._pending = [item for item in self._pending if not item.future.done()]
                 if not self._pending:
                     continue
-            batch = self._take()
+            batch = self._running = self._take()
             self._report_depth()
             started = time.perf_counter()
             try:
@@ -207,9 +301,12 @@ class DynamicBatcher(Generic[R]):
                 for item in batch:
                     if not item.future.done():
                         item.future.set_exception(err)
+                self._running = []
                 continue
             finished = time.perf_counter()
             self._deliver(batch, results, started, finished)
+            self._running = []
+            self._crashes = 0
 
     def _take(self) -> list[_Item[R]]:
         key = self._pending[0].key

@@ -33,7 +33,7 @@ from tandem.plugin.index.spec import SpecError
 from tandem.plugin.search.extension import DslError
 from tandem.plugin.search.policy import QueryNotAllowed
 
-from .batcher import BatcherClosed, QueueFull
+from .batcher import BatcherClosed, BatcherRestarting, QueueFull
 from .metrics import Metrics
 
 log = logging.getLogger("tandem.server")
@@ -85,6 +85,7 @@ STATUS_TABLE: tuple[tuple[type[BaseException], grpc.StatusCode], ...] = (
     (TooLarge, grpc.StatusCode.RESOURCE_EXHAUSTED),
     (EngineOverloaded, grpc.StatusCode.RESOURCE_EXHAUSTED),
     (BatcherClosed, grpc.StatusCode.UNAVAILABLE),
+    (BatcherRestarting, grpc.StatusCode.UNAVAILABLE),
     (NotReady, grpc.StatusCode.UNAVAILABLE),
     (EngineUnavailable, grpc.StatusCode.UNAVAILABLE),
     (EngineServerError, grpc.StatusCode.UNAVAILABLE),

@@ -30,8 +30,8 @@ from tandem.plugin.ingest.pipeline import FieldMap, IngestOptions, IngestReport,
 from tandem.v1 import index_pb2
 
 from . import convert
-from .encoding import Usage
-from .errors import InvalidRequest
+from .errors import InvalidRequest, NotReady
+from .ingest_encoders import batched
 from .runtime import Runtime
 
 _QUEUE_DOCS = 512  # documents read ahead of the ingestor
@@ -118,10 +118,14 @@ class IngestStream:
         header: index_pb2.IndexHeader,
         fields: VectorFields,
     ) -> None:
-        dense, sparse = runtime.dense, runtime.sparse
         self.runtime = runtime
         self.adapter = adapter
         self.index = header.index
+        self.loop = asyncio.get_running_loop()
+        self.stop = threading.Event()
+        # Documents go through the batchers like every other request: shared model runs,
+        # --max-queue, the encoder metrics, and the tokens and times in the metadata.
+        dense, sparse, self.usage = batched(runtime.dense, runtime.sparse, self.loop, self.stop)
         self.ingestor = build_ingestor(
             adapter,
             header.index,
@@ -129,18 +133,16 @@ class IngestStream:
                 fields.dense if dense is not None else None,
                 fields.sparse if sparse is not None else None,
             ),
-            dense.encoder if dense is not None else None,
-            sparse.encoder if sparse is not None else None,
+            dense,
+            sparse,
             pruning=Pruning(top_k=header.sparse_top_k or None),
             options=IngestOptions(resume=header.resume),
             on_result=self._settle,
         )
         self.documents: queue.Queue[Any] = queue.Queue(maxsize=_QUEUE_DOCS)
-        self.stop = threading.Event()
         self.tally = _Tally()
         self.settled: asyncio.Queue[tuple[str, Outcome, str | None]] = asyncio.Queue()
         self.rejected: asyncio.Queue[index_pb2.DocumentResult] = asyncio.Queue()
-        self.loop = asyncio.get_running_loop()
         # Results per answer stay well under the message limit, whatever the ids' length.
         self.budget = runtime.max_message_bytes // 2
 
@@ -170,6 +172,7 @@ class IngestStream:
                 raise InvalidRequest(f"message {position + 1}: only the first message is a header")
             try:
                 doc = convert.document(message.document, position)
+                self._check_size(doc, position)
             except ValueError as err:
                 self.runtime.metrics.documents.labels("failed").inc()
                 self.rejected.put_nowait(result(position, message.document.id, "failed", str(err)))
@@ -178,6 +181,15 @@ class IngestStream:
             if not await self._put(doc, worker):
                 return
         await self._put(_END, worker)
+
+    def _check_size(self, doc: Document, position: int) -> None:
+        size = len(doc.passage().encode())
+        limit = self.runtime.limits.max_text_bytes
+        if size > limit:
+            raise InvalidRequest(
+                f"document {position} ({doc.id}): its text is {size} bytes, over the sidecar's "
+                f"--max-text-bytes {limit}; split it into passages"
+            )
 
     def _take(self) -> list[index_pb2.DocumentResult]:
         out = []
@@ -197,10 +209,11 @@ class IngestStream:
         )
         worker.add_done_callback(lambda _: pool.release())
         reader = asyncio.ensure_future(self._read(stream, worker))
+        stopping = asyncio.ensure_future(self.runtime.stopping.wait())
         try:
             while not worker.done():
                 getter = asyncio.ensure_future(self.settled.get())
-                waits: set[asyncio.Future[Any]] = {worker, getter}
+                waits: set[asyncio.Future[Any]] = {worker, getter, stopping}
                 if not reader.done():
                     waits.add(reader)
                 await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
@@ -214,6 +227,9 @@ class IngestStream:
                 batch += self._take()
                 for message in self.tally.messages(batch, self.budget):
                     yield message
+                if stopping.done():
+                    async for message in self._shut_down(worker, reader):
+                        yield message
             worker.result()  # a dead worker ends the stream with its error, now
             await reader
             await asyncio.to_thread(self.adapter.refresh, self.index)
@@ -223,10 +239,29 @@ class IngestStream:
                 indexed=self.tally.indexed,
                 skipped=self.tally.skipped,
                 failed=self.tally.failed,
-                metadata=convert.metadata(Usage(), 0.0, 1000 * (time.perf_counter() - started)),
+                metadata=convert.metadata(
+                    self.usage.usage(), 0.0, 1000 * (time.perf_counter() - started)
+                ),
                 done=True,
             )
             yield final
         finally:
             self.stop.set()
             reader.cancel()
+            stopping.cancel()
+
+    async def _shut_down(
+        self, worker: asyncio.Future[IngestReport], reader: asyncio.Future[None]
+    ) -> AsyncIterator[index_pb2.IndexDocumentsResponse]:
+        """The sidecar is stopping: read no more, let the batch in hand settle, answer what
+        was done, and end the stream with a status that says how to carry on."""
+        reader.cancel()
+        self.stop.set()
+        await asyncio.wait([worker])
+        for message in self.tally.messages(self._take(), self.budget):
+            yield message
+        raise NotReady(
+            f"the sidecar is shutting down: {self.tally.indexed} documents of this stream were "
+            "indexed and reported; send the stream again with resume=true (to another replica) "
+            "to index the rest"
+        )

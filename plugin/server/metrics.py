@@ -68,6 +68,12 @@ class Metrics:
             ["status"],
             registry=r,
         )
+        self.batcher_restarts = Counter(
+            "tandem_batcher_restarts",
+            "batch loops restarted after an error outside the model, by model",
+            ["model"],
+            registry=r,
+        )
         self.partial_results = Counter(
             "tandem_partial_results",
             "searches the engine answered from part of the data, by cause",
@@ -83,6 +89,9 @@ class Metrics:
 
     def queue_depth(self, model: str, depth: int) -> None:
         self.queue.labels(model).set(depth)
+
+    def restarted(self, model: str) -> None:
+        self.batcher_restarts.labels(model).inc()
 
     def partial(self, report: Completeness) -> None:
         """Count one partial search under each of its causes (timed_out, shard_failures)."""

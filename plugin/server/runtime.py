@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 
 from tandem.plugin.index.names import IndexPolicy
 from tandem.plugin.search.partial import PartialResults
 from tandem.plugin.search.policy import QueryPolicy
 
-from .batcher import BatcherOptions
+from .batcher import BatcherOptions, Listener
 from .encoding import DenseModel, Limits, SparseModel
 from .engine import EngineLink
 from .errors import ModelMissing
@@ -30,6 +31,8 @@ class Runtime:
     policy: QueryPolicy = field(default_factory=QueryPolicy)
     indices: IndexPolicy = field(default_factory=IndexPolicy)
     allow_delete_any_index: bool = False
+    # Set when the sidecar starts to stop: long streams end early, with what they did.
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)
     # The operator's --partial-results: allow or fail.
     partial_results: PartialResults = "allow"
 
@@ -43,10 +46,16 @@ class Runtime:
             raise ModelMissing("this sidecar serves no sparse model (started with --sparse none)")
         return self.sparse
 
-    def start(self) -> None:
+    def start(self, listener: Listener | None = None) -> None:
+        """Start the batchers; ``listener`` is awaited when one stops or resumes serving."""
         for model in (self.dense, self.sparse):
             if model is not None:
-                model.batcher.start()
+                model.batcher.start(listener)
+
+    @property
+    def serving(self) -> bool:
+        """Whether every model's batch loop runs (false while one restarts after a crash)."""
+        return all(m.batcher.serving for m in (self.dense, self.sparse) if m is not None)
 
     async def close(self) -> None:
         for model in (self.dense, self.sparse):

@@ -1,10 +1,14 @@
 """Every sidecar setting: one frozen dataclass, each field a CLI flag and an env variable.
 
 A field's metadata carries its help text; :func:`add_arguments` turns the
-dataclass into ``--flags`` whose defaults come from ``TANDEM_<NAME>`` variables,
-so ``tandem serve --help`` and the environment describe the same settings.
-Secrets (``secret=True``) are redacted by :meth:`Settings.redacted`, the only
-form that is ever logged.
+dataclass into ``--flags`` and :func:`from_namespace` fills each flag not given on
+the command line from its ``TANDEM_<NAME>`` variable, else the field's default.
+The variables are read and parsed there, when ``tandem serve`` runs, not while the
+parser is built: every ``tandem`` command builds it, and a variable that does not
+parse (Kubernetes sets ``TANDEM_PORT=tcp://IP:PORT`` for a Service named
+``tandem``) must not break the commands that never use it.
+Secrets (``secret=True``) never reach the help, the parse errors or ``repr``;
+:meth:`Settings.redacted` is the only form that is ever logged.
 """
 
 from __future__ import annotations
@@ -12,6 +16,8 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -24,8 +30,12 @@ ENV_PREFIX = "TANDEM_"
 NONE = "none"
 
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
 def _setting(default: Any, help: str, secret: bool = False) -> Any:
-    return field(default=default, metadata={"help": help, "secret": secret})
+    # A secret stays out of repr(): a traceback or a debug print of the settings shows none.
+    return field(default=default, repr=not secret, metadata={"help": help, "secret": secret})
 
 
 @dataclass(frozen=True)
@@ -40,7 +50,9 @@ class Settings:
         "splade-tiny", "sparse (SPLADE) model: a known name, a folder, or 'none'"
     )
     idf: Path | None = _setting(
-        None, "IDF table JSON ({token: idf}): sparse queries become inference-free"
+        None,
+        "IDF table JSON ({token: idf}, built by 'tandem models idf'): sparse queries "
+        "become inference-free",
     )
     int8: bool = _setting(False, "run the int8-quantised models")
     threads: int = _setting(0, "onnxruntime threads per model (0: one per core)")
@@ -111,11 +123,34 @@ class Settings:
         )
         for name in (*positive, "max_text_bytes", "max_message_bytes"):
             if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
-        if self.max_wait_ms < 0 or self.grace < 0 or self.engine_timeout <= 0:
-            raise ValueError("max_wait_ms and grace must be >= 0, engine_timeout > 0")
-        if not -1 <= self.port <= 65535 or not -1 <= self.metrics_port <= 65535:
-            raise ValueError("ports must be in 0..65535 (-1 turns metrics off)")
+                raise ValueError(f"{_named(name)} must be positive, got {getattr(self, name)}")
+        for name in ("max_wait_ms", "grace"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{_named(name)} must be 0 or more, got {getattr(self, name)}")
+        if self.engine_timeout <= 0:
+            raise ValueError(f"{_named('engine_timeout')} must be more than 0 seconds")
+        if not 0 <= self.port <= 65535:
+            raise ValueError(
+                f"{_named('port')} must be in 0..65535 (0 picks a free one), got {self.port}"
+            )
+        if not -1 <= self.metrics_port <= 65535:
+            raise ValueError(
+                f"{_named('metrics_port')} must be in -1..65535 (0 picks a free one, -1 turns "
+                f"metrics off), got {self.metrics_port}"
+            )
+        if self.log_level.upper() not in LOG_LEVELS:
+            raise ValueError(
+                f"{_named('log_level')} must be one of {', '.join(LOG_LEVELS)}, "
+                f"got {self.log_level!r}"
+            )
+        if self.engine and "://" in self.engine:
+            try:
+                _ = urlsplit(self.engine).port  # reading the port parses it
+            except ValueError as err:  # the port or the host does not parse: say so, no URL
+                raise ValueError(
+                    f"{_named('engine')} is not a valid URL ({err}): write it as "
+                    "http://HOST:PORT (credentials may go in --engine-credentials-file)"
+                ) from None
         if (self.tls_cert is None) != (self.tls_key is None):
             raise ValueError("TLS needs both --tls-cert and --tls-key")
         if self.tls_client_ca is not None and self.tls_cert is None:
@@ -181,13 +216,18 @@ def flag_name(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
+def _named(name: str) -> str:
+    """How an error names a setting: its flag and its variable."""
+    return f"{flag_name(name)} ({env_name(name)})"
+
+
 def _parse_bool(text: str) -> bool:
     lowered = text.strip().lower()
     if lowered in ("1", "true", "yes", "on"):
         return True
     if lowered in ("0", "false", "no", "off", ""):
         return False
-    raise ValueError(f"expected true or false, got {text!r}")
+    raise ValueError("true or false")
 
 
 def _kind(f: dataclasses.Field[Any]) -> type:
@@ -198,35 +238,64 @@ def _kind(f: dataclasses.Field[Any]) -> type:
     return str
 
 
-def add_arguments(parser: argparse.ArgumentParser, environ: dict[str, str] | None = None) -> None:
-    """One flag per setting; an environment variable, when set, becomes its default."""
-    env = os.environ if environ is None else environ
+_EXPECTED = {bool: "true or false", int: "a whole number", float: "a number", Path: "a path"}
+# What Kubernetes sets in every pod for each Service of the namespace (service links):
+# <NAME>_PORT=tcp://10.0.0.1:50051 for a Service named name.
+_SERVICE_LINK = re.compile(r"(tcp|udp|sctp)://[^\s]+:\d+")
+
+
+def environment_value(f: dataclasses.Field[Any], raw: str) -> Any:
+    """The value of setting ``f`` from its variable's text ``raw``; a :class:`ValueError`
+    naming the variable and the flag that overrides it when the text does not parse."""
+    kind = _kind(f)
+    if not raw.strip() and f.default is None:
+        return None  # an empty variable leaves an optional setting unset (compose's ${X:-})
+    try:
+        if kind is bool:
+            return _parse_bool(raw)
+        return kind(raw.strip()) if kind is not str else raw
+    except ValueError:
+        pass
+    name, flag = env_name(f.name), flag_name(f.name)
+    shown = "***" if f.metadata["secret"] else repr(raw)
+    if _SERVICE_LINK.fullmatch(raw.strip()) and name.endswith("_PORT"):
+        service = name.removesuffix("_PORT").lower().replace("_", "-")
+        raise ValueError(
+            f"{name}={shown} is not a port number: it looks like the variable Kubernetes "
+            f"sets in every pod for a Service named '{service}'. Give {flag} on the command "
+            f"line, set {name} in the container's env (it wins over the Service's), set "
+            "enableServiceLinks: false in the pod spec, or name the Service differently"
+        ) from None
+    raise ValueError(
+        f"{name}={shown} is not {_EXPECTED.get(kind, 'valid')}: correct or unset {name}, "
+        f"or give {flag} on the command line (a flag wins over its variable)"
+    ) from None
+
+
+def _default_note(f: dataclasses.Field[Any]) -> str:
+    """``(default: X)`` as the other commands show it: not for unset, off or empty ones."""
+    if f.default is None or f.default is False or f.default == "":
+        return ""
+    return f" (default: {'***' if f.metadata['secret'] else f.default})"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """One flag per setting. It reads no variable: :func:`from_namespace` does, for the
+    flags not given (their value here is ``None``)."""
     for f in fields(Settings):
         kind = _kind(f)
-        default = f.default
-        raw = env.get(env_name(f.name))
-        if raw is not None:
-            try:
-                default = _parse_bool(raw) if kind is bool else kind(raw)
-            except ValueError as err:
-                raise ValueError(f"{env_name(f.name)}={raw!r}: {err}") from err
-        help_text = f"{f.metadata['help']} [env {env_name(f.name)}]"
+        help_text = f"{f.metadata['help']} [env {env_name(f.name)}]{_default_note(f)}"
         if kind is bool:
             parser.add_argument(
                 flag_name(f.name),
                 dest=f.name,
                 action=argparse.BooleanOptionalAction,
-                default=default,
+                default=None,
                 help=help_text,
             )
         else:
-            shown = "***" if f.metadata["secret"] and default else default
             parser.add_argument(
-                flag_name(f.name),
-                dest=f.name,
-                type=kind,
-                default=default,
-                help=f"{help_text} (default: {shown})",
+                flag_name(f.name), dest=f.name, type=kind, default=None, help=help_text
             )
 
 
@@ -241,5 +310,16 @@ def markdown_table() -> str:
     return "\n".join(rows) + "\n"
 
 
-def from_namespace(args: argparse.Namespace) -> Settings:
-    return Settings(**{f.name: getattr(args, f.name) for f in fields(Settings)})
+def from_namespace(args: argparse.Namespace, environ: Mapping[str, str] | None = None) -> Settings:
+    """The settings: each flag given on the command line, else its ``TANDEM_*`` variable
+    (``environ``, default ``os.environ``), else the default. Only the variables of flags
+    not given are parsed, so a flag wins over a variable that does not parse."""
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for f in fields(Settings):
+        given = getattr(args, f.name, None)
+        if given is not None:
+            values[f.name] = given
+        elif (raw := env.get(env_name(f.name))) is not None:
+            values[f.name] = environment_value(f, raw)
+    return Settings(**values)

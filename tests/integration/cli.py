@@ -8,7 +8,7 @@ import sys
 
 
 def tandem(
-    *args: str, env: dict[str, str] | None = None, timeout: float = 600
+    *args: str, env: dict[str, str] | None = None, timeout: float = 600, input: str | None = None
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [
@@ -19,6 +19,7 @@ def tandem(
         ],
         capture_output=True,
         text=True,
+        input=input,
         timeout=timeout,
         env={**os.environ, **(env or {})},
         check=False,

@@ -4,14 +4,22 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
+import subprocess
+import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tandem.integration import probe
-from tandem.integration.handle import EngineHandle
+from tandem.integration.handle import EngineHandle, load_handle
+from tandem.integration.launcher import Launcher
+from tandem.integration.paths import engines_dir
+from tandem.integration.specs import engine_spec
+from tandem.plugin.engines.kinds import EngineKind
 
 from .cli import tandem
 
@@ -26,6 +34,8 @@ def _free_port_pair(start: int) -> int:
 
 LIFECYCLE_PORT = _free_port_pair(9400)
 FAILING_PORT = _free_port_pair(LIFECYCLE_PORT + 1)
+OURS_PORT = _free_port_pair(FAILING_PORT + 1)
+THEIRS_PORT = _free_port_pair(OURS_PORT + 1)
 
 
 def _processes_in_group(pgid: int) -> list[int]:
@@ -138,3 +148,77 @@ def test_wrong_java_is_reported(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert "is Java 17, but OpenSearch 3.6.0 needs Java 21+" in result.stderr
+
+
+@pytest.fixture
+def private_engines() -> Iterator[Path]:
+    """An engines folder of this test's own (a bare ``down`` in it can touch no one else's
+    engine), holding the shared folder's installed Elasticsearch as hard links."""
+    root = Path(tempfile.mkdtemp(prefix="tandem-engines-", dir="/tmp"))
+    root.chmod(0o755)  # the engines run as the unprivileged 'tandem' user when root
+    name = engine_spec(EngineKind.ELASTICSEARCH, None, None).name
+    installed = engines_dir() / "dist" / name
+    if (installed / ".tandem-installed.json").is_file():
+        (root / "dist").mkdir()
+        subprocess.run(["cp", "-al", str(installed), str(root / "dist" / name)], check=True)
+    yield root
+    launcher = Launcher(root, provider="process")  # whatever the test left running
+    for state in (root / "instances").glob("*/state.json"):
+        handle = load_handle(state)
+        if handle is not None:
+            launcher.stop(handle, grace=30)
+    shutil.rmtree(root, ignore_errors=True)
+
+
+# Another program starting an engine in the same folder, as tandem demo or a benchmark does.
+OTHER_PROGRAM = """
+import sys
+from tandem.integration.config import StartOptions
+from tandem.integration.launcher import Launcher
+from tandem.plugin.engines.kinds import EngineKind
+handle = Launcher(provider="process").up(
+    EngineKind.ELASTICSEARCH, port=int(sys.argv[1]), options=StartOptions(heap="256m")
+)
+print(handle.url)
+"""
+
+
+def test_bare_down_stops_only_what_engines_up_started(private_engines: Path) -> None:
+    env = {"TANDEM_ENGINES_DIR": str(private_engines)}
+    other = subprocess.run(
+        [sys.executable, "-c", OTHER_PROGRAM, str(THEIRS_PORT)],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert other.returncode == 0, other.stderr
+    theirs = other.stdout.strip()
+    up = tandem(
+        "engines", "up", "elasticsearch", "--port", str(OURS_PORT), "--heap", "256m", env=env
+    )
+    assert up.returncode == 0, up.stderr
+    ours = up.stdout.strip().split("\t")[1]
+
+    rows = {
+        row["url"]: row for row in json.loads(tandem("engines", "status", "--json", env=env).stdout)
+    }
+    theirs_group = rows[theirs]["pid"]
+
+    down = tandem("engines", "down", env=env)
+    assert down.returncode == 0, down.stderr
+    assert probe.cluster_health(theirs) in ("green", "yellow"), "down stopped another's engine"
+    assert probe.port_is_free(OURS_PORT)
+    assert down.stdout.strip() == "stopped: elasticsearch-9.5.4"
+    assert f"left elasticsearch-9.5.4 on {theirs} running" in down.stderr
+    assert "tandem engines down --all" in down.stderr
+    assert rows[ours]["started_by"] == "tandem engines up"
+    assert rows[theirs]["started_by"].startswith("python (pid ")
+
+    everything = tandem("engines", "down", "--all", env=env)
+    assert everything.returncode == 0, everything.stderr
+    assert everything.stdout.strip() == "stopped: elasticsearch-9.5.4"
+    assert _processes_in_group(theirs_group) == []
+    assert probe.port_is_free(THEIRS_PORT)
+    assert json.loads(tandem("engines", "status", "--json", env=env).stdout) == []

@@ -7,9 +7,11 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+import pytest
 
-from tandem.encoders.loader import ensure_onnx, load_dense
-from tandem.encoders.registry import KNOWN_MODELS, resolve_spec
+from tandem.encoders.idf import IdfTable
+from tandem.encoders.loader import ensure_onnx, load_dense, text_batcher
+from tandem.encoders.registry import KNOWN_MODELS, InputKind, resolve_spec
 from tandem.encoders.sources import checkpoint_dir
 
 from .cli import tandem
@@ -19,7 +21,8 @@ def test_encode_dense_json_lines() -> None:
     result = tandem("models", "encode", "minilm", "heart attack", "protein folding", "--json")
     assert result.returncode == 0, result.stderr
     lines = [json.loads(line) for line in result.stdout.splitlines()]
-    vectors = np.asarray([line["vector"] for line in lines])
+    assert [line["text"] for line in lines] == ["heart attack", "protein folding"]
+    vectors = np.asarray([line["dense"] for line in lines])
     assert vectors.shape == (2, 384)
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
     in_process = load_dense(KNOWN_MODELS["minilm"]).encode(["heart attack"])
@@ -32,7 +35,8 @@ def test_encode_sparse_json_lines_with_pruning() -> None:
     )
     assert result.returncode == 0, result.stderr
     (line,) = [json.loads(x) for x in result.stdout.splitlines()]
-    terms = line["terms"]
+    assert set(line) == {"text", "sparse"}  # the keys tandem encode prints
+    terms = line["sparse"]
     assert list(terms)[:2] == ["heart", "causes"]
     assert len(terms) == 5
     assert list(terms.values()) == sorted(terms.values(), reverse=True)
@@ -80,3 +84,54 @@ def test_export_prints_size_time_and_parity() -> None:
     assert "MB" in out and "export time" in out and "fully fused" in out
     assert "fused vs unfused graph: max |error|" in out
     assert "int8 vs fp32" in out
+
+
+def test_encode_reads_texts_from_stdin_and_names_kind_and_input_like_tandem_encode() -> None:
+    result = tandem(
+        "models", "encode", "minilm", "-", "--input", "query", input="heart attack\n\nfever\n"
+    )
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [line["text"] for line in lines] == ["heart attack", "fever"]
+    query = load_dense(KNOWN_MODELS["minilm"]).encode(["heart attack"], InputKind.QUERY)
+    np.testing.assert_allclose(lines[0]["dense"], query[0], atol=1e-6)
+
+    mixed_up = tandem("models", "encode", "minilm", "x", "--kind", "query")
+    assert mixed_up.returncode == 2 and "use --input query" in mixed_up.stderr
+
+
+def _corpus(folder: Path) -> Path:
+    path = folder / "corpus.jsonl"
+    docs = [
+        {"_id": "1", "title": "Sparse search", "text": "hybrid search with sparse vectors"},
+        {"_id": "2", "title": "", "text": "dense vectors"},
+        {"_id": "3", "text": "sparse lexical search"},
+        {"_id": "4", "title": 7},  # not a document: its title is not text
+    ]
+    path.write_text("".join(json.dumps(d) + "\n" for d in docs))
+    return path
+
+
+def test_idf_counts_the_corpus_with_the_sparse_tokenizer(tmp_path: Path) -> None:
+    _corpus(tmp_path)  # a BEIR folder: DATA reads as tandem index reads it
+    out = tmp_path / "idf.json"
+    result = tandem("models", "idf", str(tmp_path), "--out", str(out), "--sparse", "splade-tiny")
+    assert result.returncode == 0, result.stderr
+    assert f"wrote {out}" in result.stdout and "over 3 documents" in result.stdout
+    assert "skipped 1 records" in result.stderr and "corpus.jsonl:4" in result.stderr
+
+    table = IdfTable.from_json(out)
+    passages = [
+        "Sparse search hybrid search with sparse vectors",
+        "dense vectors",
+        "sparse lexical search",
+    ]
+    expected = IdfTable.from_corpus(text_batcher(KNOWN_MODELS["splade-tiny"]), passages)
+    assert table.idf == pytest.approx(expected.idf)
+    assert table.idf["dense"] > table.idf["search"]  # in one document against two
+
+    only_ids = tmp_path / "ids.jsonl"
+    only_ids.write_text('{"_id": "1"}\n')
+    empty = tandem("models", "idf", str(only_ids), "--out", str(tmp_path / "none.json"))
+    assert empty.returncode == 2 and "check --text-fields" in empty.stderr
+    assert "Traceback" not in empty.stderr

@@ -204,7 +204,7 @@ def test_cli_search_json(engine: EngineHandle, scifact_index: Any) -> None:
         "search", text, "--index", index, "--engine", engine.url, "--json", "--mode", "sidecar"
     )
     assert result.returncode == 0, result.stderr
-    hits = json.loads(result.stdout)
+    hits = json.loads(result.stdout)["hits"]
     assert len(hits) == 10
     assert {"id", "score", "retrievers"} <= set(hits[0])
     assert all("rank" in r and "score" in r for r in hits[0]["retrievers"].values())

@@ -90,15 +90,16 @@ def test_search_through_the_sidecar_matches_the_in_process_search(
         assert engine is not None
         remote = tandem(
             "search", "--server", engine_sidecar.address, "--index", name, "--json",
-            "--size", "3", "energy from sunlight",
+            "--explain", "--size", "3", "energy from sunlight",
         )  # fmt: skip
         local = tandem(
-            "search", "--engine", engine, "--index", name, "--json", "--size", "3",
+            "search", "--engine", engine, "--index", name, "--json", "--explain", "--size", "3",
             "energy from sunlight",
         )  # fmt: skip
         assert remote.returncode == 0, remote.stderr
         assert local.returncode == 0, local.stderr
-        remote_hits, local_hits = json.loads(remote.stdout), json.loads(local.stdout)
+        remote_hits = json.loads(remote.stdout)["hits"]
+        local_hits = json.loads(local.stdout)["hits"]
         assert remote_hits[0]["id"] == "solar"
         assert [h["id"] for h in remote_hits] == [h["id"] for h in local_hits]
         # no word in common with the query: BM25 does not find it, the vectors do

@@ -9,12 +9,15 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from tandem.plugin.server import batcher as batcher_module
 from tandem.plugin.server.batcher import (
     BatcherClosed,
     BatcherOptions,
+    BatcherRestarting,
     DynamicBatcher,
     QueueFull,
     pick_batch,
+    restart_delay,
 )
 
 
@@ -183,8 +186,139 @@ def test_a_closed_batcher_refuses_new_work() -> None:
 
 
 @pytest.mark.parametrize(
-    "kwargs", [{"max_tokens": 0}, {"max_rows": 0}, {"max_queue": 0}, {"max_wait_ms": -1}]
+    "kwargs",
+    [
+        {"max_tokens": 0},
+        {"max_rows": 0},
+        {"max_queue": 0},
+        {"max_wait_ms": -1},
+        {"restart_delay_s": -1},
+    ],
 )
 def test_options_refuse_nonsense(kwargs: dict[str, float]) -> None:
     with pytest.raises(ValueError):
         BatcherOptions(**kwargs)  # type: ignore[arg-type]
+
+
+class Observer:
+    """Records restarts; ``broken_batches`` makes the first batch reports raise."""
+
+    def __init__(self, broken_batches: int = 0) -> None:
+        self.batches = 0
+        self.broken_batches = broken_batches
+        self.restarts: list[str] = []
+
+    def batch(self, model: str, rows: int, tokens: int, seconds: float) -> None:
+        self.batches += 1
+        if self.batches <= self.broken_batches:
+            raise ValueError("a bug in the metrics")
+
+    def queue_depth(self, model: str, depth: int) -> None:
+        return None
+
+    def restarted(self, model: str) -> None:
+        self.restarts.append(model)
+
+
+def _pick_broken_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The batch-cutting step raises on its first call, then works."""
+    real_pick = batcher_module.pick_batch
+    calls = {"n": 0}
+
+    def pick(lengths: list[int], options: BatcherOptions) -> list[int]:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise RuntimeError("a bug in batch cutting")
+        return real_pick(lengths, options)
+
+    monkeypatch.setattr(batcher_module, "pick_batch", pick)
+
+
+async def _until_serving(batcher: DynamicBatcher[object], seconds: float = 5) -> None:
+    async with asyncio.timeout(seconds):
+        while not batcher.serving:
+            await asyncio.sleep(0.01)
+
+
+def test_a_crash_outside_the_model_fails_waiting_requests_and_restarts(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A fault in batch cutting fails the waiting request (it used to hang forever),
+    tells the listener, logs the traceback and restarts the loop."""
+    _pick_broken_once(monkeypatch)
+    observer = Observer()
+
+    async def main() -> list[bool]:
+        states: list[bool] = []
+        with ThreadPoolExecutor(1) as pool:
+            batcher = DynamicBatcher[object](
+                "m", Recorder(), pool, BatcherOptions(restart_delay_s=0.05), observer
+            )
+
+            async def listener() -> None:
+                states.append(batcher.serving)
+
+            batcher.start(listener)
+            with pytest.raises(BatcherRestarting, match="m batcher failed"):
+                await asyncio.wait_for(batcher.submit(["waiting"], [1]), 2)
+            assert states == [False]  # health is told before the request is answered
+            await _until_serving(batcher)
+            served = await asyncio.wait_for(batcher.submit(["later"], [1]), 2)
+            assert served[0][0] == (None, "later")
+            await batcher.close()
+        return states
+
+    assert run(main()) == [False, True]
+    assert observer.restarts == ["m"]
+    (record,) = [r for r in caplog.records if "batch loop failed" in r.getMessage()]
+    assert record.exc_info is not None and "a bug in batch cutting" in caplog.text
+
+
+def test_requests_during_a_restart_are_refused_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    _pick_broken_once(monkeypatch)
+
+    async def main() -> None:
+        with ThreadPoolExecutor(1) as pool:
+            batcher = DynamicBatcher[object](
+                "m", Recorder(), pool, BatcherOptions(restart_delay_s=0.5)
+            )
+            batcher.start()
+            with pytest.raises(BatcherRestarting):
+                await asyncio.wait_for(batcher.submit(["waiting"], [1]), 2)
+            assert not batcher.serving
+            with pytest.raises(BatcherRestarting, match="retry in a moment"):
+                await asyncio.wait_for(batcher.submit(["too early"], [1]), 0.1)
+            await _until_serving(batcher)
+            assert (await batcher.submit(["on time"], [1]))[0][0] == (None, "on time")
+            await batcher.close()
+
+    run(main())
+
+
+def test_a_crash_while_delivering_fails_the_batch_that_ran() -> None:
+    """The model ran, then reporting the batch raised: its requests fail, not hang."""
+    observer = Observer(broken_batches=1)
+    recorder = Recorder()
+
+    async def main() -> None:
+        with ThreadPoolExecutor(1) as pool:
+            batcher = DynamicBatcher[object](
+                "m", recorder, pool, BatcherOptions(restart_delay_s=0.05), observer
+            )
+            batcher.start()
+            with pytest.raises(BatcherRestarting):
+                await asyncio.wait_for(batcher.submit(["in the batch"], [1]), 2)
+            await _until_serving(batcher)
+            served = await asyncio.wait_for(batcher.submit(["later"], [1]), 2)
+            assert served[0][0] == (None, "later")
+            await batcher.close()
+
+    run(main())
+    assert [texts for _, texts in recorder.batches] == [["in the batch"], ["later"]]
+    assert observer.restarts == ["m"]
+
+
+def test_restarts_back_off_while_crashes_repeat() -> None:
+    options = BatcherOptions(restart_delay_s=0.5)
+    assert [restart_delay(options, n) for n in (1, 2, 3, 4)] == [0.5, 1.0, 2.0, 4.0]
+    assert restart_delay(options, 20) == 30.0

@@ -119,3 +119,55 @@ def test_chunk_buffer_cuts_by_count_and_bytes() -> None:
 def test_bad_bulk_options(bad: dict[str, int]) -> None:
     with pytest.raises(ValueError):
         BulkOptions(**bad)  # type: ignore[arg-type]
+
+
+def test_a_partly_filled_buffer_knows_how_long_it_has_waited() -> None:
+    buffer = ChunkBuffer(max_docs=100, max_bytes=10_000)
+    assert buffer.age() == 0.0
+    buffer.add(_items("a")[0])
+    assert 0.0 <= buffer.age() < 1.0
+    buffer.flush()
+    assert buffer.age() == 0.0
+
+
+class _FlakyLookup(ScriptedAdapter):
+    """A resume lookup that fails ``failures`` times with a transient error, then answers."""
+
+    def __init__(self, failures: int) -> None:
+        super().__init__([{}, {}])
+        self.failures = failures
+        self.lookups = 0
+
+    def existing_ids(self, index: str, ids: Sequence[str]) -> set[str]:
+        self.lookups += 1
+        if self.lookups <= self.failures:
+            raise EngineUnavailable("connection reset")
+        return {"a"}
+
+
+def _ingest(adapter: _FlakyLookup) -> Any:
+    import numpy as np
+
+    from tandem.plugin.ingest.documents import Document
+    from tandem.plugin.ingest.pipeline import FieldMap, IngestOptions, Ingestor, SourceBuilder
+
+    class OneDim:
+        def encode(self, texts: Sequence[str], kind: Any = None) -> Any:
+            return np.ones((len(texts), 1), dtype=np.float32)
+
+    writer = BulkWriter(adapter, "idx", BulkOptions(), sleep=lambda _: None)  # type: ignore[arg-type]
+    builder = SourceBuilder(FieldMap(sparse=None), OneDim(), None)
+    docs = [Document("a", {"text": "x"}, {}), Document("b", {"text": "y"}, {})]
+    return Ingestor(writer, builder, IngestOptions(resume=True)).run(docs)
+
+
+def test_the_resume_lookup_survives_a_transient_engine_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """At 88a4715 one reset connection during the resume lookup killed the whole ingest."""
+    monkeypatch.setattr("tandem.plugin.ingest.pipeline._RESUME_RETRIES", (0.0,))
+    adapter = _FlakyLookup(failures=1)
+    report = _ingest(adapter)
+    assert (report.indexed, report.skipped) == (1, 1)
+    with pytest.raises(EngineUnavailable):
+        _ingest(_FlakyLookup(failures=2))  # an engine that stays away still ends the ingest

@@ -5,15 +5,20 @@ import stat
 import zipfile
 from pathlib import Path
 
+import docker.errors
 import pytest
+import requests
 
 from tandem.integration import launcher as launcher_module
 from tandem.integration import probe
-from tandem.integration.errors import EngineUnreachableError, PortInUseError
+from tandem.integration.config import StartOptions
+from tandem.integration.errors import EngineStartError, EngineUnreachableError, PortInUseError
+from tandem.integration.handle import EngineHandle, load_handle
 from tandem.integration.install import extract_zip
 from tandem.integration.launcher import Launcher
 from tandem.integration.process import tail
 from tandem.integration.pytest_plugin import engine_matrix
+from tandem.integration.specs import EngineSpec
 from tandem.plugin.engines.kinds import EngineKind
 
 
@@ -140,9 +145,169 @@ def test_stale_state_never_signals_a_reused_pid(tmp_path: Path) -> None:
         stale.save(instance / "state.json")
         launcher = Launcher(tmp_path, provider="process")
         assert [row.state for row in launcher.status()] == ["stopped"]
-        assert launcher.down() == ["opensearch-3.6.0"]  # forgotten, not signalled
+        # forgotten, not signalled
+        assert launcher.down(everything=True).stopped == ["opensearch-3.6.0"]
         assert not (instance / "state.json").exists()
         assert bystander.poll() is None and group_alive(bystander.pid)
     finally:
         bystander.kill()
         bystander.wait()
+
+
+# -- Docker answers, but the container cannot be had -----------------------------------
+
+
+def _nothing_on_the_port(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("TANDEM_OPENSEARCH_URL", raising=False)
+    monkeypatch.setattr(probe, "identify", lambda url, timeout=3.0: None)
+    monkeypatch.setattr(probe, "port_is_free", lambda port, host="127.0.0.1": True)
+    monkeypatch.setattr(launcher_module.containers, "docker_available", lambda: True)
+
+
+class Starters:
+    """A container starter that raises ``error`` and a process starter that records."""
+
+    def __init__(self, error: BaseException | None = None) -> None:
+        self.error = error
+        self.containers: list[EngineSpec] = []
+        self.processes: list[EngineSpec] = []
+
+    def container(self, spec: EngineSpec) -> EngineHandle:
+        self.containers.append(spec)
+        if self.error is not None:
+            raise self.error
+        return EngineHandle(spec.kind, spec.version, spec.url, "container", container_id="c0ffee")
+
+    def process(self, spec: EngineSpec, options: StartOptions) -> EngineHandle:
+        self.processes.append(spec)
+        return EngineHandle(spec.kind, spec.version, spec.url, "started", pid=4242)
+
+
+REGISTRY_DOWN = (
+    'Get "https://registry-1.docker.io/v2/": dial tcp: lookup registry-1.docker.io: no such host'
+)
+# What docker-py raises through testcontainers when the image cannot be pulled: the
+# daemon's 500 when no registry answers, ImageNotFound (404) when the pull streamed its
+# error and the image is still missing, a connection error when the daemon drops mid-pull.
+FAILED_PULLS = [
+    docker.errors.APIError("500 Server Error: Internal Server Error", explanation=REGISTRY_DOWN),
+    docker.errors.ImageNotFound("No such image: opensearchproject/opensearch:3.6.0"),
+    requests.exceptions.ConnectionError("('Connection aborted.', RemoteDisconnected())"),
+]
+
+
+@pytest.mark.parametrize("error", FAILED_PULLS, ids=lambda e: type(e).__name__)
+def test_a_failed_pull_falls_back_to_a_local_process(
+    error: Exception, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _nothing_on_the_port(monkeypatch)
+    starters = Starters(error)
+    said: list[str] = []
+    launcher = Launcher(
+        tmp_path,
+        said.append,
+        provider="auto",
+        start_container=starters.container,
+        start_process=starters.process,
+    )
+    handle = launcher.up(EngineKind.OPENSEARCH)
+    assert (handle.origin, handle.pid) == ("started", 4242)
+    assert len(starters.containers) == len(starters.processes) == 1
+    (fallback,) = [line for line in said if "as a local process instead" in line]
+    assert "Docker could not start opensearchproject/opensearch:3.6.0" in fallback
+    if isinstance(error, docker.errors.APIError) and error.explanation:
+        assert "registry-1.docker.io: no such host" in fallback
+
+
+def test_a_failed_pull_with_docker_asked_says_what_to_do(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _nothing_on_the_port(monkeypatch)
+    starters = Starters(FAILED_PULLS[0])
+    launcher = Launcher(
+        tmp_path,
+        provider="docker",
+        start_container=starters.container,
+        start_process=starters.process,
+    )
+    with pytest.raises(EngineStartError) as err:
+        launcher.up(EngineKind.OPENSEARCH)
+    message = str(err.value)
+    assert "registry-1.docker.io: no such host" in message
+    assert "docker load" in message and "TANDEM_ENGINE_PROVIDER=process" in message
+    assert starters.processes == []
+
+
+def test_an_unhealthy_container_is_not_hidden_by_a_fallback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _nothing_on_the_port(monkeypatch)
+    starters = Starters(EngineStartError("container was not healthy after 240s"))
+    launcher = Launcher(
+        tmp_path,
+        provider="auto",
+        start_container=starters.container,
+        start_process=starters.process,
+    )
+    with pytest.raises(EngineStartError, match="not healthy"):
+        launcher.up(EngineKind.OPENSEARCH)
+    assert starters.processes == []
+
+
+def test_a_started_container_is_recorded_for_down(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _nothing_on_the_port(monkeypatch)
+    removed: list[str] = []
+    monkeypatch.setattr(launcher_module.containers, "stop", removed.append)
+    starters = Starters()
+    launcher = Launcher(tmp_path, owner="tandem engines up", start_container=starters.container)
+    handle = launcher.up(EngineKind.OPENSEARCH)
+    assert (handle.origin, handle.started_by) == ("container", "tandem engines up")
+    assert load_handle(tmp_path / "instances" / "opensearch-3.6.0-9200" / "state.json") == handle
+    monkeypatch.setattr(probe, "cluster_health", lambda url, timeout=3.0: "green")
+    assert [(row.origin, row.state) for row in launcher.status()] == [("container", "running")]
+    assert launcher.down().stopped == ["opensearch-3.6.0"]
+    assert removed == ["c0ffee"]
+
+
+# -- down stops its own owner's engines ------------------------------------------------
+
+
+def test_down_stops_only_its_owners_engines_unless_told_everything(tmp_path: Path) -> None:
+    import subprocess
+
+    gone = subprocess.Popen(["true"], start_new_session=True)
+    gone.wait()  # a process group that has ended: stop() only forgets its state
+    for port, owner in ((9200, "tandem engines up"), (9201, "pytest")):
+        instance = tmp_path / "instances" / f"opensearch-3.6.0-{port}"
+        instance.mkdir(parents=True)
+        EngineHandle(
+            EngineKind.OPENSEARCH,
+            "3.6.0",
+            f"http://127.0.0.1:{port}",
+            "started",
+            pid=gone.pid,
+            instance=instance.name,
+            started_by=owner,
+        ).save(instance / "state.json")
+    launcher = Launcher(tmp_path, owner="tandem engines up")
+    report = launcher.down()
+    assert report.stopped == ["opensearch-3.6.0"]
+    assert [(h.port, h.started_by) for h in report.kept] == [(9201, "pytest")]
+    assert launcher.down(everything=True).stopped == ["opensearch-3.6.0"]
+    assert list((tmp_path / "instances").glob("*/state.json")) == []
+
+
+def test_state_saved_before_owners_were_recorded_is_no_ones(tmp_path: Path) -> None:
+    instance = tmp_path / "instances" / "elasticsearch-9.5.4-9210"
+    instance.mkdir(parents=True)
+    (instance / "state.json").write_text(
+        json.dumps(
+            {"kind": "elasticsearch", "version": "9.5.4", "url": "http://127.0.0.1:9210",
+             "origin": "started", "pid": None, "log": None, "container_id": None,
+             "instance": instance.name, "pid_start": None}
+        )
+    )  # fmt: skip
+    report = Launcher(tmp_path, owner="tandem engines up").down()
+    assert report.stopped == [] and [h.started_by for h in report.kept] == [None]

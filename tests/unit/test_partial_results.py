@@ -17,8 +17,8 @@ from tandem.plugin.server.settings import Settings, add_arguments, from_namespac
 
 def parse(argv: list[str], env: dict[str, str] | None = None) -> Settings:
     parser = argparse.ArgumentParser()
-    add_arguments(parser, env or {})
-    return from_namespace(parser.parse_args(argv))
+    add_arguments(parser)
+    return from_namespace(parser.parse_args(argv), env or {})
 
 
 def test_the_setting_defaults_to_allow_and_takes_a_flag_or_the_environment() -> None:

@@ -29,6 +29,11 @@ class FakeAdapter:
         self.searches.extend(searches)
         return self.responses[: len(searches)]
 
+    def get_mapping(self, name: str) -> dict[str, Any]:  # every field a search looks for
+        types = {"title": "text", "text": "text", "embedding": "dense_vector"}
+        types["sparse"] = "sparse_vector"
+        return {"properties": {f: {"type": t} for f, t in types.items()}}
+
 
 class FakeDense:
     def encode(self, texts: Sequence[str], kind: Any = None) -> np.ndarray:

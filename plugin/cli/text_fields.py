@@ -1,0 +1,33 @@
+"""``--text-fields``: the one flag, in ``tandem index`` and ``tandem search``, for the
+fields that hold a document's text (written and encoded by one, searched by BM25 in
+the other), so an index written with ``--text-fields body`` is searched with the same."""
+
+from __future__ import annotations
+
+import argparse
+
+from tandem.plugin.search.options import DEFAULT_FIELDS
+
+FLAG = "--text-fields"
+DEFAULT = ",".join(DEFAULT_FIELDS)
+
+
+def add_text_fields_argument(parser: argparse.ArgumentParser, help: str) -> None:
+    parser.add_argument(FLAG, default=DEFAULT, metavar="F1,F2", help=f"{help} (default: {DEFAULT})")
+
+
+def parse_text_fields(raw: str, boosts: bool) -> tuple[str, ...]:
+    """The comma-separated field names of ``raw``; ``boosts`` allows ``title^2``."""
+    names = tuple(f.strip() for f in raw.split(",") if f.strip())
+    if not names:
+        raise ValueError(
+            f"{FLAG} names no field: give comma-separated field names such as {DEFAULT}"
+        )
+    if not boosts:
+        boosted = [n for n in names if "^" in n]
+        if boosted:
+            raise ValueError(
+                f"{FLAG} {boosted[0]}: a boost only means something to search; "
+                "name the field without ^"
+            )
+    return names
