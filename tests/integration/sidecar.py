@@ -33,3 +33,16 @@ def sample(page: str, name: str, **labels: str) -> float:
         if all(part in (match.group(1) or "") for part in wanted.split(",") if part):
             return float(match.group(2))
     return 0.0
+
+
+def spec_json(name: str, **extra: str) -> dict[str, Any]:
+    """CreateIndex's JSON for Tandem's default layout (title, text, embedding, sparse), plus
+    ``extra`` fields given as ``name=type``."""
+    fields = [
+        {"name": "title", "type": "text"},
+        {"name": "text", "type": "text"},
+        {"name": "embedding", "type": "dense"},
+        {"name": "sparse", "type": "sparse"},
+        *({"name": field, "type": kind} for field, kind in extra.items()),
+    ]
+    return {"name": name, "fields": fields}

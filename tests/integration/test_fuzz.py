@@ -28,6 +28,8 @@ from tandem.v1 import (
     search_pb2_grpc,
 )
 
+from .sidecar import spec_json
+
 EXAMPLES = int(os.environ.get("TANDEM_FUZZ_EXAMPLES", "100"))
 FUZZ = settings(
     max_examples=EXAMPLES,
@@ -190,16 +192,7 @@ def stored_index(engine_sidecar: EmbeddedSidecar) -> Any:
 
     name = f"tandem-fuzz-{os.getpid()}"
     with TandemClient(engine_sidecar.address, timeout=120) as client:
-        spec = {
-            "name": name,
-            "fields": [
-                {"name": "title", "type": "text"},
-                {"name": "text", "type": "text"},
-                {"name": "embedding", "type": "dense"},
-                {"name": "sparse", "type": "sparse"},
-                {"name": "year", "type": "integer"},
-            ],
-        }
+        spec = spec_json(name, year="integer")
         client.create_index(spec)
         assert client.index_documents(name, STORED).indexed == len(STORED)
         yield name

@@ -25,7 +25,7 @@ from tandem.integration.handle import EngineHandle
 from tandem.plugin.search.options import SearchOptions
 
 from .shared_data import shared_dir
-from .sidecar import start_sidecar
+from .sidecar import spec_json, start_sidecar
 
 DOCS = 12
 QUERY = "cells and proteins in disease"
@@ -37,15 +37,7 @@ def native_index(opensearch_engine: EngineHandle) -> Iterator[tuple[TandemClient
     sidecar = start_sidecar(engine=opensearch_engine.url)
     client = TandemClient(sidecar.address)
     name = f"tandem-native-{uuid.uuid4().hex[:10]}"
-    spec = {
-        "name": name,
-        "fields": [
-            {"name": "title", "type": "text"},
-            {"name": "text", "type": "text"},
-            {"name": "embedding", "type": "dense"},
-            {"name": "sparse", "type": "sparse"},
-        ],
-    }
+    spec = spec_json(name)
     with (shared_dir() / "data" / "scifact" / "corpus.jsonl").open() as lines:
         docs = [json.loads(line) for line in itertools.islice(lines, DOCS)]
     client.create_index(spec)

@@ -27,23 +27,14 @@ from tandem.plugin.search.options import SearchOptions
 from tandem.plugin.server.embedded import EmbeddedSidecar
 
 from .shared_data import shared_dir
-from .sidecar import sample, scrape, start_sidecar
+from .sidecar import sample, scrape, spec_json, start_sidecar
 
 PER_INDEX = 8
 BROKEN_ON_INTEGERS = {"prefix": {"year": "20"}}
 
 
 def _spec(name: str, year_type: str) -> dict[str, Any]:
-    return {
-        "name": name,
-        "fields": [
-            {"name": "title", "type": "text"},
-            {"name": "text", "type": "text"},
-            {"name": "embedding", "type": "dense"},
-            {"name": "sparse", "type": "sparse"},
-            {"name": "year", "type": year_type},
-        ],
-    }
+    return spec_json(name, year=year_type)
 
 
 def _docs() -> list[dict[str, Any]]:

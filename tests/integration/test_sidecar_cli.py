@@ -17,6 +17,7 @@ from tandem.client import TandemClient
 from tandem.plugin.server.embedded import EmbeddedSidecar
 
 from .cli import tandem
+from .sidecar import spec_json
 
 
 def test_serve_help_lists_every_flag_with_its_environment_variable() -> None:
@@ -68,17 +69,7 @@ def test_search_through_the_sidecar_matches_the_in_process_search(
     engine_sidecar: EmbeddedSidecar, engine_sidecar_client: TandemClient
 ) -> None:
     name = f"tandem-cli-{uuid.uuid4().hex[:8]}"
-    engine_sidecar_client.create_index(
-        {
-            "name": name,
-            "fields": [
-                {"name": "title", "type": "text"},
-                {"name": "text", "type": "text"},
-                {"name": "embedding", "type": "dense"},
-                {"name": "sparse", "type": "sparse"},
-            ],
-        }
-    )
+    engine_sidecar_client.create_index(spec_json(name))
     try:
         docs = [
             {"_id": "solar", "title": "Solar panels", "text": "Cells turn light into power."},
