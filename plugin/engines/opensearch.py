@@ -61,8 +61,15 @@ class OpenSearchAdapter:
         writer, which knows which documents to resend.
         """
         bare, auth = split_auth(url)
+        # urllib3 keeps one connection by default: concurrent searches would each open one
+        # and discard it ("Connection pool is full"). elasticsearch-py keeps 10 per node.
         client = OpenSearch(
-            hosts=[bare], http_auth=auth, timeout=timeout, max_retries=0, retry_on_status=()
+            hosts=[bare],
+            http_auth=auth,
+            timeout=timeout,
+            max_retries=0,
+            retry_on_status=(),
+            pool_maxsize=10,
         )
         shown = redact(url)
         try:

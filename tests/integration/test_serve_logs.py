@@ -9,11 +9,13 @@ import subprocess
 import sys
 import time
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tandem.client import SearchOptions, TandemClient
 from tandem.integration.handle import EngineHandle
 from tandem.plugin.engines.kinds import EngineKind
 
@@ -62,10 +64,17 @@ def test_serve_logs_its_addresses_and_not_every_engine_request(
         "--log-level", level,
     )  # fmt: skip
     try:
-        for _ in range(5):  # engine requests through the sidecar's engine client
+        for _ in range(3):  # engine requests through the sidecar's engine client
             done = tandem("search", "vitamin", "--server", f"127.0.0.1:{port}",
                           "--index", index_name, "--method", "bm25", timeout=120)  # fmt: skip
             assert done.returncode == 0, done.stderr
+        # Concurrent searches share the engine client's connections instead of opening and
+        # discarding one per request ("Connection pool is full" warnings).
+        with TandemClient(f"127.0.0.1:{port}") as client, ThreadPoolExecutor(8) as pool:
+            options = SearchOptions(method="bm25")
+            searches = [pool.submit(client.search, index_name, "vitamin", options)
+                        for _ in range(64)]  # fmt: skip
+            assert all(len(s.result(timeout=120).hits) == 1 for s in searches)
     finally:
         output = _stop(process)
     serving = re.search(
@@ -76,6 +85,7 @@ def test_serve_logs_its_addresses_and_not_every_engine_request(
     assert serving, output
     assert int(serving.group(1)) > 0  # the port --metrics-port 0 picked, not 0
     assert OTHER_CHATTER.search(output) is None, output
+    assert "WARNING" not in output, output
     assert f"engine at {engine.url} answers" in output
 
 
