@@ -40,6 +40,10 @@ class Proxy:
             server, self._server = self._server, None
             sockets, self._sockets = self._sockets, []
         if server is not None:
+            # shutdown wakes the thread blocked in accept(); close alone leaves the listening
+            # socket alive until then, and a later connection still gets through.
+            with contextlib.suppress(OSError):
+                server.shutdown(socket.SHUT_RDWR)
             server.close()
         for sock in sockets:
             with contextlib.suppress(OSError):

@@ -138,7 +138,9 @@ def test_index_through_the_sidecar_shows_progress_and_stops_on_ctrl_c(
     prints what was done and how to resume, and the sidecar stops writing."""
     name = f"tandem-cli-ingest-{uuid.uuid4().hex[:8]}"
     data = tmp_path / "docs.jsonl"
-    lines = (json.dumps({"_id": f"d{i}", "text": f"document number {i}"}) for i in range(3000))
+    # Long enough texts that the ingest takes tens of seconds even on a quiet machine.
+    body = " ".join(f"passage{j} about hybrid retrieval" for j in range(20))
+    lines = (json.dumps({"_id": f"d{i}", "text": f"document {i} {body}"}) for i in range(3000))
     data.write_text("\n".join(lines) + "\n")
     process = subprocess.Popen(
         [
