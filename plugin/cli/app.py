@@ -15,7 +15,7 @@ from tandem.client import ClientError
 from tandem.encoders.sources import SourceError
 from tandem.plugin.engines.errors import EngineRequestError
 
-from . import demo, encode, engines, evaluation, index, indices, models, search, serve
+from . import demo, encode, engines, enrich, evaluation, index, indices, models, search, serve
 from .help import TandemParser
 
 # Errors that are the user's to fix: printed as one line, exit code 2.
@@ -39,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     engines.register(commands)
     models.register(commands)
     index.register(commands)
+    enrich.register(commands)
     indices.register(commands)
     search.register(commands)
     serve.register(commands)

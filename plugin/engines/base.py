@@ -181,4 +181,17 @@ class EngineAdapter(Protocol):
         """
         ...
 
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: Mapping[str, Any] | None = None,
+        params: Mapping[str, str] | None = None,
+        what: str = "request",
+    ) -> Json:
+        """One REST call the protocol has no method for (point-in-time, aliases, shard
+        stats, partial updates): ``path`` is the same on both engines' clients, the answer
+        is the JSON body, and ``what`` names the step in errors."""
+        ...
+
     def close(self) -> None: ...

@@ -188,5 +188,27 @@ class ElasticsearchAdapter:
             response = client.msearch(searches=msearch_lines(searches))
         return msearch_responses(response.body, len(searches))
 
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: Mapping[str, Any] | None = None,
+        params: Mapping[str, str] | None = None,
+        what: str = "request",
+    ) -> Json:
+        headers = {"accept": "application/json"}
+        if body is not None:
+            headers["content-type"] = "application/json"
+        query = "&".join(f"{k}={v}" for k, v in (params or {}).items())
+        with engine_errors(translate, what, self._url):
+            answer = self._client.perform_request(
+                method,
+                f"{path}?{query}" if query else path,
+                headers=headers,
+                body=dict(body) if body is not None else None,
+            )
+        found = answer.body
+        return dict(found) if isinstance(found, Mapping) else {"answer": found}
+
     def close(self) -> None:
         self._client.close()

@@ -169,5 +169,19 @@ class OpenSearchAdapter:
             response = self._client.msearch(body=msearch_lines(searches), **extra)
         return msearch_responses(response, len(searches))
 
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: Mapping[str, Any] | None = None,
+        params: Mapping[str, str] | None = None,
+        what: str = "request",
+    ) -> Json:
+        with engine_errors(translate, what, self._url):
+            answer = self._client.transport.perform_request(
+                method, path, params=dict(params or {}), body=dict(body) if body else None
+            )
+        return dict(answer) if isinstance(answer, Mapping) else {"answer": answer}
+
     def close(self) -> None:
         self._client.close()

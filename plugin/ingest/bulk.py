@@ -64,17 +64,23 @@ class DocResult:
 
 @dataclass(frozen=True)
 class Pending:
-    """A document ready to send: its id, its source and the source's size in bytes."""
+    """A document ready to send: its id, its source and the source's size in bytes.
+
+    ``action`` is the bulk action line when it is not a plain ``index`` into the
+    writer's index (enrich sends conditional partial ``update`` actions).
+    """
 
     id: str
     source: Mapping[str, Any]
     size: int
+    action: Mapping[str, Any] | None = None
 
     @classmethod
-    def of(cls, doc_id: str, source: Mapping[str, Any]) -> Pending:
-        return cls(
-            doc_id, source, len(json.dumps(source, separators=(",", ":"))) + len(doc_id) + 40
-        )
+    def of(
+        cls, doc_id: str, source: Mapping[str, Any], action: Mapping[str, Any] | None = None
+    ) -> Pending:
+        size = len(json.dumps(source, separators=(",", ":"))) + len(doc_id) + 40
+        return cls(doc_id, source, size, action)
 
 
 class ChunkBuffer:
@@ -133,7 +139,7 @@ class BulkWriter:
     def _operations(self, items: list[Pending]) -> list[Mapping[str, Any]]:
         operations: list[Mapping[str, Any]] = []
         for item in items:
-            operations.append({"index": {"_index": self.index, "_id": item.id}})
+            operations.append(item.action or {"index": {"_index": self.index, "_id": item.id}})
             operations.append(item.source)
         return operations
 

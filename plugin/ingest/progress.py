@@ -21,9 +21,9 @@ class Snapshot:
         return self.done / self.seconds if self.seconds > 0 else 0.0
 
 
-def render(snapshot: Snapshot) -> str:
+def render(snapshot: Snapshot, verb: str = "indexed") -> str:
     """``indexed 1,234/5,183 (24%) · 45.6 docs/s · failed 2 · ETA 1m26s``."""
-    parts = [f"indexed {snapshot.done:,}"]
+    parts = [f"{verb} {snapshot.done:,}"]
     if snapshot.total:
         handled = snapshot.done + snapshot.failed + snapshot.skipped
         parts[0] += f"/{snapshot.total:,} ({100 * handled / snapshot.total:.0f}%)"
@@ -42,7 +42,10 @@ def render(snapshot: Snapshot) -> str:
 class ProgressLine:
     """Redraws one stderr line at most every ``interval`` seconds (plain lines when not a TTY)."""
 
-    def __init__(self, stream: TextIO = sys.stderr, interval: float = 0.5) -> None:
+    def __init__(
+        self, stream: TextIO = sys.stderr, interval: float = 0.5, verb: str = "indexed"
+    ) -> None:
+        self.verb = verb
         self.stream = stream
         self.interval = interval
         self._last = 0.0
@@ -53,7 +56,7 @@ class ProgressLine:
         if not final and now - self._last < (self.interval if self._tty else 10 * self.interval):
             return
         self._last = now
-        line = render(snapshot)
+        line = render(snapshot, self.verb)
         if self._tty:
             self.stream.write(f"\r\x1b[2K{line}" + ("\n" if final else ""))
         else:

@@ -1,0 +1,154 @@
+"""Reading an index page by page, resumably.
+
+:class:`PitScan` pages a point in time by ``_shard_doc`` (Elasticsearch, OpenSearch
+3): a consistent snapshot however the index changes meanwhile. OpenSearch 2.19 has
+no ``_shard_doc``, and paging its point in time by ``_doc`` skips documents on an
+index with several shards (34 of 40 seen on 3 shards), so there :class:`SeqNoScan`
+reads each shard on its own (``preference=_shards:N``) in ``_seq_no`` order, up to
+the watermark taken at the start. The same scan, from one watermark to the next,
+is how catch-up and follow mode find what was written after the start.
+
+Both scans expose their position (:attr:`position`) for the checkpoint, and start
+from one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+from tandem.plugin.engines.base import EngineAdapter, Json
+from tandem.plugin.engines.errors import EngineRequestError
+
+from . import dialect
+from .dialect import Hit
+
+PAGE = 256
+
+
+class PitScan:
+    """Every document of ``index`` as of the point in time, in ``_shard_doc`` order."""
+
+    def __init__(
+        self,
+        adapter: EngineAdapter,
+        index: str,
+        source: Sequence[str] | bool,
+        page: int = PAGE,
+        position: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.adapter = adapter
+        self.index = index
+        self.source: list[str] | bool = source if isinstance(source, bool) else list(source)
+        self.page = page
+        self.pit: str | None = None
+        self.after: list[Any] | None = None
+        self.resumed = False
+        if position and position.get("kind") == "pit" and position.get("pit"):
+            self.pit = str(position["pit"])
+            self.after = list(position["after"]) if position.get("after") else None
+            self.resumed = True
+
+    @property
+    def position(self) -> Json:
+        return {"kind": "pit", "pit": self.pit, "after": self.after}
+
+    def _page(self) -> list[Hit]:
+        assert self.pit is not None
+        body: Json = {
+            "size": self.page,
+            "pit": {"id": self.pit, "keep_alive": dialect.KEEP_ALIVE},
+            "sort": [{"_shard_doc": "asc"}],
+            "_source": self.source,
+            "seq_no_primary_term": True,
+            "track_total_hits": False,
+        }
+        if self.after is not None:
+            body["search_after"] = self.after
+        found = dialect.search(self.adapter, "/_search", body, what=f"reading {self.index}")
+        self.pit = str(found.get("pit_id", self.pit))
+        return [Hit.of(h) for h in found.get("hits", {}).get("hits", [])]
+
+    def pages(self) -> Iterator[list[Hit]]:
+        if self.pit is not None:
+            try:
+                first = self._page()
+            except EngineRequestError:
+                # The point in time expired (or the cluster restarted): start again; the
+                # markers make the documents already done cheap to pass over.
+                self.pit, self.after, self.resumed = None, None, False
+            else:
+                if first:
+                    self.after = list(first[-1].sort)
+                    yield first
+                else:
+                    return
+        if self.pit is None:
+            self.pit = dialect.open_pit(self.adapter, self.index)
+        while True:
+            hits = self._page()
+            if not hits:
+                return
+            self.after = list(hits[-1].sort)
+            yield hits
+
+    def close(self) -> None:
+        if self.pit is not None:
+            dialect.close_pit(self.adapter, self.pit)
+
+
+class SeqNoScan:
+    """The documents of each shard with ``after[shard] < _seq_no <= upto[shard]``."""
+
+    def __init__(
+        self,
+        adapter: EngineAdapter,
+        index: str,
+        source: Sequence[str] | bool,
+        upto: Mapping[int, int],
+        after: Mapping[int, int] | None = None,
+        page: int = PAGE,
+    ) -> None:
+        self.adapter = adapter
+        self.index = index
+        self.source: list[str] | bool = source if isinstance(source, bool) else list(source)
+        self.upto = dict(upto)
+        self.after = {shard: (after or {}).get(shard, -1) for shard in upto}
+        self.page = page
+
+    @property
+    def position(self) -> Json:
+        return {"kind": "seq_no", "after": {str(k): v for k, v in self.after.items()}}
+
+    def pages(self) -> Iterator[list[Hit]]:
+        for shard in sorted(self.upto):
+            while self.after[shard] < self.upto[shard]:
+                body: Json = {
+                    "size": self.page,
+                    "query": {
+                        "range": {"_seq_no": {"gt": self.after[shard], "lte": self.upto[shard]}}
+                    },
+                    "sort": [{"_seq_no": "asc"}],
+                    "_source": self.source,
+                    "seq_no_primary_term": True,
+                    "track_total_hits": False,
+                }
+                found = dialect.search(
+                    self.adapter,
+                    f"/{self.index}/_search",
+                    body,
+                    params={"preference": f"_shards:{shard}"},
+                    what=f"reading shard {shard} of {self.index}",
+                )
+                hits = [Hit.of(h) for h in found.get("hits", {}).get("hits", [])]
+                if not hits:
+                    self.after[shard] = self.upto[shard]
+                    break
+                if len(hits) < self.page:
+                    self.after[shard] = self.upto[shard]
+                else:
+                    self.after[shard] = hits[-1].seq_no
+                yield hits
+
+    def close(self) -> None:
+        pass
