@@ -77,7 +77,7 @@ def register(commands: Any) -> None:
         type=int,
         help=f"candidates per retriever (default: {DEFAULT_WINDOW}, or --from + --size if larger)",
     )
-    add_text_fields_argument(parser, "fields BM25 searches, boosts allowed (title^2)")
+    add_text_fields_argument(parser, "fields BM25 searches, boosts allowed (title^2)", "--fields")
     parser.add_argument(
         "--filter",
         action="append",

@@ -12,8 +12,16 @@ FLAG = "--text-fields"
 DEFAULT = ",".join(DEFAULT_FIELDS)
 
 
-def add_text_fields_argument(parser: argparse.ArgumentParser, help: str) -> None:
-    parser.add_argument(FLAG, default=DEFAULT, metavar="F1,F2", help=f"{help} (default: {DEFAULT})")
+def add_text_fields_argument(parser: argparse.ArgumentParser, help: str, *aliases: str) -> None:
+    """``aliases`` are other spellings of the same flag (``--fields`` in search)."""
+    parser.add_argument(
+        FLAG,
+        *aliases,
+        dest="text_fields",
+        default=DEFAULT,
+        metavar="F1,F2",
+        help=f"{help} (default: {DEFAULT})",
+    )
 
 
 def parse_text_fields(raw: str, boosts: bool) -> tuple[str, ...]:

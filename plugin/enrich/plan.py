@@ -22,7 +22,7 @@ from tandem.plugin.engines.base import EngineAdapter, Json
 from tandem.plugin.engines.errors import CapabilityError, EngineRequestError, IndexNotFound
 from tandem.plugin.engines.kinds import EngineKind
 from tandem.plugin.index.mapping import sparse_type_for
-from tandem.plugin.index.spec import DEFAULT_DENSE_FIELD, DEFAULT_SPARSE_FIELD, DenseField
+from tandem.plugin.index.spec import DEFAULT_DENSE_FIELD, DEFAULT_SPARSE_FIELD
 
 from . import dialect
 from .marker import DEFAULT_MARKER_FIELD, MARKER_MAPPING
