@@ -95,6 +95,12 @@ def register(commands: Any) -> None:
     parser.add_argument("--top-k", type=int, help="keep at most K sparse terms per document")
     parser.add_argument("--json", action="store_true", help="print the final report as JSON")
     parser.add_argument("--failures", type=Path, help="write every failure to this JSONL file")
+    parser.add_argument(
+        "--audit",
+        type=Path,
+        metavar="FILE",
+        help="append the id of each document to FILE as it is encoded",
+    )
     add_server_arguments(parser, required=False)
     parser.set_defaults(handler=_enrich)
 
@@ -182,6 +188,7 @@ def _enrich_here(args: argparse.Namespace, adapter: Any, text_fields: tuple[str,
             poll_seconds=args.poll,
             pruning=Pruning(top_k=args.top_k),
             bulk=BulkOptions(max_docs=args.bulk_docs, concurrency=args.concurrency),
+            audit=args.audit,
         ),
         checkpoint,
         progress=lambda report, final: line(report.snapshot(), final),

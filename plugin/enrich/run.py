@@ -22,6 +22,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from tandem.encoders.registry import InputKind
@@ -57,6 +58,9 @@ class EnrichOptions:
     # After the alias moves, writes the application had already sent to the old index
     # land within this long; the last catch-up pass reads them after it.
     settle_seconds: float = 1.0
+    # Append the id of every document as it is encoded, one a line (an audit of what a
+    # run, or a killed and resumed pair of runs, encoded).
+    audit: Path | None = None
 
     def __post_init__(self) -> None:
         if self.batch_size < 1 or self.page < 1:
@@ -440,9 +444,16 @@ class Enricher:
                     }
             self.report.stages.encode += time.monotonic() - began
             self.report.encoded += len(chunk)
+            self._audit(chunk)
             for todo, out in zip(chunk, fields, strict=True):
                 items.append(self._pending(todo, out, copying, conditional))
         return items
+
+    def _audit(self, chunk: Sequence[_Todo]) -> None:
+        if self.options.audit is None:
+            return
+        with self.options.audit.open("a") as out:
+            out.write("".join(f"{t.hit.id}\n" for t in chunk))
 
     def _pending(self, todo: _Todo, vectors: Json, copying: bool, conditional: bool) -> Pending:
         hit = todo.hit
