@@ -32,6 +32,7 @@ class EnrichReport:
     enriched: int = 0
     copied: int = 0
     unchanged: int = 0
+    rechecked: int = 0
     encoded: int = 0
     conflicts: int = 0
     deleted: int = 0
@@ -75,6 +76,7 @@ class EnrichReport:
             "enriched": self.enriched,
             "copied": self.copied,
             "unchanged": self.unchanged,
+            "rechecked": self.rechecked,
             "encoded": self.encoded,
             "conflicts": self.conflicts,
             "deleted": self.deleted,

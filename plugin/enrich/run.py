@@ -364,7 +364,12 @@ class Enricher:
             if not copying:
                 marker = Marker.read(hit.source.get(self.request.marker_field))
                 if marker is not None and marker.current(digest, self.models):
-                    self.report.unchanged += 1
+                    # After the backfill a pass also reads this run's own writes (each
+                    # update takes a new _seq_no): those are rechecked, not unchanged.
+                    if self.report.phase == "backfill":
+                        self.report.unchanged += 1
+                    else:
+                        self.report.rechecked += 1
                     continue
             todos[hit.id] = _Todo(hit, text.text, digest)
         if copying and todos:
