@@ -38,6 +38,7 @@ class EnrichReport:
     deleted: int = 0
     caught_up: int = 0
     followed: int = 0
+    follow_passes: int = 0
     no_text: list[str] = field(default_factory=list)
     bad_text: list[Failure] = field(default_factory=list)
     failures: list[Failure] = field(default_factory=list)
@@ -82,6 +83,7 @@ class EnrichReport:
             "deleted": self.deleted,
             "caught_up": self.caught_up,
             "followed": self.followed,
+            "follow_passes": self.follow_passes,
             "no_text": list(self.no_text),
             "bad_text": [{"id": f.id, "reason": f.reason} for f in self.bad_text],
             "failed": [{"id": f.id, "reason": f.reason} for f in self.failures],

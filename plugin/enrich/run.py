@@ -266,6 +266,7 @@ class Enricher:
         key = "target_after" if self.plan.strategy == "reindex" else "after"
         while not self.stop.wait(self.options.poll_seconds):
             self._pass(self.plan.target, state, key, conditional=False, in_place=True)
+            self.report.follow_passes += 1
             if self.progress:
                 self.progress(self.report, False)
         raise Stopped
