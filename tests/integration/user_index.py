@@ -108,8 +108,8 @@ def stored(client: Any, index: str) -> dict[str, dict[str, Any]]:
             "query": {"match_all": {}},
             # Elasticsearch 9 leaves vectors out of _source unless asked.
             "_source": {"exclude_vectors": False} if _is_es(client) else True,
+            "version": True,
         },
-        version=True,
     )
     body = found.body if hasattr(found, "body") else found
     return {
