@@ -14,19 +14,21 @@ from tandem.encoders.registry import ModelKind, resolve_spec
 from tandem.encoders.sparse import Pruning
 from tandem.plugin.engines.connect import connect
 from tandem.plugin.engines.targets import engine_url
-from tandem.plugin.enrich.checkpoint import Checkpoint, default_path
-from tandem.plugin.enrich.marker import DEFAULT_MARKER_FIELD, models_id
+from tandem.plugin.enrich.checkpoint import Checkpoint, default_path, resumed_target
+from tandem.plugin.enrich.marker import DEFAULT_MARKER_FIELD, model_label, models_id
 from tandem.plugin.enrich.plan import STRATEGIES, EnrichRequest, plan
-from tandem.plugin.enrich.report import EnrichReport
 from tandem.plugin.enrich.run import Enricher, EnrichOptions
 from tandem.plugin.index.spec import DEFAULT_DENSE_FIELD, DEFAULT_SPARSE_FIELD
 from tandem.plugin.ingest.bulk import BulkOptions
 from tandem.plugin.ingest.progress import ProgressLine
 
 from .remote import add_server_arguments
+from .search import DEFAULT_DENSE, DEFAULT_SPARSE
 from .text_fields import parse_text_fields
 
 NONE = "none"
+BULK_DOCS = 500
+BULK_CONCURRENCY = 2
 
 
 def register(commands: Any) -> None:
@@ -52,7 +54,8 @@ def register(commands: Any) -> None:
         help="fields whose text is encoded, joined in this order (dotted paths for objects)",
     )
     parser.add_argument(
-        "--engine", default="opensearch", help="opensearch, elasticsearch, or a URL"
+        "--engine",
+        help="opensearch (the default), elasticsearch, or a URL; not with --server",
     )
     parser.add_argument(
         "--strategy",
@@ -60,9 +63,15 @@ def register(commands: Any) -> None:
         default="auto",
         help="auto: in place where the engine can add an HNSW field, else reindex",
     )
-    parser.add_argument("--dense", default="minilm", help="dense model, or 'none'")
-    parser.add_argument("--sparse", default="splade-tiny", help="sparse model, or 'none'")
-    parser.add_argument("--int8", action="store_true", help="use int8 models")
+    parser.add_argument(
+        "--dense",
+        help=f"dense model (default {DEFAULT_DENSE}), or 'none'; with --server only 'none'",
+    )
+    parser.add_argument(
+        "--sparse",
+        help=f"sparse model (default {DEFAULT_SPARSE}), or 'none'; with --server only 'none'",
+    )
+    parser.add_argument("--int8", action="store_true", help="use int8 models; not with --server")
     parser.add_argument("--dense-field", default=DEFAULT_DENSE_FIELD, help="dense vector field")
     parser.add_argument("--sparse-field", default=DEFAULT_SPARSE_FIELD, help="sparse field")
     parser.add_argument(
@@ -84,14 +93,35 @@ def register(commands: Any) -> None:
         help="after the backfill, keep enriching new and edited documents until Ctrl-C",
     )
     parser.add_argument("--poll", type=float, default=1.0, help="--follow: seconds between passes")
-    parser.add_argument("--checkpoint", type=Path, help="checkpoint file (default: in the cache)")
+    parser.add_argument(
+        "--checkpoint",
+        type=Path,
+        help="checkpoint file (default: in the cache); not with --server (the sidecar keeps it)",
+    )
     parser.add_argument(
         "--dry-run", action="store_true", help="check the index and print the plan; write nothing"
     )
-    parser.add_argument("--batch-size", type=int, default=32, help="documents per encoder batch")
-    parser.add_argument("--page", type=int, default=256, help="documents read per request")
-    parser.add_argument("--bulk-docs", type=int, default=500, help="documents per bulk request")
-    parser.add_argument("--concurrency", type=int, default=2, help="bulk requests in flight")
+    local = EnrichOptions()
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        help=f"documents per encoder batch (default {local.batch_size}); not with --server",
+    )
+    parser.add_argument(
+        "--page",
+        type=int,
+        help=f"documents read per request (default {local.page}); not with --server",
+    )
+    parser.add_argument(
+        "--bulk-docs",
+        type=int,
+        help=f"documents per bulk request (default {BULK_DOCS}); not with --server",
+    )
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        help=f"bulk requests in flight (default {BULK_CONCURRENCY}); not with --server",
+    )
     parser.add_argument("--top-k", type=int, help="keep at most K sparse terms per document")
     parser.add_argument("--json", action="store_true", help="print the final report as JSON")
     parser.add_argument("--failures", type=Path, help="write every failure to this JSONL file")
@@ -99,10 +129,14 @@ def register(commands: Any) -> None:
         "--audit",
         type=Path,
         metavar="FILE",
-        help="append the id of each document to FILE as it is encoded",
+        help="append the id of each document to FILE as it is encoded; not with --server",
     )
     add_server_arguments(parser, required=False)
     parser.set_defaults(handler=_enrich)
+
+
+def _given(value: int | None, default: int) -> int:
+    return default if value is None else value
 
 
 def _say(message: str) -> None:
@@ -115,7 +149,7 @@ def _enrich(args: argparse.Namespace) -> int:
         from .enrich_remote import enrich_remote
 
         return enrich_remote(args, text_fields)
-    adapter = connect(engine_url(args.engine))
+    adapter = connect(engine_url(args.engine or "opensearch"))
     try:
         return _enrich_here(args, adapter, text_fields)
     finally:
@@ -123,19 +157,18 @@ def _enrich(args: argparse.Namespace) -> int:
 
 
 def _enrich_here(args: argparse.Namespace, adapter: Any, text_fields: tuple[str, ...]) -> int:
-    dense = None if args.dense == NONE else resolve_spec(args.dense, ModelKind.DENSE)
-    sparse = None if args.sparse == NONE else resolve_spec(args.sparse, ModelKind.SPARSE)
-    suffix = "+int8" if args.int8 else ""
+    dense_name, sparse_name = args.dense or DEFAULT_DENSE, args.sparse or DEFAULT_SPARSE
+    dense = None if dense_name == NONE else resolve_spec(dense_name, ModelKind.DENSE)
+    sparse = None if sparse_name == NONE else resolve_spec(sparse_name, ModelKind.SPARSE)
     models = models_id(
-        dense.name + suffix if dense else None, sparse.name + suffix if sparse else None
+        model_label(dense.name, args.int8) if dense else None,
+        model_label(sparse.name, args.int8) if sparse else None,
     )
     checkpoint = Checkpoint(args.checkpoint or default_path(adapter.url, args.index))
     saved = checkpoint.load()
     dense_encoder = load_dense(dense, args.int8, progress=_say) if dense else None
     dims = int(dense_encoder.encode(["dimension probe"]).shape[1]) if dense_encoder else None
-    target = args.target
-    if args.resume and saved and saved.get("identity", {}).get("strategy") == "reindex":
-        target = saved["identity"]["target"]
+    target = resumed_target(saved, args.resume, args.target)
     request = EnrichRequest(
         args.index,
         text_fields,
@@ -152,19 +185,7 @@ def _enrich_here(args: argparse.Namespace, adapter: Any, text_fields: tuple[str,
     the_plan = plan(adapter, request, resuming=bool(args.resume and saved))
     _say(f"plan: {the_plan.describe()}")
     if args.dry_run:
-        print(
-            json.dumps(
-                {
-                    "strategy": the_plan.strategy,
-                    "why": the_plan.why,
-                    "source": the_plan.source,
-                    "target": the_plan.target,
-                    "alias": the_plan.alias,
-                    "add": the_plan.properties,
-                },
-                indent=2,
-            )
-        )
+        print(json.dumps(the_plan.summary(), indent=2))
         return 0
     if saved and not args.resume:
         _say(
@@ -181,13 +202,16 @@ def _enrich_here(args: argparse.Namespace, adapter: Any, text_fields: tuple[str,
         sparse_encoder,
         models,
         EnrichOptions(
-            batch_size=args.batch_size,
-            page=args.page,
+            batch_size=_given(args.batch_size, EnrichOptions.batch_size),
+            page=_given(args.page, EnrichOptions.page),
             resume=args.resume,
             follow=args.follow,
             poll_seconds=args.poll,
             pruning=Pruning(top_k=args.top_k),
-            bulk=BulkOptions(max_docs=args.bulk_docs, concurrency=args.concurrency),
+            bulk=BulkOptions(
+                max_docs=_given(args.bulk_docs, BULK_DOCS),
+                concurrency=_given(args.concurrency, BULK_CONCURRENCY),
+            ),
             audit=args.audit,
         ),
         checkpoint,
@@ -206,35 +230,39 @@ def _enrich_here(args: argparse.Namespace, adapter: Any, text_fields: tuple[str,
                 "was written stays. Run the same command with --resume to carry on.",
                 file=sys.stderr,
             )
-            _print_report(report, args)
+            print_report(report.as_dict(), args)
             return 130
-    return _print_report(report, args)
+    return print_report(report.as_dict(), args)
 
 
-def _print_report(report: EnrichReport, args: argparse.Namespace) -> int:
+def print_report(report: dict[str, Any], args: argparse.Namespace) -> int:
+    """The final report (``EnrichReport.as_dict`` shape), as text or ``--json``; the exit
+    code: 1 when any document failed."""
+    problems = [*report["bad_text"], *report["failed"]]
     if args.json:
-        print(json.dumps(report.as_dict()))
+        print(json.dumps(report))
     else:
         where = (
-            report.target
-            if report.strategy == "in-place"
-            else (f"{report.target} (copied from {report.source}; alias {report.alias} moved)")
+            report["target"]
+            if report["strategy"] == "in-place"
+            else f"{report['target']} (copied from {report['source']}; alias {report['alias']} "
+            "moved)"
         )
         print(
-            f"enriched {report.enriched:,} in {where}: {report.unchanged:,} unchanged, "
-            f"{len(report.no_text):,} without text, {len(report.bad_text):,} with non-text "
-            f"fields, {report.failed:,} failed; {report.conflicts:,} edited while running were "
-            f"re-read; {report.seconds:.1f} s ({report.docs_per_second:.1f} docs/s)"
+            f"enriched {report['enriched']:,} in {where}: {report['unchanged']:,} unchanged, "
+            f"{len(report['no_text']):,} without text, {len(report['bad_text']):,} with "
+            f"non-text fields, {len(report['failed']):,} failed; {report['conflicts']:,} edited "
+            f"while running were re-read; {report['seconds']:.1f} s "
+            f"({report['docs_per_second']:.1f} docs/s)"
         )
-        if report.followed:
-            print(f"followed: enriched {report.followed:,} written after the backfill")
-        for label, items in (("no text", report.no_text[:20]),):
-            for doc_id in items:
-                print(f"  {label}: {doc_id}")
-        for failure in [*report.bad_text, *report.failures][:20]:
-            print(f"  {failure.id}: {failure.reason}")
+        if report["followed"]:
+            print(f"followed: enriched {report['followed']:,} written after the backfill")
+        for doc_id in report["no_text"][:20]:
+            print(f"  no text: {doc_id}")
+        for problem in problems[:20]:
+            print(f"  {problem['id']}: {problem['reason']}")
     if args.failures:
         with args.failures.open("w") as out:
-            for failure in [*report.bad_text, *report.failures]:
-                out.write(json.dumps({"id": failure.id, "reason": failure.reason}) + "\n")
-    return 1 if report.failures else 0
+            for problem in problems:
+                out.write(json.dumps({"id": problem["id"], "reason": problem["reason"]}) + "\n")
+    return 1 if report["failed"] else 0

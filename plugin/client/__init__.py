@@ -26,10 +26,14 @@ from .client import (
     SparseTerm,
     TandemClient,
 )
+from .enrich import EnrichProgress, EnrichResult, EnrichSettings
 
 __all__ = [
     "ClientError",
     "DenseResult",
+    "EnrichProgress",
+    "EnrichResult",
+    "EnrichSettings",
     "FusedHit",
     "IndexProgress",
     "IndexResult",

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import queue
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -32,6 +34,7 @@ from tandem.v1 import (
     search_pb2_grpc,
 )
 
+from .enrich import EnrichResult, EnrichSettings
 from .tls import PathArg, channel_credentials
 
 Kind = Literal["query", "document"]
@@ -445,3 +448,67 @@ class TandemClient:
             last.failed,
             Metadata.of(last.metadata),
         )
+
+    def enrich_index(
+        self,
+        settings: EnrichSettings,
+        progress: Callable[[EnrichResult], None] | None = None,
+        timeout: float | None = None,
+    ) -> EnrichResult:
+        """Give the documents already in ``settings.index`` vectors (``tandem enrich``).
+
+        ``progress`` hears the result so far after each answer: the plan first, then the
+        running totals (``result.progress``, about twice a second).
+        ``timeout`` bounds the call (default: the client's ``stream_timeout``; none with
+        ``follow``, which runs until interrupted). The first ``KeyboardInterrupt`` asks
+        the sidecar to stop where it is and waits for the report (how ``follow`` ends); a
+        second one cancels the call. What was written stays either way, and
+        ``resume=True`` carries on from the sidecar's checkpoint.
+        """
+        if timeout is None and not settings.follow:
+            timeout = self.stream_timeout
+        requests: queue.Queue[index_pb2.EnrichIndexRequest | None] = queue.Queue()
+        requests.put(index_pb2.EnrichIndexRequest(start=settings.message()))
+        call = self._index.EnrichIndex(
+            iter(requests.get, None), timeout=timeout, metadata=self._metadata
+        )
+        # Answers are read on a thread: a Ctrl-C must not land inside the call's own
+        # receive (it cannot be resumed), and after one the answers still come.
+        answers: queue.Queue[index_pb2.EnrichIndexResponse | grpc.RpcError | None] = queue.Queue()
+        threading.Thread(target=_pump, args=(call, answers), daemon=True).start()
+        result = EnrichResult()
+        try:
+            while True:
+                try:
+                    answer = answers.get()
+                except KeyboardInterrupt:
+                    if result.interrupted:
+                        raise
+                    result.interrupted = True
+                    requests.put(index_pb2.EnrichIndexRequest(stop=index_pb2.EnrichStop()))
+                    continue
+                if answer is None:
+                    return result
+                if isinstance(answer, grpc.RpcError):
+                    raise ClientError(answer.code(), answer.details() or "") from None
+                result.take(answer)
+                if progress is not None:
+                    progress(result)
+        except BaseException:
+            call.cancel()  # type: ignore[no-untyped-call]  # grpc-stubs leaves it untyped
+            raise
+        finally:
+            requests.put(None)
+
+
+def _pump(
+    call: Iterable[index_pb2.EnrichIndexResponse],
+    answers: queue.Queue[index_pb2.EnrichIndexResponse | grpc.RpcError | None],
+) -> None:
+    """Move a stream's answers into ``answers``; then ``None``, or the call's error."""
+    try:
+        for answer in call:
+            answers.put(answer)
+        answers.put(None)
+    except grpc.RpcError as err:
+        answers.put(err)

@@ -50,3 +50,11 @@ class Checkpoint:
 
     def clear(self) -> None:
         self.path.unlink(missing_ok=True)
+
+
+def resumed_target(saved: dict[str, Any] | None, resume: bool, target: str | None) -> str | None:
+    """The copy an interrupted reindex was writing, when resuming one; else ``target``."""
+    identity = (saved or {}).get("identity", {})
+    if resume and identity.get("strategy") == "reindex":
+        return str(identity["target"])
+    return target

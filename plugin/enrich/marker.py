@@ -31,6 +31,14 @@ def text_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
 
 
+def model_label(name: str, int8: bool) -> str:
+    """A model's name in a marker: ``minilm``, or ``minilm+int8`` for its int8 export.
+
+    The CLI and the sidecar label models alike, so a run of either skips what the other
+    encoded with the same models."""
+    return f"{name}+int8" if int8 else name
+
+
 def models_id(dense: str | None, sparse: str | None) -> str:
     """The models a marker names, such as ``dense=minilm;sparse=splade-tiny``."""
     return ";".join(

@@ -119,6 +119,17 @@ class EnrichPlan:
     def sparse_field(self) -> str | None:
         return self.request.sparse_field if self.request.sparse else None
 
+    def summary(self) -> Json:
+        """The plan as JSON: what ``--dry-run`` prints and ``EnrichIndex`` answers first."""
+        return {
+            "strategy": self.strategy,
+            "why": self.why,
+            "source": self.source,
+            "target": self.target,
+            "alias": self.alias,
+            "add": self.properties,
+        }
+
     def describe(self) -> str:
         if self.strategy == "in-place":
             return f"in-place into {self.source}: {self.why}"

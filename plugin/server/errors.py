@@ -28,6 +28,7 @@ from tandem.plugin.engines.errors import (
     EngineUnavailable,
     IndexNotFound,
 )
+from tandem.plugin.enrich.plan import EnrichRefused
 from tandem.plugin.index.names import BadIndexName, IndexNotAllowed
 from tandem.plugin.index.spec import SpecError
 from tandem.plugin.search.extension import DslError
@@ -93,6 +94,8 @@ STATUS_TABLE: tuple[tuple[type[BaseException], grpc.StatusCode], ...] = (
     (EngineAuthError, grpc.StatusCode.FAILED_PRECONDITION),
     (CapabilityError, grpc.StatusCode.FAILED_PRECONDITION),
     (ModelMissing, grpc.StatusCode.FAILED_PRECONDITION),
+    # enrich's checks of an index (missing fields, write blocks, a field of another type).
+    (EnrichRefused, grpc.StatusCode.FAILED_PRECONDITION),
     (IndexNotAllowed, grpc.StatusCode.PERMISSION_DENIED),
     (BadIndexName, grpc.StatusCode.INVALID_ARGUMENT),
     (EngineBadRequest, grpc.StatusCode.INVALID_ARGUMENT),

@@ -28,6 +28,7 @@ from tandem.v1 import index_pb2, index_pb2_grpc
 
 from . import convert
 from .encoding import Usage
+from .enrich_stream import EnrichStream
 from .errors import InvalidRequest, Servicer, streaming, unary, validating
 from .ingest_stream import IngestStream
 from .runtime import Runtime
@@ -116,6 +117,21 @@ class IndexServicer(Servicer, index_pb2_grpc.IndexServiceServicer):
         fields = self._fields(header.index, mappings, adapter)
         ingest = IngestStream(self.runtime, adapter, header, fields)
         async for response in ingest.results(stream, started):
+            yield response
+
+    @streaming("EnrichIndex")
+    async def EnrichIndex(
+        self, request_iterator: AsyncIterator[index_pb2.EnrichIndexRequest], context: Context
+    ) -> AsyncIterator[index_pb2.EnrichIndexResponse]:
+        started = time.perf_counter()
+        stream = aiter(request_iterator)
+        first = await anext(stream, None)
+        if first is None or first.WhichOneof("item") != "start":
+            raise InvalidRequest("the first message must be a start message naming the index")
+        adapter = self.runtime.engine.require()
+        enrich = EnrichStream(self.runtime, adapter, first.start)
+        the_plan = await enrich.prepare()
+        async for response in enrich.responses(the_plan, stream, started):
             yield response
 
     def _fields(self, index: str, mappings: dict[str, Any], adapter: EngineAdapter) -> VectorFields:

@@ -58,7 +58,7 @@ class Writer(threading.Thread):
         while not self.halt.wait(0.03):
             try:
                 self._one()
-            except Exception as err:  # noqa: BLE001 - reported by the test
+            except Exception as err:
                 self.errors.append(f"{type(err).__name__}: {err}")
                 return
 

@@ -37,6 +37,7 @@ FLOORS = {
     "tandem.plugin.demo": 4,
     "tandem.plugin.evaluation": 4,
     "tandem.plugin.search": 3,
+    "tandem.plugin.enrich": 3,
     "tandem.plugin.ingest": 3,
     "tandem.plugin.index": 2,
     "tandem.plugin.engines": 1,

@@ -303,3 +303,209 @@ class IndexDocumentsResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___IndexDocumentsResponse: _TypeAlias = IndexDocumentsResponse  # noqa: Y015
+
+@_typing.final
+class EnrichIndexRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    START_FIELD_NUMBER: _builtins.int
+    STOP_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def start(self) -> Global___EnrichStart: ...
+    @_builtins.property
+    def stop(self) -> Global___EnrichStop: ...
+    def __init__(
+        self,
+        *,
+        start: Global___EnrichStart | None = ...,
+        stop: Global___EnrichStop | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["item", b"item", "start", b"start", "stop", b"stop"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["item", b"item", "start", b"start", "stop", b"stop"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType_item: _TypeAlias = _typing.Literal["start", "stop"]  # noqa: Y015
+    _WhichOneofArgType_item: _TypeAlias = _typing.Literal["item", b"item"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_item) -> _WhichOneofReturnType_item | None: ...
+
+Global___EnrichIndexRequest: _TypeAlias = EnrichIndexRequest  # noqa: Y015
+
+@_typing.final
+class EnrichStop(_message.Message):
+    """Stop the run once the page in hand has settled, and answer the report."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___EnrichStop: _TypeAlias = EnrichStop  # noqa: Y015
+
+@_typing.final
+class EnrichStart(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    INDEX_FIELD_NUMBER: _builtins.int
+    TEXT_FIELDS_FIELD_NUMBER: _builtins.int
+    STRATEGY_FIELD_NUMBER: _builtins.int
+    JOINER_FIELD_NUMBER: _builtins.int
+    DENSE_FIELD_FIELD_NUMBER: _builtins.int
+    SPARSE_FIELD_FIELD_NUMBER: _builtins.int
+    MARKER_FIELD_FIELD_NUMBER: _builtins.int
+    TARGET_FIELD_NUMBER: _builtins.int
+    ALIAS_FIELD_NUMBER: _builtins.int
+    RESUME_FIELD_NUMBER: _builtins.int
+    FOLLOW_FIELD_NUMBER: _builtins.int
+    POLL_SECONDS_FIELD_NUMBER: _builtins.int
+    SPARSE_TOP_K_FIELD_NUMBER: _builtins.int
+    DRY_RUN_FIELD_NUMBER: _builtins.int
+    SKIP_DENSE_FIELD_NUMBER: _builtins.int
+    SKIP_SPARSE_FIELD_NUMBER: _builtins.int
+    index: _builtins.str
+    """The index, or an alias over one index."""
+    strategy: _builtins.str
+    """"auto" (the default when empty), "in-place" or "reindex"."""
+    joiner: _builtins.str
+    """Text between the fields' values (default: a newline)."""
+    dense_field: _builtins.str
+    """Field names; empty for the defaults (embedding, sparse_embedding, tandem_enrich)."""
+    sparse_field: _builtins.str
+    marker_field: _builtins.str
+    target: _builtins.str
+    """Reindex: the new index's name (default NAME-tandem-N), and the alias to move when
+    index is not one.
+    """
+    alias: _builtins.str
+    resume: _builtins.bool
+    """Carry on from the checkpoint of an interrupted run of the same request."""
+    follow: _builtins.bool
+    """Keep enriching new and edited documents after the backfill, until cancelled."""
+    poll_seconds: _builtins.float
+    """Follow: seconds between passes (0: 1 second)."""
+    sparse_top_k: _builtins.int
+    """Keep at most top_k sparse terms per document (0: all)."""
+    dry_run: _builtins.bool
+    """Check the index and answer the plan; write nothing."""
+    skip_dense: _builtins.bool
+    """Leave out a model the sidecar serves."""
+    skip_sparse: _builtins.bool
+    @_builtins.property
+    def text_fields(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Fields whose text is encoded, joined in this order (dotted paths for objects)."""
+
+    def __init__(
+        self,
+        *,
+        index: _builtins.str = ...,
+        text_fields: _abc.Iterable[_builtins.str] | None = ...,
+        strategy: _builtins.str = ...,
+        joiner: _builtins.str | None = ...,
+        dense_field: _builtins.str = ...,
+        sparse_field: _builtins.str = ...,
+        marker_field: _builtins.str = ...,
+        target: _builtins.str = ...,
+        alias: _builtins.str = ...,
+        resume: _builtins.bool = ...,
+        follow: _builtins.bool = ...,
+        poll_seconds: _builtins.float = ...,
+        sparse_top_k: _builtins.int = ...,
+        dry_run: _builtins.bool = ...,
+        skip_dense: _builtins.bool = ...,
+        skip_sparse: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_joiner", b"_joiner", "joiner", b"joiner"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_joiner", b"_joiner", "alias", b"alias", "dense_field", b"dense_field", "dry_run", b"dry_run", "follow", b"follow", "index", b"index", "joiner", b"joiner", "marker_field", b"marker_field", "poll_seconds", b"poll_seconds", "resume", b"resume", "skip_dense", b"skip_dense", "skip_sparse", b"skip_sparse", "sparse_field", b"sparse_field", "sparse_top_k", b"sparse_top_k", "strategy", b"strategy", "target", b"target", "text_fields", b"text_fields"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__joiner: _TypeAlias = _typing.Literal["joiner"]  # noqa: Y015
+    _WhichOneofArgType__joiner: _TypeAlias = _typing.Literal["_joiner", b"_joiner"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__joiner) -> _WhichOneofReturnType__joiner | None: ...
+
+Global___EnrichStart: _TypeAlias = EnrichStart  # noqa: Y015
+
+@_typing.final
+class EnrichProgress(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PHASE_FIELD_NUMBER: _builtins.int
+    ENRICHED_FIELD_NUMBER: _builtins.int
+    SKIPPED_FIELD_NUMBER: _builtins.int
+    FAILED_FIELD_NUMBER: _builtins.int
+    TOTAL_FIELD_NUMBER: _builtins.int
+    SECONDS_FIELD_NUMBER: _builtins.int
+    DOCS_PER_SECOND_FIELD_NUMBER: _builtins.int
+    FOLLOWED_FIELD_NUMBER: _builtins.int
+    phase: _builtins.str
+    """prepare, backfill, catch-up, switch, follow or done."""
+    enriched: _builtins.int
+    skipped: _builtins.int
+    """Unchanged (their marker is current), without text, or with non-text fields."""
+    failed: _builtins.int
+    total: _builtins.int
+    """Documents in the index when the backfill began (0 outside the backfill)."""
+    seconds: _builtins.float
+    docs_per_second: _builtins.float
+    followed: _builtins.int
+    """Documents enriched after the backfill, in follow passes."""
+    def __init__(
+        self,
+        *,
+        phase: _builtins.str = ...,
+        enriched: _builtins.int = ...,
+        skipped: _builtins.int = ...,
+        failed: _builtins.int = ...,
+        total: _builtins.int = ...,
+        seconds: _builtins.float = ...,
+        docs_per_second: _builtins.float = ...,
+        followed: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["docs_per_second", b"docs_per_second", "enriched", b"enriched", "failed", b"failed", "followed", b"followed", "phase", b"phase", "seconds", b"seconds", "skipped", b"skipped", "total", b"total"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___EnrichProgress: _TypeAlias = EnrichProgress  # noqa: Y015
+
+@_typing.final
+class EnrichIndexResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROGRESS_FIELD_NUMBER: _builtins.int
+    PLAN_JSON_FIELD_NUMBER: _builtins.int
+    REPORT_JSON_FIELD_NUMBER: _builtins.int
+    DONE_FIELD_NUMBER: _builtins.int
+    METADATA_FIELD_NUMBER: _builtins.int
+    plan_json: _builtins.str
+    """First message: the plan as JSON {strategy, why, source, target, alias, add}."""
+    report_json: _builtins.str
+    """Last message: the report as JSON, the shape `tandem enrich --json` prints."""
+    done: _builtins.bool
+    @_builtins.property
+    def progress(self) -> Global___EnrichProgress: ...
+    @_builtins.property
+    def metadata(self) -> _common_pb2.ResponseMetadata:
+        """Set on the last message."""
+
+    def __init__(
+        self,
+        *,
+        progress: Global___EnrichProgress | None = ...,
+        plan_json: _builtins.str = ...,
+        report_json: _builtins.str = ...,
+        done: _builtins.bool = ...,
+        metadata: _common_pb2.ResponseMetadata | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["metadata", b"metadata", "progress", b"progress"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["done", b"done", "metadata", b"metadata", "plan_json", b"plan_json", "progress", b"progress", "report_json", b"report_json"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___EnrichIndexResponse: _TypeAlias = EnrichIndexResponse  # noqa: Y015

@@ -49,6 +49,11 @@ class IndexServiceStub:
                 request_serializer=tandem_dot_v1_dot_index__pb2.IndexDocumentsRequest.SerializeToString,
                 response_deserializer=tandem_dot_v1_dot_index__pb2.IndexDocumentsResponse.FromString,
                 _registered_method=True)
+        self.EnrichIndex = channel.stream_stream(
+                '/tandem.v1.IndexService/EnrichIndex',
+                request_serializer=tandem_dot_v1_dot_index__pb2.EnrichIndexRequest.SerializeToString,
+                response_deserializer=tandem_dot_v1_dot_index__pb2.EnrichIndexResponse.FromString,
+                _registered_method=True)
 
 
 class IndexServiceServicer:
@@ -78,6 +83,20 @@ class IndexServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def EnrichIndex(self, request_iterator, context):
+        """Vectors for an index that is already in the engine (`tandem enrich --server`): checks
+        the index, adds the vector fields in place or copies it behind an alias, encodes every
+        document's text through the sidecar's batchers and writes the vectors with a marker.
+        The client sends a start message; a later stop message ends the run (follow mode's
+        way to finish) and the call still answers the report. The first answer carries the
+        plan; progress follows at most twice a second; the last has done=true and the report.
+        Cancelling the call also stops the run where it is, without a report; the checkpoint
+        lets resume=true carry on either way.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_IndexServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -95,6 +114,11 @@ def add_IndexServiceServicer_to_server(servicer, server):
                     servicer.IndexDocuments,
                     request_deserializer=tandem_dot_v1_dot_index__pb2.IndexDocumentsRequest.FromString,
                     response_serializer=tandem_dot_v1_dot_index__pb2.IndexDocumentsResponse.SerializeToString,
+            ),
+            'EnrichIndex': grpc.stream_stream_rpc_method_handler(
+                    servicer.EnrichIndex,
+                    request_deserializer=tandem_dot_v1_dot_index__pb2.EnrichIndexRequest.FromString,
+                    response_serializer=tandem_dot_v1_dot_index__pb2.EnrichIndexResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -178,6 +202,33 @@ class IndexService:
             '/tandem.v1.IndexService/IndexDocuments',
             tandem_dot_v1_dot_index__pb2.IndexDocumentsRequest.SerializeToString,
             tandem_dot_v1_dot_index__pb2.IndexDocumentsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def EnrichIndex(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/tandem.v1.IndexService/EnrichIndex',
+            tandem_dot_v1_dot_index__pb2.EnrichIndexRequest.SerializeToString,
+            tandem_dot_v1_dot_index__pb2.EnrichIndexResponse.FromString,
             options,
             channel_credentials,
             insecure,

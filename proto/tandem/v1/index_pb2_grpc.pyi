@@ -41,6 +41,16 @@ class IndexServiceStub:
     indexed can be found). Vectors go into the fields the index names: those of the spec
     when Tandem created it, else those found in its mapping.
     """
+    EnrichIndex: _grpc.StreamStreamMultiCallable[_index_pb2.EnrichIndexRequest, _index_pb2.EnrichIndexResponse]
+    """Vectors for an index that is already in the engine (`tandem enrich --server`): checks
+    the index, adds the vector fields in place or copies it behind an alias, encodes every
+    document's text through the sidecar's batchers and writes the vectors with a marker.
+    The client sends a start message; a later stop message ends the run (follow mode's
+    way to finish) and the call still answers the report. The first answer carries the
+    plan; progress follows at most twice a second; the last has done=true and the report.
+    Cancelling the call also stops the run where it is, without a report; the checkpoint
+    lets resume=true carry on either way.
+    """
 
 @_typing.type_check_only
 class IndexServiceAsyncStub(IndexServiceStub):
@@ -54,6 +64,16 @@ class IndexServiceAsyncStub(IndexServiceStub):
     the totals and the timing, and is sent once the index is refreshed (what was reported
     indexed can be found). Vectors go into the fields the index names: those of the spec
     when Tandem created it, else those found in its mapping.
+    """
+    EnrichIndex: _aio.StreamStreamMultiCallable[_index_pb2.EnrichIndexRequest, _index_pb2.EnrichIndexResponse]  # type: ignore[assignment]
+    """Vectors for an index that is already in the engine (`tandem enrich --server`): checks
+    the index, adds the vector fields in place or copies it behind an alias, encodes every
+    document's text through the sidecar's batchers and writes the vectors with a marker.
+    The client sends a start message; a later stop message ends the run (follow mode's
+    way to finish) and the call still answers the report. The first answer carries the
+    plan; progress follows at most twice a second; the last has done=true and the report.
+    Cancelling the call also stops the run where it is, without a report; the checkpoint
+    lets resume=true carry on either way.
     """
 
 class IndexServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -83,6 +103,22 @@ class IndexServiceServicer(metaclass=_abc_1.ABCMeta):
         the totals and the timing, and is sent once the index is refreshed (what was reported
         indexed can be found). Vectors go into the fields the index names: those of the spec
         when Tandem created it, else those found in its mapping.
+        """
+
+    @_abc_1.abstractmethod
+    def EnrichIndex(
+        self,
+        request_iterator: _MaybeAsyncIterator[_index_pb2.EnrichIndexRequest],
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_index_pb2.EnrichIndexResponse], _abc.AsyncIterator[_index_pb2.EnrichIndexResponse]]:
+        """Vectors for an index that is already in the engine (`tandem enrich --server`): checks
+        the index, adds the vector fields in place or copies it behind an alias, encodes every
+        document's text through the sidecar's batchers and writes the vectors with a marker.
+        The client sends a start message; a later stop message ends the run (follow mode's
+        way to finish) and the call still answers the report. The first answer carries the
+        plan; progress follows at most twice a second; the last has done=true and the report.
+        Cancelling the call also stops the run where it is, without a report; the checkpoint
+        lets resume=true carry on either way.
         """
 
 def add_IndexServiceServicer_to_server(servicer: IndexServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -1,0 +1,168 @@
+"""``tandem enrich --follow`` behind an application writing 20 documents a second.
+
+The application (a thread of plain client calls) starts writing as the command
+starts, so its first writes land during the backfill, and keeps writing for 60
+seconds: new documents, and edits of the text of documents already there. The
+command runs as a user runs it, in a subprocess, until Ctrl-C. At the end nothing
+is missed (every document is there with vectors and a marker of its current text),
+and the lag of each write (the marker's ``at`` minus the moment the write was
+sent) is printed as p50 / p99, for the writes made once follow mode had begun
+and for those made during the backfill. The lag is a figure in the output, not an
+assertion: speed claims live in benchmarks.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from tandem.integration.clients import client_for
+from tandem.integration.handle import EngineHandle
+from tandem.plugin.enrich.marker import Marker
+
+from .user_index import bulk, create_user_index, scifact_docs, stale, stored
+
+pytestmark = pytest.mark.integration
+
+RATE = 20.0  # writes a second
+SECONDS = 60.0
+START_DOCS = 200
+
+
+@pytest.fixture
+def name(engine_client: Any) -> Iterator[str]:
+    made = f"user-{uuid.uuid4().hex[:10]}"
+    yield made
+    found = engine_client.indices.get(index=f"{made}*", ignore_unavailable=True)
+    for index in dict(found):
+        engine_client.indices.delete(index=index, ignore_unavailable=True)
+
+
+class PacedWriter(threading.Thread):
+    """Writes at ``RATE`` a second for ``SECONDS``: four new documents to one edit."""
+
+    def __init__(self, engine: EngineHandle, index: str, ids: list[str]) -> None:
+        super().__init__(daemon=True)
+        self.client = client_for(engine)
+        self.index = index
+        self.ids = list(ids)
+        self.fresh = iter(scifact_docs(int(RATE * SECONDS) + 10, offset=START_DOCS))
+        self.sent: dict[str, float] = {}  # id -> when its last write was sent
+        self.errors: list[str] = []
+
+    def run(self) -> None:
+        began = time.monotonic()
+        for n in range(int(RATE * SECONDS)):
+            time.sleep(max(0.0, began + n / RATE - time.monotonic()))
+            try:
+                self._one(n)
+            except Exception as err:
+                self.errors.append(f"{type(err).__name__}: {err}")
+                return
+
+    def _one(self, n: int) -> None:
+        sent = time.time()
+        if n % 5 == 4:
+            doc_id = self.ids[(n * 7919) % len(self.ids)]
+            text = f"edited {uuid.uuid4().hex} text of {doc_id}"
+            self.client.update(index=self.index, id=doc_id, body={"doc": {"body": text}})
+        else:
+            doc = next(self.fresh)
+            doc_id = doc.pop("_id")
+            self.client.index(index=self.index, id=doc_id, body=doc)
+            self.ids.append(doc_id)
+        self.sent[doc_id] = sent
+
+
+def _phase(checkpoint: Path) -> str | None:
+    try:
+        return str(json.loads(checkpoint.read_text())["state"]["phase"])
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def _percentiles(lags: list[float]) -> str:
+    if not lags:
+        return "none"
+    p50, p99 = np.percentile(lags, [50, 99])
+    return f"p50 {p50:.2f} s, p99 {p99:.2f} s, max {max(lags):.2f} s over {len(lags)} writes"
+
+
+def test_follow_enriches_every_write_within_a_measured_lag(
+    engine: EngineHandle, engine_client: Any, name: str, tmp_path: Path
+) -> None:
+    create_user_index(engine_client, engine, name, knn=True)
+    docs = scifact_docs(START_DOCS)
+    bulk(engine_client, engine, name, docs)
+    checkpoint = tmp_path / "checkpoint.json"
+    args = ["--engine", engine.url, "--index", name, "--text", "title,body"]
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "from tandem.plugin.cli import main; raise SystemExit(main())",
+            "enrich",
+            *args,
+            "--follow",
+            "--poll",
+            "1",
+            "--checkpoint",
+            str(checkpoint),
+            "--json",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        # A background CI job inherits SIGINT ignored; a user's terminal does not.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    writer = PacedWriter(engine, name, [d["_id"] for d in docs])
+    writer.start()
+    followed_at: float | None = None
+    try:
+        while writer.is_alive():
+            if followed_at is None and _phase(checkpoint) == "follow":
+                followed_at = time.time()
+            assert process.poll() is None, process.communicate()[1][-3000:]
+            time.sleep(0.05)
+        assert writer.errors == []
+        assert followed_at is not None, "follow mode began while the application wrote"
+        # Wait (bounded) until the last writes have vectors, then Ctrl-C.
+        deadline = time.monotonic() + 60
+        while stale(stored(engine_client, name)) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, err[-3000:]
+    report = json.loads(out.strip().splitlines()[-1])
+    assert report["failed"] == []
+
+    held = stored(engine_client, name)
+    assert sorted(held) == sorted(set(writer.ids)), "every document the application wrote"
+    assert stale(held) == [], "nothing missed: every marker matches its document's text"
+    during, after = [], []
+    for doc_id, sent in writer.sent.items():
+        marker = Marker.read(held[doc_id].get("tandem_enrich"))
+        assert marker is not None
+        (after if sent >= followed_at else during).append(marker.at - sent)
+    assert after, "writes were made in follow mode"
+    print(
+        f"\nfollow lag on {engine.kind.value} at {RATE:.0f} writes/s for {SECONDS:.0f} s: "
+        f"in follow mode {_percentiles(after)}; written during the backfill "
+        f"{_percentiles(during)}; report followed={report['followed']} "
+        f"caught_up={report['caught_up']}"
+    )
