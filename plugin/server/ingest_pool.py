@@ -29,7 +29,7 @@ class IngestPool:
         with self._lock:
             if self._busy >= self.streams:
                 raise TooLarge(
-                    f"{self.streams} IndexDocuments streams are already running "
+                    f"{self.streams} IndexDocuments or EnrichIndex streams are already running "
                     f"(--max-ingest-streams {self.streams}); retry when one ends"
                 )
             self._busy += 1

@@ -60,7 +60,7 @@ class Metrics:
         self.queue = Gauge("tandem_queue_depth", "texts waiting for a batch", ["model"], registry=r)
         self.tokens = Counter("tandem_tokens", "tokens encoded", ["model"], registry=r)
         self.ingest_streams = Gauge(
-            "tandem_ingest_streams", "IndexDocuments streams whose ingest is running", registry=r
+            "tandem_ingest_streams", "IndexDocuments and EnrichIndex streams running", registry=r
         )
         self.documents = Counter(
             "tandem_documents",

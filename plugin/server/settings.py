@@ -76,7 +76,7 @@ class Settings:
     max_text_bytes: int = _setting(32768, "UTF-8 bytes per text at most")
     max_message_bytes: int = _setting(8 * 1024 * 1024, "gRPC message size limit, both ways")
     max_ingest_streams: int = _setting(
-        4, "IndexDocuments streams running at once (more are refused: RESOURCE_EXHAUSTED)"
+        4, "IndexDocuments and EnrichIndex streams running at once (more: RESOURCE_EXHAUSTED)"
     )
     indices: str = _setting(
         "",
