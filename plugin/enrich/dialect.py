@@ -155,6 +155,17 @@ def close_pit(adapter: EngineAdapter, pit: str) -> None:
         pass
 
 
+def source_filter(adapter: EngineAdapter, source: list[str] | bool) -> Any:
+    """A search body's ``_source`` for these fields, or for the whole document (``True``).
+
+    Elasticsearch 9 leaves dense vectors out of ``_source`` unless asked
+    (``index.mapping.exclude_source_vectors``), and a copy must carry the user's own."""
+    caps = adapter.capabilities
+    if source is True and caps.kind is EngineKind.ELASTICSEARCH and caps.version >= (9, 0, 0):
+        return {"exclude_vectors": False}
+    return source
+
+
 def search(
     adapter: EngineAdapter,
     path: str,

@@ -34,6 +34,7 @@ from tandem.plugin.ingest.pipeline import DocumentDense, DocumentSparse, Failure
 
 from . import dialect
 from .checkpoint import Checkpoint
+from .deletes import carry_deletes
 from .dialect import Hit
 from .marker import Marker, text_hash
 from .plan import EnrichPlan
@@ -255,6 +256,14 @@ class Enricher:
         for _ in range(_CATCH_UP_PASSES):
             if not self._pass(self.plan.source, state, "after", conditional=True):
                 break
+        self.report.deleted += carry_deletes(
+            self.adapter,
+            self.plan.source,
+            self.plan.target,
+            self.request.marker_field,
+            _ints(state["target_after"]),
+            self.options.page,
+        )
         # Writes the application made through the alias after the switch.
         self.report.phase = "catch-up"
         self._pass(self.plan.target, state, "target_after", conditional=False, in_place=True)

@@ -59,7 +59,7 @@ class PitScan:
             "size": self.page,
             "pit": {"id": self.pit, "keep_alive": dialect.KEEP_ALIVE},
             "sort": [{"_shard_doc": "asc"}],
-            "_source": self.source,
+            "_source": dialect.source_filter(self.adapter, self.source),
             "seq_no_primary_term": True,
             "track_total_hits": False,
         }
@@ -129,7 +129,7 @@ class SeqNoScan:
                         "range": {"_seq_no": {"gt": self.after[shard], "lte": self.upto[shard]}}
                     },
                     "sort": [{"_seq_no": "asc"}],
-                    "_source": self.source,
+                    "_source": dialect.source_filter(self.adapter, self.source),
                     "seq_no_primary_term": True,
                     "track_total_hits": False,
                 }
