@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 import threading
 from pathlib import Path
@@ -218,6 +219,14 @@ def _enrich_here(args: argparse.Namespace, adapter: Any, text_fields: tuple[str,
         progress=lambda report, final: line(report.snapshot(), final),
         stop=stop,
     )
+    terminated = threading.Event()
+
+    def on_sigterm(_signum: int, _frame: object) -> None:
+        """``kill`` or a container stop: stop after the page in hand, like Ctrl-C."""
+        terminated.set()
+        stop.set()
+
+    previous = signal.signal(signal.SIGTERM, on_sigterm)
     try:
         report = enricher.run()
     except KeyboardInterrupt:
@@ -225,14 +234,24 @@ def _enrich_here(args: argparse.Namespace, adapter: Any, text_fields: tuple[str,
         report = enricher.report
         report.tick()
         if not args.follow:
-            print(
-                f"\ninterrupted in {report.phase}: enriched {report.enriched:,} so far; what "
-                "was written stays. Run the same command with --resume to carry on.",
-                file=sys.stderr,
-            )
-            print_report(report.as_dict(), args)
-            return 130
+            return print_interrupted(report.as_dict(), report.phase, args, 130)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    if terminated.is_set() and not args.follow:
+        return print_interrupted(report.as_dict(), report.phase, args, 143)
     return print_report(report.as_dict(), args)
+
+
+def print_interrupted(
+    report: dict[str, Any], phase: str, args: argparse.Namespace, code: int
+) -> int:
+    print(
+        f"\ninterrupted in {phase}: enriched {report['enriched']:,} so far; what was written "
+        "stays. Run the same command with --resume to carry on.",
+        file=sys.stderr,
+    )
+    print_report(report, args)
+    return code
 
 
 def print_report(report: dict[str, Any], args: argparse.Namespace) -> int:

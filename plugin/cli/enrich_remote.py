@@ -16,7 +16,7 @@ import sys
 from tandem.client import EnrichProgress, EnrichResult, EnrichSettings
 from tandem.plugin.ingest.progress import ProgressLine, Snapshot
 
-from .enrich import NONE, print_report
+from .enrich import NONE, print_interrupted, print_report
 from .remote import client_for
 
 # dest -> flag, for what only a run in this process uses (None or False when not given).
@@ -109,12 +109,6 @@ def enrich_remote(args: argparse.Namespace, text_fields: tuple[str, ...]) -> int
         print("the sidecar ended the run without a report", file=sys.stderr)
         return 1
     if result.interrupted and not args.follow:
-        print(
-            f"\ninterrupted in {result.progress.phase if result.progress else 'prepare'}: "
-            f"enriched {result.report['enriched']:,} so far; what was written stays. Run the "
-            "same command with --resume to carry on.",
-            file=sys.stderr,
-        )
-        print_report(result.report, args)
-        return 130
+        phase = result.progress.phase if result.progress else "prepare"
+        return print_interrupted(result.report, phase, args, 130)
     return print_report(result.report, args)

@@ -139,3 +139,44 @@ def test_sigkill_then_resume_encodes_each_document_once_and_misses_none(
         f"{len(twice)} encoded again after it (in flight at most {in_flight}), "
         f"resumed run enriched {report['enriched']} and found {report['unchanged']} current"
     )
+
+
+def test_sigterm_stops_with_a_report_and_resume_finishes(
+    engine: EngineHandle, engine_client: Any, name: str, tmp_path: Path
+) -> None:
+    """``kill`` (a container stop) ends the run like Ctrl-C: the report, the hint, 143."""
+    create_user_index(engine_client, engine, name, knn=True)
+    docs = scifact_docs(DOCS)
+    bulk(engine_client, engine, name, docs)
+    audit, checkpoint = tmp_path / "audit.txt", tmp_path / "checkpoint.json"
+    args = [
+        *("enrich", "--engine", engine.url, "--index", name, "--text", "title,body"),
+        *("--sparse", "none", "--page", str(PAGE), "--bulk-docs", str(PAGE)),
+        *("--checkpoint", str(checkpoint), "--audit", str(audit), "--json"),
+    ]
+    entry = "from tandem.plugin.cli import main; raise SystemExit(main())"
+    process = subprocess.Popen(
+        [sys.executable, "-c", entry, *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 300
+        while len(_lines(audit)) < KILL_AFTER and time.monotonic() < deadline:
+            assert process.poll() is None, process.communicate()[1][-2000:]
+            time.sleep(0.05)
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 143, err[-2000:]
+    assert "--resume" in err
+    report = json.loads(out.strip().splitlines()[-1])
+    assert 0 < report["enriched"] < DOCS
+    assert checkpoint.exists()
+
+    resumed = tandem(*args, "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    assert stale(stored(engine_client, name)) == []

@@ -374,7 +374,7 @@ class EnrichStart(_message.Message):
     joiner: _builtins.str
     """Text between the fields' values (default: a newline)."""
     dense_field: _builtins.str
-    """Field names; empty for the defaults (embedding, sparse_embedding, tandem_enrich)."""
+    """Field names; empty for the defaults (embedding, sparse, tandem_enrich)."""
     sparse_field: _builtins.str
     marker_field: _builtins.str
     target: _builtins.str
