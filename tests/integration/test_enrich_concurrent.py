@@ -154,5 +154,5 @@ def test_a_concurrent_writer_loses_nothing_and_leaves_nothing_stale(
     if strategy == "reindex":
         assert list(dict(engine_client.indices.get_alias(name=alias))) == [the_plan.target]
         assert engine_client.indices.exists(index=index)
-    print(f"\n{strategy} on {engine.kind.value}: writer {writer.counts}; report {report.as_dict()}")
+    print(f"\n{strategy} on {engine.name}: writer {writer.counts}; report {report.as_dict()}")
     adapter.close()

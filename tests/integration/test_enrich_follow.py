@@ -170,7 +170,7 @@ def test_follow_enriches_every_write_within_a_measured_lag(
         (after if sent >= followed_at else during).append(marker.at - sent)
     assert after, "writes were made in follow mode"
     print(
-        f"\nfollow lag on {engine.kind.value} at {RATE:.0f} writes/s for {SECONDS:.0f} s: "
+        f"\nfollow lag on {engine.name} at {RATE:.0f} writes/s for {SECONDS:.0f} s: "
         f"in follow mode {_percentiles(after)}; written during the backfill "
         f"{_percentiles(during)}; report followed={report['followed']} "
         f"caught_up={report['caught_up']}"

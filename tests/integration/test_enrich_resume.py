@@ -135,7 +135,7 @@ def test_sigkill_then_resume_encodes_each_document_once_and_misses_none(
             f"{name}-tandem-1"
         ]
     print(
-        f"\n{strategy} on {engine.kind.value}: {at_kill} encoded before the SIGKILL, "
+        f"\n{strategy} on {engine.name}: {at_kill} encoded before the SIGKILL, "
         f"{len(twice)} encoded again after it (in flight at most {in_flight}), "
         f"resumed run enriched {report['enriched']} and found {report['unchanged']} current"
     )
