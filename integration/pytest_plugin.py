@@ -116,7 +116,10 @@ def engine_client(engine: EngineHandle) -> Any:
 
 @pytest.fixture
 def index_name(engine_client: Any) -> Iterator[str]:
-    """A fresh index name for one test; the index is deleted afterwards."""
+    """A fresh index name for one test; afterwards every index whose name starts with it
+    is deleted (the index, and copies such as ``NAME-tandem-1`` with their aliases)."""
     name = f"tandem-test-{uuid.uuid4().hex[:12]}"
     yield name
-    engine_client.indices.delete(index=name, ignore_unavailable=True)
+    found = engine_client.indices.get(index=f"{name}*", ignore_unavailable=True)
+    for index in dict(found):
+        engine_client.indices.delete(index=index, ignore_unavailable=True)

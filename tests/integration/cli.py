@@ -3,8 +3,23 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+
+ENTRY = "from tandem.plugin.cli import main; raise SystemExit(main())"
+
+
+def spawn(*args: str) -> subprocess.Popen[str]:
+    """Start ``tandem ARGS`` in the background as a user's terminal would, stdout and
+    stderr piped: SIGINT at its default (a background CI job inherits it ignored)."""
+    return subprocess.Popen(
+        [sys.executable, "-c", ENTRY, *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
 
 
 def tandem(
@@ -14,7 +29,7 @@ def tandem(
         [
             sys.executable,
             "-c",
-            "from tandem.plugin.cli import main; raise SystemExit(main())",
+            ENTRY,
             *args,
         ],
         capture_output=True,

@@ -22,12 +22,9 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
-import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +35,7 @@ from tandem.integration.clients import client_for
 from tandem.integration.handle import EngineHandle
 from tandem.plugin.enrich.marker import Marker
 
+from .cli import spawn
 from .user_index import bulk, create_user_index, scifact_docs, stale, stored
 
 pytestmark = pytest.mark.integration
@@ -46,15 +44,6 @@ RATE = 20.0  # writes a second
 SECONDS = 60.0
 START_DOCS = 200
 SHORT = 200  # characters of each new document's abstract
-
-
-@pytest.fixture
-def name(engine_client: Any) -> Iterator[str]:
-    made = f"user-{uuid.uuid4().hex[:10]}"
-    yield made
-    found = engine_client.indices.get(index=f"{made}*", ignore_unavailable=True)
-    for index in dict(found):
-        engine_client.indices.delete(index=index, ignore_unavailable=True)
 
 
 class PacedWriter(threading.Thread):
@@ -109,34 +98,18 @@ def _percentiles(lags: list[float]) -> str:
 
 
 def test_follow_enriches_every_write_within_a_measured_lag(
-    engine: EngineHandle, engine_client: Any, name: str, tmp_path: Path
+    engine: EngineHandle, engine_client: Any, index_name: str, tmp_path: Path
 ) -> None:
-    create_user_index(engine_client, engine, name, knn=True)
+    create_user_index(engine_client, engine, index_name, knn=True)
     docs = scifact_docs(START_DOCS)
-    bulk(engine_client, engine, name, docs)
+    bulk(engine_client, engine, index_name, docs)
     checkpoint = tmp_path / "checkpoint.json"
-    args = ["--engine", engine.url, "--index", name, "--text", "title,body"]
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "from tandem.plugin.cli import main; raise SystemExit(main())",
-            "enrich",
-            *args,
-            "--follow",
-            "--poll",
-            "1",
-            "--checkpoint",
-            str(checkpoint),
-            "--json",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        # A background CI job inherits SIGINT ignored; a user's terminal does not.
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    args = ["--engine", engine.url, "--index", index_name, "--text", "title,body"]
+    process = spawn(
+        *("enrich", *args, "--follow", "--poll", "1"),
+        *("--checkpoint", str(checkpoint), "--json"),
     )
-    writer = PacedWriter(engine, name, [d["_id"] for d in docs])
+    writer = PacedWriter(engine, index_name, [d["_id"] for d in docs])
     writer.start()
     followed_at: float | None = None
     try:
@@ -149,7 +122,7 @@ def test_follow_enriches_every_write_within_a_measured_lag(
         assert followed_at is not None, "follow mode began while the application wrote"
         # Wait (bounded) until the last writes have vectors, then Ctrl-C.
         deadline = time.monotonic() + 60
-        while stale(stored(engine_client, name)) and time.monotonic() < deadline:
+        while stale(stored(engine_client, index_name)) and time.monotonic() < deadline:
             time.sleep(0.5)
         process.send_signal(signal.SIGINT)
         out, err = process.communicate(timeout=60)
@@ -160,7 +133,7 @@ def test_follow_enriches_every_write_within_a_measured_lag(
     report = json.loads(out.strip().splitlines()[-1])
     assert report["failed"] == []
 
-    held = stored(engine_client, name)
+    held = stored(engine_client, index_name)
     assert sorted(held) == sorted(set(writer.ids)), "every document the application wrote"
     assert stale(held) == [], "nothing missed: every marker matches its document's text"
     during, after = [], []

@@ -7,8 +7,6 @@ index written with the engine's own client.
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -22,15 +20,6 @@ from .user_index import bulk, create_user_index, scifact_docs, stale, stored
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-def name(engine_client: Any) -> Iterator[str]:
-    made = f"user-{uuid.uuid4().hex[:10]}"
-    yield made
-    found = engine_client.indices.get(index=f"{made}*", ignore_unavailable=True)
-    for index in dict(found):
-        engine_client.indices.delete(index=index, ignore_unavailable=True)
-
-
 def _own_vector_field(engine: EngineHandle) -> dict[str, Any]:
     if engine.kind is EngineKind.ELASTICSEARCH:
         return {"type": "dense_vector", "dims": 4, "similarity": "cosine"}
@@ -42,22 +31,24 @@ def test_a_copy_keeps_the_users_own_vectors(
     engine: EngineHandle,
     engine_client: Any,
     engine_sidecar_client: TandemClient,
-    name: str,
+    index_name: str,
 ) -> None:
-    create_user_index(engine_client, engine, name, knn=True)
+    create_user_index(engine_client, engine, index_name, knn=True)
     engine_client.indices.put_mapping(
-        index=name, body={"properties": {"user_vec": _own_vector_field(engine)}}
+        index=index_name, body={"properties": {"user_vec": _own_vector_field(engine)}}
     )
     docs = scifact_docs(20)
     for n, doc in enumerate(docs):
         doc["user_vec"] = [1.0, float(n), 0.5, -1.0]
-    bulk(engine_client, engine, name, docs)
+    bulk(engine_client, engine, index_name, docs)
 
     done = engine_sidecar_client.enrich_index(
-        EnrichSettings(name, ["title", "body"], strategy="reindex", alias=f"{name}-live")
+        EnrichSettings(
+            index_name, ["title", "body"], strategy="reindex", alias=f"{index_name}-live"
+        )
     )
     assert done.report is not None and done.report["enriched"] == 20
-    copy = stored(engine_client, f"{name}-live")
+    copy = stored(engine_client, f"{index_name}-live")
     assert stale(copy) == []
     for n, doc in enumerate(docs):
         # Elasticsearch rebuilds a cosine vector from its normalised form: float32 noise.
@@ -69,11 +60,11 @@ def test_documents_deleted_during_a_copy_stay_deleted(
     engine: EngineHandle,
     engine_client: Any,
     engine_sidecar_client: TandemClient,
-    name: str,
+    index_name: str,
 ) -> None:
-    create_user_index(engine_client, engine, name)
-    bulk(engine_client, engine, name, scifact_docs(300))
-    target = f"{name}-tandem-1"
+    create_user_index(engine_client, engine, index_name)
+    bulk(engine_client, engine, index_name, scifact_docs(300))
+    target = f"{index_name}-tandem-1"
     deleted: list[str] = []
 
     def delete_some_copied(so_far: EnrichResult) -> None:
@@ -84,16 +75,18 @@ def test_documents_deleted_during_a_copy_stay_deleted(
         copied = engine_client.search(index=target, body={"size": 5, "_source": False})
         body = copied.body if hasattr(copied, "body") else copied
         for hit in body["hits"]["hits"]:
-            engine_client.delete(index=name, id=hit["_id"], refresh=True)
+            engine_client.delete(index=index_name, id=hit["_id"], refresh=True)
             deleted.append(str(hit["_id"]))
 
     done = engine_sidecar_client.enrich_index(
-        EnrichSettings(name, ["title", "body"], strategy="reindex", alias=f"{name}-live"),
+        EnrichSettings(
+            index_name, ["title", "body"], strategy="reindex", alias=f"{index_name}-live"
+        ),
         progress=delete_some_copied,
     )
     assert done.report is not None
     assert len(deleted) == 5, "the application deleted while the copy ran"
-    held = stored(engine_client, f"{name}-live")
+    held = stored(engine_client, f"{index_name}-live")
     assert sorted(set(deleted) & set(held)) == [], "deleted documents came back"
     assert len(held) == 295 and stale(held) == []
     assert done.report["deleted"] >= 5

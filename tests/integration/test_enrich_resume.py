@@ -16,9 +16,7 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +24,7 @@ import pytest
 
 from tandem.integration.handle import EngineHandle
 
-from .cli import tandem
+from .cli import spawn, tandem
 from .user_index import bulk, create_user_index, scifact_docs, stale, stored
 
 pytestmark = pytest.mark.integration
@@ -35,15 +33,6 @@ DOCS = 320
 PAGE = 32
 CONCURRENCY = 2
 KILL_AFTER = 128  # audited encodings before the SIGKILL
-
-
-@pytest.fixture
-def name(engine_client: Any) -> Iterator[str]:
-    made = f"user-{uuid.uuid4().hex[:10]}"
-    yield made
-    found = engine_client.indices.get(index=f"{made}*", ignore_unavailable=True)
-    for index in dict(found):
-        engine_client.indices.delete(index=index, ignore_unavailable=True)
 
 
 def _lines(path: Path) -> list[str]:
@@ -71,19 +60,19 @@ def _kill_when_audited(command: list[str], audit: Path, count: int) -> int:
 
 @pytest.mark.parametrize("strategy", ["in-place", "reindex"])
 def test_sigkill_then_resume_encodes_each_document_once_and_misses_none(
-    strategy: str, engine: EngineHandle, engine_client: Any, name: str, tmp_path: Path
+    strategy: str, engine: EngineHandle, engine_client: Any, index_name: str, tmp_path: Path
 ) -> None:
     in_place = strategy == "in-place"
-    create_user_index(engine_client, engine, name, knn=in_place)
+    create_user_index(engine_client, engine, index_name, knn=in_place)
     docs = scifact_docs(DOCS)
-    bulk(engine_client, engine, name, docs)
+    bulk(engine_client, engine, index_name, docs)
     audit, checkpoint = tmp_path / "audit.txt", tmp_path / "checkpoint.json"
     args = [
         "enrich",
         "--engine",
         engine.url,
         "--index",
-        name,
+        index_name,
         "--text",
         "title,body",
         "--strategy",
@@ -103,7 +92,7 @@ def test_sigkill_then_resume_encodes_each_document_once_and_misses_none(
         "--json",
     ]
     if not in_place:
-        args += ["--alias", f"{name}-live"]
+        args += ["--alias", f"{index_name}-live"]
     command = [sys.executable, "-c", "from tandem.plugin.cli import main; main()", *args]
     at_kill = _kill_when_audited(command, audit, KILL_AFTER)
     assert KILL_AFTER <= at_kill < DOCS, "the kill came mid-run"
@@ -123,7 +112,7 @@ def test_sigkill_then_resume_encodes_each_document_once_and_misses_none(
     assert all(n <= 2 for n in encoded.values())
     assert len(twice) <= in_flight, f"{len(twice)} encoded twice: {twice[:10]}"
 
-    held = stored(engine_client, name if in_place else f"{name}-live")
+    held = stored(engine_client, index_name if in_place else f"{index_name}-live")
     assert sorted(held) == sorted(ids)
     assert stale(held) == []
     # In place each document took one update (version 2); a copy wrote each once.
@@ -131,8 +120,8 @@ def test_sigkill_then_resume_encodes_each_document_once_and_misses_none(
     versions = Counter(doc["_version"] for doc in held.values())
     assert versions == {once: DOCS}, versions
     if not in_place:
-        assert list(dict(engine_client.indices.get_alias(name=f"{name}-live"))) == [
-            f"{name}-tandem-1"
+        assert list(dict(engine_client.indices.get_alias(name=f"{index_name}-live"))) == [
+            f"{index_name}-tandem-1"
         ]
     print(
         f"\n{strategy} on {engine.name}: {at_kill} encoded before the SIGKILL, "
@@ -142,25 +131,19 @@ def test_sigkill_then_resume_encodes_each_document_once_and_misses_none(
 
 
 def test_sigterm_stops_with_a_report_and_resume_finishes(
-    engine: EngineHandle, engine_client: Any, name: str, tmp_path: Path
+    engine: EngineHandle, engine_client: Any, index_name: str, tmp_path: Path
 ) -> None:
     """``kill`` (a container stop) ends the run like Ctrl-C: the report, the hint, 143."""
-    create_user_index(engine_client, engine, name, knn=True)
+    create_user_index(engine_client, engine, index_name, knn=True)
     docs = scifact_docs(DOCS)
-    bulk(engine_client, engine, name, docs)
+    bulk(engine_client, engine, index_name, docs)
     audit, checkpoint = tmp_path / "audit.txt", tmp_path / "checkpoint.json"
     args = [
-        *("enrich", "--engine", engine.url, "--index", name, "--text", "title,body"),
+        *("enrich", "--engine", engine.url, "--index", index_name, "--text", "title,body"),
         *("--sparse", "none", "--page", str(PAGE), "--bulk-docs", str(PAGE)),
         *("--checkpoint", str(checkpoint), "--audit", str(audit), "--json"),
     ]
-    entry = "from tandem.plugin.cli import main; raise SystemExit(main())"
-    process = subprocess.Popen(
-        [sys.executable, "-c", entry, *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    process = spawn(*args)
     try:
         deadline = time.monotonic() + 300
         while len(_lines(audit)) < KILL_AFTER and time.monotonic() < deadline:
@@ -179,4 +162,4 @@ def test_sigterm_stops_with_a_report_and_resume_finishes(
 
     resumed = tandem(*args, "--resume")
     assert resumed.returncode == 0, resumed.stderr
-    assert stale(stored(engine_client, name)) == []
+    assert stale(stored(engine_client, index_name)) == []

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -22,7 +20,7 @@ from tandem.client import ClientError, EnrichResult, EnrichSettings, TandemClien
 from tandem.integration.handle import EngineHandle
 from tandem.plugin.server.embedded import EmbeddedSidecar
 
-from .cli import tandem
+from .cli import spawn, tandem
 from .user_index import MARKER, bulk, create_user_index, scifact_docs, stale, stored
 
 pytestmark = pytest.mark.integration
@@ -108,28 +106,9 @@ def test_enrich_with_server_runs_in_the_sidecar_and_refuses_local_flags(
 def test_follow_through_the_sidecar_ends_on_ctrl_c_with_its_report(
     engine_sidecar: EmbeddedSidecar, engine_client: Any, index: str
 ) -> None:
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "from tandem.plugin.cli import main; raise SystemExit(main())",
-            "enrich",
-            "--server",
-            engine_sidecar.address,
-            "--index",
-            index,
-            "--text",
-            "title,body",
-            "--follow",
-            "--poll",
-            "0.5",
-            "--json",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        # A background CI job inherits SIGINT ignored; a user's terminal does not.
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    process = spawn(
+        *("enrich", "--server", engine_sidecar.address, "--index", index),
+        *("--text", "title,body", "--follow", "--poll", "0.5", "--json"),
     )
     try:
         deadline = time.monotonic() + 120
