@@ -25,7 +25,8 @@ from tandem.plugin.ingest.documents import BadLine, corpus_file, read_documents
 from tandem.plugin.ingest.pipeline import Failure, FieldMap, IngestOptions
 from tandem.plugin.ingest.progress import ProgressLine, Snapshot
 
-from .remote import add_server_arguments, client_for
+from .remote import add_server_arguments, client_for, refuse_local_flags
+from .search import DEFAULT_DENSE, DEFAULT_SPARSE
 from .text_fields import add_text_fields_argument, parse_text_fields
 
 NONE = "none"
@@ -45,10 +46,16 @@ def register(commands: Any) -> None:
     parser.add_argument("data", type=Path, help="JSONL file or BEIR corpus folder")
     parser.add_argument("--index", required=True, help="index name")
     parser.add_argument(
-        "--engine", default="opensearch", help="opensearch, elasticsearch, or a URL"
+        "--engine",
+        help="opensearch (the default), elasticsearch, or a URL; not with --server",
     )
-    parser.add_argument("--dense", default="minilm", help="dense model, or 'none'")
-    parser.add_argument("--sparse", default="splade-tiny", help="sparse model, or 'none'")
+    parser.add_argument(
+        "--dense", help=f"dense model (default {DEFAULT_DENSE}), or 'none'; not with --server"
+    )
+    parser.add_argument(
+        "--sparse",
+        help=f"sparse model (default {DEFAULT_SPARSE}), or 'none'; not with --server",
+    )
     parser.add_argument("--int8", action="store_true", help="use int8 models")
     parser.add_argument("--resume", action="store_true", help="skip ids already in the index")
     add_text_fields_argument(parser, "fields holding the text to encode and to search")
@@ -75,21 +82,23 @@ def _index(args: argparse.Namespace) -> int:
     text_fields = parse_text_fields(args.text_fields, boosts=False)
     corpus = corpus_file(args.data)  # fail on a bad path before loading any model
     if args.server:
+        refuse_local_flags(args, "indexes", "index")
         return _index_remote(args, corpus, text_fields)
+    dense_name, sparse_name = args.dense or DEFAULT_DENSE, args.sparse or DEFAULT_SPARSE
     dense = (
         None
-        if args.dense == NONE
-        else load_dense(resolve_spec(args.dense, ModelKind.DENSE), args.int8, progress=_say)
+        if dense_name == NONE
+        else load_dense(resolve_spec(dense_name, ModelKind.DENSE), args.int8, progress=_say)
     )
     sparse = (
         None
-        if args.sparse == NONE
-        else load_sparse(resolve_spec(args.sparse, ModelKind.SPARSE), args.int8, progress=_say)
+        if sparse_name == NONE
+        else load_sparse(resolve_spec(sparse_name, ModelKind.SPARSE), args.int8, progress=_say)
     )
     dims = None
     if dense is not None:
         dims = int(dense.encode(["dimension probe"]).shape[1])
-    adapter = connect(engine_url(args.engine))
+    adapter = connect(engine_url(args.engine or "opensearch"))
     try:
         line = ProgressLine()
         seen = [Snapshot(0, 0, 0, 0.0)]

@@ -19,6 +19,8 @@ from tandem.client.tls import read_pem
 from .connection import Transport, explain
 
 DEFAULT_SERVER = "localhost:50051"
+# Flags that choose what this process loads and talks to; a sidecar has its own.
+LOCAL_FLAGS = {"engine": "--engine", "dense": "--dense", "sparse": "--sparse"}
 
 
 def _pem_file(value: str) -> Path:
@@ -98,3 +100,19 @@ def client_for(args: argparse.Namespace, timeout: float = 60.0) -> Iterator[Tand
             if line is None:
                 raise
             raise ClientError(err.code, line) from None
+
+
+def refuse_local_flags(args: argparse.Namespace, does: str, do: str) -> None:
+    """``--engine``, ``--dense`` and ``--sparse`` would be ignored with ``--server``: refuse.
+
+    ``does``/``do`` name the work (``searches``/``search``, ``indexes``/``index``)."""
+    given = [flag for dest, flag in LOCAL_FLAGS.items() if getattr(args, dest) is not None]
+    if not given:
+        return
+    names = " and ".join(given)
+    verb = "picks" if len(given) == 1 else "pick"
+    raise ValueError(
+        f"{names} {verb} what this process {does} with, but with --server (or "
+        f"TANDEM_SERVER) the sidecar {does} with its own engine and models, set on "
+        f"tandem serve: drop {names}, or {do} here without --server (and TANDEM_SERVER)"
+    )

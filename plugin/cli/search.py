@@ -22,8 +22,8 @@ from tandem.plugin.search.hits import FusedHit
 from tandem.plugin.search.names import DEFAULT_WINDOW, METHODS, MODES, NORMALIZATIONS
 from tandem.plugin.search.searcher import Searcher
 
-from .remote import add_server_arguments, client_for
-from .search_input import FIELD_TERMS, SearchInput, refuse_local_flags, search_input
+from .remote import add_server_arguments, client_for, refuse_local_flags
+from .search_input import FIELD_TERMS, SearchInput, search_input
 from .search_output import Page, Timings, dump, lines, partial_note, summary
 from .snippets import fetch_snippets
 from .text_fields import add_text_fields_argument
@@ -116,7 +116,7 @@ def register(commands: Any) -> None:
 
 def _search(args: argparse.Namespace) -> int:
     if args.server:
-        refuse_local_flags(args)
+        refuse_local_flags(args, "searches", "search")
     request = search_input(args)
     page = _search_remote(args, request) if args.server else _search_here(args, request)
     note = partial_note(page.timed_out, page.shard_failures)

@@ -42,8 +42,6 @@ FIELD_TERMS = {
     "method": "--method",
 }
 _OPTION_WORD = re.compile(r"(?<![\w.-])(" + "|".join(OPTION_FLAGS) + r")(?![\w-])")
-# Flags that choose what this process loads and talks to; a sidecar has its own.
-LOCAL_FLAGS = {"engine": "--engine", "dense": "--dense", "sparse": "--sparse"}
 _EXAMPLE = '\'{"term": {"lang": "en"}}\''
 
 
@@ -61,20 +59,6 @@ class SearchInput:
     options: SearchOptions
     dsl: TandemQuery | None = None
     raw: dict[str, Any] | None = None
-
-
-def refuse_local_flags(args: argparse.Namespace) -> None:
-    """``--engine``, ``--dense`` and ``--sparse`` would be ignored with ``--server``: refuse."""
-    given = [flag for dest, flag in LOCAL_FLAGS.items() if getattr(args, dest) is not None]
-    if not given:
-        return
-    names = " and ".join(given)
-    verb = "picks" if len(given) == 1 else "pick"
-    raise ValueError(
-        f"{names} {verb} what this process searches with, but with --server (or "
-        "TANDEM_SERVER) the sidecar searches with its own engine and models, set on "
-        f"tandem serve: drop {names}, or search here without --server (and TANDEM_SERVER)"
-    )
 
 
 def filters(raw: list[str]) -> tuple[dict[str, Any], ...]:

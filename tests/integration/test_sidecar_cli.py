@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 
 from tandem.client import TandemClient
 from tandem.plugin.server.embedded import EmbeddedSidecar
@@ -176,3 +177,19 @@ def test_index_through_the_sidecar_shows_progress_and_stops_on_ctrl_c(
         if process.poll() is None:
             process.kill()
         engine_sidecar_client.delete_index(name)
+
+
+@pytest.mark.parametrize(
+    "flags", [("--engine", "elasticsearch"), ("--dense", "bge-small"), ("--sparse", "none")]
+)
+def test_index_refuses_flags_for_this_process_with_server(
+    flags: tuple[str, str], tmp_path: Path
+) -> None:
+    """The sidecar indexes with its own engine and models: a flag that picks them here
+    would be ignored, so it is refused before anything is read or sent."""
+    data = tmp_path / "docs.jsonl"
+    data.write_text('{"_id": "1", "title": "a", "text": "b"}\n')
+    done = tandem("index", str(data), "--index", "x", "--server", "127.0.0.1:1", *flags)
+    assert done.returncode == 2, done.stderr
+    assert flags[0] in done.stderr and "tandem serve" in done.stderr
+    assert "without --server" in done.stderr
