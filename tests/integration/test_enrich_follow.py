@@ -73,7 +73,9 @@ class PacedWriter(threading.Thread):
         if n % 5 == 4:
             doc_id = self.ids[(n * 7919) % len(self.ids)]
             text = f"edited {uuid.uuid4().hex} text of {doc_id}"
-            self.client.update(index=self.index, id=doc_id, body={"doc": {"body": text}})
+            self.client.update(  # retried on a race with enrich's own update, as apps do
+                index=self.index, id=doc_id, body={"doc": {"body": text}}, retry_on_conflict=5
+            )
         else:
             doc = next(self.fresh)
             doc_id = doc.pop("_id")
