@@ -162,12 +162,18 @@ def _verify(
 
 
 def download(
-    repo: Repository, path: str, target: Path, progress: Progress, log: Path | None = None
+    repo: Repository,
+    path: str,
+    target: Path,
+    progress: Progress,
+    log: Path | None = None,
+    what: str | None = None,
 ) -> Path:
     """Fetch ``path`` (relative to the repository) to ``target`` unless it is there.
 
     The file appears at ``target`` only once verified; transient network errors
-    are retried. A 404 raises :class:`ArtifactNotFoundError`.
+    are retried. A 404 raises :class:`ArtifactNotFoundError` naming ``what`` (the
+    artifact's coordinates) and the ``log``, where every fetch is recorded.
     """
     if target.is_file():
         return target
@@ -182,10 +188,11 @@ def download(
         except urllib.error.HTTPError as err:
             partial.unlink(missing_ok=True)
             if err.code == 404:
+                _record(log, f"not found (HTTP 404): {url}")
                 raise ArtifactNotFoundError(
-                    f"{url} was not found (HTTP 404): that version is not on Maven Central "
-                    f"or the mirror in {REPOSITORY_ENV}. Pick a version listed in "
-                    "docs/engines.md."
+                    f"{what or target.name} is not available on Maven Central or the mirror "
+                    f"in {REPOSITORY_ENV} ({url} answers HTTP 404). Pick a version listed in "
+                    "docs/engines.md." + (f" Log: {log}" if log else "")
                 ) from None
             if err.code in (401, 403):
                 raise EngineError(
@@ -207,7 +214,12 @@ def download(
         progress(f"{target.name}: {failure}; retrying")
         time.sleep(attempt)
     partial.replace(target)
-    if log is not None:
-        with log.open("a") as out:
-            out.write(f"fetched {url} -> {target} (verified: {checked})\n")
+    _record(log, f"fetched {url} -> {target} (verified: {checked})")
     return target
+
+
+def _record(log: Path | None, line: str) -> None:
+    if log is not None:
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with log.open("a") as out:
+            out.write(line + "\n")

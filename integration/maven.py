@@ -37,7 +37,9 @@ def fetch(
 ) -> Path:
     """Return the cached artifact file, downloading and verifying it first if needed."""
     repo = repository or Repository.from_env()
-    return download(repo, artifact_path(artifact), cache / artifact.filename, progress, log_path)
+    target = cache / artifact.filename
+    path = artifact_path(artifact)
+    return download(repo, path, target, progress, log_path, artifact.coordinates)
 
 
 def fetch_with_dependencies(

@@ -7,6 +7,7 @@ sidecar's engine watcher and the launcher both use it.
 from __future__ import annotations
 
 import base64
+import http.client
 import json
 import urllib.error
 import urllib.request
@@ -81,6 +82,8 @@ def identify(url: str, timeout: float = 3.0) -> EngineIdentity | None:
         status, headers, payload = get_json(url, "/", timeout)
     except (urllib.error.URLError, ConnectionError, TimeoutError):
         return None
+    except http.client.HTTPException as err:  # an engine's transport port, say
+        raise NotAnEngine(f"{redact(url)} does not speak HTTP ({err!r})") from None
     except OSError as err:
         raise NotAnEngine(str(err)) from err
     if status == 200 and isinstance(payload, dict) and isinstance(payload.get("version"), dict):

@@ -119,11 +119,14 @@ def test_a_missing_version_says_where_to_look(
     repo: tuple[Path, str, list[tuple[str, str | None]]], tmp_path: Path
 ) -> None:
     _, url, _ = repo
+    log = tmp_path / "setup.log"
     with pytest.raises(ArtifactNotFoundError) as err:
-        maven.fetch(ARTIFACT, tmp_path / "cache", repository=Repository.parse(url))
+        maven.fetch(ARTIFACT, tmp_path / "cache", log, repository=Repository.parse(url))
     message = str(err.value)
-    assert "engine-9.9.9.zip was not found (HTTP 404)" in message
+    assert message.startswith("org.example:engine:9.9.9:zip is not available on Maven Central")
+    assert "engine-9.9.9.zip answers HTTP 404" in message
     assert "docs/engines.md" in message and "TANDEM_MAVEN_URL" in message
+    assert message.endswith(f"Log: {log}") and "HTTP 404" in log.read_text()
 
 
 def test_an_unreachable_repository_is_retried_then_named(tmp_path: Path) -> None:

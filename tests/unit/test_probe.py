@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import socket
+import threading
 from typing import Any
 
 import pytest
@@ -56,8 +58,6 @@ def test_nothing_listening_returns_none() -> None:
 
 
 def _free_port() -> int:
-    import socket
-
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -92,3 +92,23 @@ def test_wait_healthy_times_out(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(probe, "cluster_health", lambda url, timeout=3.0: "red")
     with pytest.raises(probe.EngineStartError, match="not healthy after 0s"):
         probe.wait_healthy("http://x", 0.05, lambda: True, lambda what: what, interval=0.01)
+
+
+def test_a_port_that_does_not_speak_http_is_not_an_engine() -> None:
+    # An engine's transport port (HTTP + 100) answers any request with this line.
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        port = server.getsockname()[1]
+
+        def answer() -> None:
+            conn, _ = server.accept()
+            with conn:
+                conn.recv(1024)
+                conn.sendall(b"This is not an HTTP port")
+
+        thread = threading.Thread(target=answer, daemon=True)
+        thread.start()
+        with pytest.raises(probe.NotAnEngine, match="does not speak HTTP"):
+            probe.identify(f"http://127.0.0.1:{port}")
+        thread.join(5)
