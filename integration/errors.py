@@ -12,7 +12,7 @@ class EngineError(RuntimeError):
 
 
 class ToolMissingError(EngineError):
-    """Java or Maven is not installed, or no installed JDK fits the engine."""
+    """No installed JDK fits the engine (or a tool the launcher needs is missing)."""
 
 
 class ArtifactNotFoundError(EngineError):

@@ -1,4 +1,4 @@
-"""``tandem engines`` as a user runs it: real processes, real Maven, real engines."""
+"""``tandem engines`` as a user runs it: real processes, real Maven Central, real engines."""
 
 from __future__ import annotations
 
@@ -95,7 +95,7 @@ def test_env_url_attaches_to_the_running_engine(engine: EngineHandle) -> None:
     assert result.stdout.strip().split("\t") == [engine.name, engine.url, "attached"]
 
 
-def test_unknown_version_names_maven_and_the_log() -> None:
+def test_unknown_version_names_the_artifact_and_the_log() -> None:
     result = tandem(
         "engines", "up", "opensearch", "--version", "3.9.9", "--port", str(FAILING_PORT)
     )
