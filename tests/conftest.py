@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,10 @@ import pytest
 from tandem.plugin.engines.kinds import EngineKind
 
 pytest_plugins = ["tandem.integration.pytest_plugin"]
+
+# Haystack, when imported, writes ~/.haystack and sends usage telemetry from pipeline runs
+# unless this is off; the tests talk to local servers only (set before anything imports it).
+os.environ.setdefault("HAYSTACK_TELEMETRY_ENABLED", "False")
 
 _HERE = Path(__file__).parent
 

@@ -1,8 +1,7 @@
 """A line of each hit's text for ``tandem search``: its title, or the start of its text.
 
-Searches ask the engine for ids and scores only; the page's text comes from one
-``ids`` query that fetches only the text fields, so it costs one small request
-for ``--size`` documents, not ``_source`` on every candidate of every retriever.
+Searches ask the engine for ids and scores only; the page's text fields come from
+:func:`tandem.plugin.search.documents.fetch_documents` (one small request for the page).
 """
 
 from __future__ import annotations
@@ -11,15 +10,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from tandem.plugin.engines.base import EngineAdapter
+from tandem.plugin.search.documents import fetch_documents, field_names
 
 WIDTH = 80
 TITLE = "title"
-
-
-def _field_names(fields: Sequence[str]) -> list[str]:
-    """The fields to fetch: boosts dropped, wildcards left to the engine."""
-    names = [f.split("^", 1)[0].strip() for f in fields]
-    return list(dict.fromkeys(n for n in names if n))
 
 
 def _value(source: Mapping[str, Any], name: str) -> str:
@@ -37,7 +31,7 @@ def _value(source: Mapping[str, Any], name: str) -> str:
 
 def snippet(source: Mapping[str, Any], fields: Sequence[str]) -> str | None:
     """The title when ``fields`` has one, else the first text, cut to :data:`WIDTH`."""
-    names = _field_names(fields)
+    names = field_names(fields)
     ordered = [TITLE, *[n for n in names if n != TITLE]] if TITLE in names else names
     for name in ordered:
         text = _value(source, name)
@@ -50,17 +44,9 @@ def fetch_snippets(
     adapter: EngineAdapter, index: str, ids: Sequence[str], fields: Sequence[str]
 ) -> dict[str, str]:
     """``{id: snippet}`` for the hits of one page (ids without text are left out)."""
-    if not ids:
-        return {}
-    body = {
-        "query": {"ids": {"values": list(ids)}},
-        "_source": _field_names(fields),
-        "size": len(ids),
-    }
-    response = adapter.search(index, body)
     found = {}
-    for hit in response["hits"]["hits"]:
-        text = snippet(hit.get("_source") or {}, fields)
+    for doc_id, source in fetch_documents(adapter, index, ids, fields).items():
+        text = snippet(source, fields)
         if text is not None:
-            found[hit["_id"]] = text
+            found[doc_id] = text
     return found

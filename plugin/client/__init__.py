@@ -10,11 +10,13 @@ the encoders, onnxruntime, tokenizers or numpy (a client-only install is
 
 Over TLS: ``TandemClient(address, tls_ca="ca.pem")`` (or ``tls=True`` for the system's
 CAs), plus ``tls_cert``/``tls_key`` where the sidecar requires a client certificate.
+In asyncio code, ``AsyncTandemClient`` searches on ``grpc.aio`` with the same arguments.
 """
 
 from tandem.plugin.search.hits import FusedHit, Source
 from tandem.plugin.search.options import SearchOptions
 
+from .aio import AsyncTandemClient
 from .client import (
     ClientError,
     DenseResult,
@@ -29,6 +31,7 @@ from .client import (
 from .enrich import EnrichProgress, EnrichResult, EnrichSettings
 
 __all__ = [
+    "AsyncTandemClient",
     "ClientError",
     "DenseResult",
     "EnrichProgress",

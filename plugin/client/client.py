@@ -150,13 +150,31 @@ class IndexResult:
     metadata: Metadata
 
 
+def client_error(err: grpc.RpcError) -> ClientError:
+    """A failed RPC as a :class:`ClientError` (sync and asyncio calls alike)."""
+    code = err.code() if hasattr(err, "code") else grpc.StatusCode.UNKNOWN
+    details = err.details() if hasattr(err, "details") else str(err)
+    return ClientError(code, details or "")
+
+
 def _call(fn: Callable[[], T]) -> T:
     try:
         return fn()
     except grpc.RpcError as err:
-        code = err.code() if hasattr(err, "code") else grpc.StatusCode.UNKNOWN
-        details = err.details() if hasattr(err, "details") else str(err)
-        raise ClientError(code, details or "") from None
+        raise client_error(err) from None
+
+
+def channel_options(max_message_bytes: int) -> list[tuple[str, int]]:
+    """gRPC channel options: the message size limit, both ways."""
+    return [
+        ("grpc.max_receive_message_length", max_message_bytes),
+        ("grpc.max_send_message_length", max_message_bytes),
+    ]
+
+
+def bearer(token: str | None) -> tuple[tuple[str, str], ...]:
+    """The call metadata carrying ``token`` (none without one)."""
+    return (("authorization", f"Bearer {token}"),) if token else ()
 
 
 def search_request(
@@ -184,9 +202,31 @@ def search_request(
         query_dsl_json=json.dumps(dsl) if dsl is not None else "",
         dense_field=dense_field or "",
         sparse_field=sparse_field or "",
+        document_fields=list(options.document_fields),
     )
     setattr(request, "from", options.start)  # "from" is a Python keyword
     return request
+
+
+def search_hits(response: search_pb2.SearchResponse) -> SearchHits:
+    """A ``SearchResponse`` as plain values."""
+    hits = [
+        FusedHit(
+            h.id,
+            h.score,
+            {r.retriever: Source(r.rank, r.score) for r in h.retrievers},
+            json.loads(h.document_json) if h.document_json else {},
+        )
+        for h in response.hits
+    ]
+    return SearchHits(
+        hits,
+        Metadata.of(response.metadata),
+        response.mode,
+        partial=response.partial,
+        timed_out=response.timed_out,
+        shard_failures=list(response.shard_failures),
+    )
 
 
 def _documents(
@@ -232,10 +272,7 @@ class TandemClient:
         stream_timeout: float = 3600.0,
         max_message_bytes: int = 64 * 1024 * 1024,
     ) -> None:
-        options = [
-            ("grpc.max_receive_message_length", max_message_bytes),
-            ("grpc.max_send_message_length", max_message_bytes),
-        ]
+        options = channel_options(max_message_bytes)
         credentials = channel_credentials(
             tls=tls, tls_ca=tls_ca, tls_cert=tls_cert, tls_key=tls_key
         )
@@ -245,7 +282,7 @@ class TandemClient:
             self.channel = grpc.insecure_channel(address, options)
         self.timeout = timeout  # unary calls
         self.stream_timeout = stream_timeout  # a whole index_documents stream
-        self._metadata = (("authorization", f"Bearer {token}"),) if token else ()
+        self._metadata = bearer(token)
         self._info = info_pb2_grpc.InfoServiceStub(self.channel)
         self._encode = encode_pb2_grpc.EncodeServiceStub(self.channel)
         self._index = index_pb2_grpc.IndexServiceStub(self.channel)
@@ -343,26 +380,17 @@ class TandemClient:
         dense_field: str | None = None,
         sparse_field: str | None = None,
     ) -> SearchHits:
-        """Hits for ``query``; ``options.explain`` adds each retriever's rank and score.
+        """Hits for ``query``; ``options.explain`` adds each retriever's rank and score,
+        ``options.document_fields`` each hit's stored fields (``hit.document``).
 
         ``dsl`` is your own engine query with a ``{"tandem": {"query": TEXT, ...}}`` clause
         (pass ``query=""``): the retrievers run inside it. ``dense_field`` and
         ``sparse_field`` name the index's vector fields (default ``embedding``, ``sparse``)."""
         request = search_request(index, query, options, dsl, dense_field, sparse_field)
-        response = _call(
-            lambda: self._search.Search(request, timeout=self.timeout, metadata=self._metadata)
-        )
-        hits = [
-            FusedHit(h.id, h.score, {r.retriever: Source(r.rank, r.score) for r in h.retrievers})
-            for h in response.hits
-        ]
-        return SearchHits(
-            hits,
-            Metadata.of(response.metadata),
-            response.mode,
-            partial=response.partial,
-            timed_out=response.timed_out,
-            shard_failures=list(response.shard_failures),
+        return search_hits(
+            _call(
+                lambda: self._search.Search(request, timeout=self.timeout, metadata=self._metadata)
+            )
         )
 
     def rewrite(

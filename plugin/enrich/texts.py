@@ -28,7 +28,8 @@ class Passage:
         return not self.text.strip()
 
 
-def _lookup(source: Mapping[str, Any], path: str) -> object:
+def lookup(source: Mapping[str, Any], path: str) -> object:
+    """The value at ``path`` (a key, or a dotted path into objects); ``None`` when absent."""
     if path in source:  # a flat key that happens to hold dots
         return source[path]
     node: object = source
@@ -54,5 +55,5 @@ def passage(source: Mapping[str, Any], fields: Sequence[str], joiner: str) -> Pa
     """The fields' text joined by ``joiner``; raises :class:`BadText` for a non-string."""
     parts: list[str] = []
     for field in fields:
-        parts.extend(s for s in _strings(field, _lookup(source, field)) if s.strip())
+        parts.extend(s for s in _strings(field, lookup(source, field)) if s.strip())
     return Passage(joiner.join(parts))

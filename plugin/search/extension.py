@@ -7,7 +7,8 @@ with one ``tandem`` clause where the hybrid retrieval belongs::
               "filter": [{"term": {"lang": "en"}}]}}
 
 :func:`parse_tandem_query` finds and validates the clause (errors name its
-JSON path); :func:`embed_bodies` and :func:`embed_native` put each
+JSON path); :func:`with_text` fills a clause written without its text;
+:func:`embed_bodies` and :func:`embed_native` put each
 retriever's query in the clause's place, so every retriever (and the engine's
 own fusion) runs inside the user's structure. Everything is parsed JSON turned
 into new dicts: user text is a string value and never becomes JSON syntax.
@@ -130,6 +131,23 @@ def parse_tandem_query(dsl: Any) -> TandemQuery:
     clause = parent[CLAUSE]
     overrides = _check_options(clause, path)
     return TandemQuery(copy.deepcopy(dict(dsl)), path[:-1], clause["query"], overrides)
+
+
+def with_text(dsl: Mapping[str, Any], text: str) -> Json:
+    """``dsl`` (a new object) with ``text`` as its ``tandem`` clause's query: a query
+    written once with a clause that has no ``query`` yet, filled for each search."""
+    found: list[Path] = []
+    _find(dsl, (), found)
+    if len(found) != 1:
+        return dict(dsl)  # nothing to fill: parse_tandem_query names what is wrong
+    result = copy.deepcopy(dict(dsl))
+    parent: Any = result
+    for step in found[0][:-1]:
+        parent = parent[step]
+    clause = parent[CLAUSE]
+    if isinstance(clause, Mapping):
+        parent[CLAUSE] = {**clause, "query": text}
+    return result
 
 
 _OPTION_FIELDS = {"fields": tuple, "weights": dict}

@@ -4,7 +4,8 @@ the servicers and the client."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -17,8 +18,12 @@ class Source:
 
 @dataclass(frozen=True)
 class FusedHit:
-    """A fused document; ``sources`` maps each retriever that returned it to its :class:`Source`."""
+    """A fused document; ``sources`` maps each retriever that returned it to its :class:`Source`.
+
+    ``document`` holds the stored fields a search asked for (``document_fields``), empty
+    when it asked for none."""
 
     id: str
     score: float
     sources: Mapping[str, Source]
+    document: Mapping[str, Any] = field(default_factory=dict)

@@ -41,7 +41,10 @@ def _is_int(value: object) -> bool:
 class SearchOptions:
     """How to search: the method, the page (``start``, ``size``), each retriever's
     candidate ``window``, fusion knobs, text ``fields``, user ``filters`` (engine
-    query clauses applied to every retriever) and where fusion runs (``mode``)."""
+    query clauses applied to every retriever) and where fusion runs (``mode``).
+
+    ``document_fields`` names stored fields (``_source``) to return with each hit of
+    the page, fetched in one more request for the page only; none by default."""
 
     method: Method = "rrf"
     start: int = 0
@@ -54,6 +57,7 @@ class SearchOptions:
     filters: tuple[Mapping[str, Any], ...] = ()
     mode: Mode = "auto"
     explain: bool = False
+    document_fields: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -75,12 +79,14 @@ class SearchOptions:
             raise ValueError(f"rank_constant must be a positive integer, got {self.rank_constant}")
         self._check_weights()
         self._check_fields()
+        self._check_document_fields()
         for i, clause in enumerate(self.filters):
             if not isinstance(clause, Mapping) or not clause:
                 raise ValueError(f"filters[{i}] is an empty object; send a query clause")
         object.__setattr__(self, "weights", MappingProxyType(dict(self.weights)))
         object.__setattr__(self, "fields", tuple(self.fields))
         object.__setattr__(self, "filters", tuple(self.filters))
+        object.__setattr__(self, "document_fields", tuple(self.document_fields))
 
     def _check_page(self) -> None:
         if not (_is_int(self.start) and _is_int(self.size) and _is_int(self.window)):
@@ -126,6 +132,15 @@ class SearchOptions:
         for i, name in enumerate(self.fields):
             if not isinstance(name, str) or not name.strip():
                 raise ValueError(f"fields[{i}] is empty")
+
+    def _check_document_fields(self) -> None:
+        if isinstance(self.document_fields, str):
+            raise ValueError(
+                f"document_fields must be a list of field names, got {self.document_fields!r}"
+            )
+        for i, name in enumerate(self.document_fields):
+            if not isinstance(name, str) or not name.strip():
+                raise ValueError(f"document_fields[{i}] is empty; name a stored field")
 
     @property
     def hybrid(self) -> bool:

@@ -10,13 +10,15 @@ Shard failures and engine timeouts inside a response are reported on the
 result, or refused, as the operator's :mod:`tandem.plugin.search.partial`
 policy says. A retriever that failed or found nothing is checked against the
 index's mapping, so a missing field is named (:mod:`tandem.plugin.search.diagnose`).
+Stored fields the caller asks for (``document_fields``) come from one more request
+for the page's hits only (:mod:`tandem.plugin.search.documents`).
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from tandem.encoders.dense import DenseEncoder
@@ -28,6 +30,7 @@ from tandem.plugin.engines.responses import completeness
 from tandem.plugin.index.spec import DEFAULT_DENSE_FIELD, DEFAULT_SPARSE_FIELD, SparseType
 
 from .diagnose import engine_reason, missing_field
+from .documents import fetch_documents
 from .extension import TandemQuery, embed_bodies, embed_native
 from .fusion import FusionConfig, RetrieverHits, fuse, paginate
 from .hits import FusedHit
@@ -235,6 +238,17 @@ class Searcher:
             self._check_fields(index, options.retrievers, options)
         return hits[options.start : options.start + options.size], report
 
+    def _with_documents(
+        self, index: str, page: list[FusedHit], options: SearchOptions, timeout: float | None
+    ) -> list[FusedHit]:
+        """``page`` with each hit's ``options.document_fields`` (one request for the page)."""
+        if not options.document_fields or not page:
+            return page
+        found = fetch_documents(
+            self.adapter, index, [h.id for h in page], options.document_fields, timeout
+        )
+        return [replace(h, document=found.get(h.id, {})) for h in page]
+
     def _check_fields(self, index: str, retrievers: Sequence[str], options: SearchOptions) -> None:
         """Raise :class:`~.diagnose.MissingField` when ``index`` lacks the field one of
         ``retrievers`` searches (called only when a search failed or found nothing)."""
@@ -275,6 +289,7 @@ class Searcher:
         plan = self._native(request, options, dsl)
         if plan is not None:
             page, report = self._search_native(index, plan, options, timeout)
+            page = self._with_documents(index, page, options, timeout)
             searched = time.perf_counter()
             return SearchResult(
                 page,
@@ -322,12 +337,14 @@ class Searcher:
             # One retriever: keep its own scores rather than RRF's.
             fused = [FusedHit(h.id, next(iter(h.sources.values())).score, h.sources) for h in fused]
         page = paginate(fused, options.start, options.size)
+        fused_at = time.perf_counter()
+        page = self._with_documents(index, page, options, timeout)
         done = time.perf_counter()
         return SearchResult(
             page,
             encode_ms=1000 * (encoded_at - started),
-            engine_ms=1000 * (searched - encoded_at),
-            fusion_ms=1000 * (done - searched),
+            engine_ms=1000 * (searched - encoded_at + done - fused_at),
+            fusion_ms=1000 * (fused_at - searched),
             mode="sidecar" if options.hybrid else "single",
             timed_out=report.timed_out,
             shard_failures=report.shard_failures,

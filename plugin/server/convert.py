@@ -184,6 +184,7 @@ def search_call(request: search_pb2.SearchRequest) -> SearchCall:
         filters=filters,
         mode=_enum(_MODES, request.mode, "mode"),
         explain=request.explain,
+        document_fields=tuple(request.document_fields),
     )
     if dsl is not None:
         options = apply_overrides(options, dsl)
@@ -198,7 +199,9 @@ def search_call(request: search_pb2.SearchRequest) -> SearchCall:
     )
 
 
-def hits(fused: list[FusedHit], explain: bool) -> list[search_pb2.Hit]:
+def hits(fused: list[FusedHit], explain: bool, documents: bool = False) -> list[search_pb2.Hit]:
+    """Hits as messages: each retriever's rank and score with ``explain``, the stored
+    fields asked for with ``documents``."""
     out = []
     for hit in fused:
         sources = (
@@ -209,7 +212,10 @@ def hits(fused: list[FusedHit], explain: bool) -> list[search_pb2.Hit]:
             if explain
             else []
         )
-        out.append(search_pb2.Hit(id=hit.id, score=hit.score, retrievers=sources))
+        document = json.dumps(dict(hit.document)) if documents else ""
+        out.append(
+            search_pb2.Hit(id=hit.id, score=hit.score, retrievers=sources, document_json=document)
+        )
     return out
 
 

@@ -142,7 +142,7 @@ class SearchServicer(Servicer, search_pb2_grpc.SearchServiceServicer):
             self._partial(p.call.index, Completeness(result.timed_out, result.shard_failures))
         total = 1000 * (time.perf_counter() - started)
         return search_pb2.SearchResponse(
-            hits=convert.hits(result.hits, p.call.explain),
+            hits=convert.hits(result.hits, p.call.explain, bool(p.call.options.document_fields)),
             metadata=convert.metadata(p.usage, result.engine_ms, total),
             mode=result.mode,
             partial=result.partial,

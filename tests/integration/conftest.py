@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
+import uuid
 from collections.abc import Iterator
 
 import pytest
 
-from tandem.client import TandemClient
+from tandem.client import ClientError, TandemClient
 from tandem.integration.handle import EngineHandle
 from tandem.plugin.server.embedded import EmbeddedSidecar
 
-from .sidecar import start_sidecar
+from .shared_data import scifact_corpus
+from .sidecar import spec_json, start_sidecar
+
+SCIFACT_SLICE = 100
 
 
 @pytest.fixture(scope="session")
@@ -39,3 +44,16 @@ def engine_sidecar(engine: EngineHandle) -> Iterator[EmbeddedSidecar]:
 def engine_sidecar_client(engine_sidecar: EmbeddedSidecar) -> Iterator[TandemClient]:
     with TandemClient(engine_sidecar.address) as client:
         yield client
+
+
+@pytest.fixture(scope="session")
+def scifact_sidecar_index(engine_sidecar_client: TandemClient) -> Iterator[str]:
+    """The first SciFact documents (title, text, year), indexed once per engine through
+    the sidecar; read-only for the tests that share it."""
+    name = f"tandem-scifact-{uuid.uuid4().hex[:10]}"
+    engine_sidecar_client.create_index(spec_json(name, year="integer"))
+    result = engine_sidecar_client.index_documents(name, scifact_corpus(SCIFACT_SLICE))
+    assert (result.indexed, result.failed) == (SCIFACT_SLICE, 0), result.results
+    yield name
+    with contextlib.suppress(ClientError):
+        engine_sidecar_client.delete_index(name)

@@ -106,6 +106,7 @@ def _search(
     filters: list[str],
     dsl: str,
     mode: int,
+    document_fields: list[str],
 ) -> tuple[search_pb2.SearchRequest, int]:
     request = search_pb2.SearchRequest(
         index=index,
@@ -120,6 +121,7 @@ def _search(
         filters_json=filters,
         query_dsl_json=dsl,
         mode=mode,
+        document_fields=document_fields,
     )
     return request, start
 
@@ -131,7 +133,7 @@ search_requests = st.builds(
     st.dictionaries(st.sampled_from(["bm25", "dense", "sparse", "x"]), st.floats(), max_size=3),
     st.integers(0, 2**32 - 1), st.integers(0, 2**32 - 1),
     st.lists(st.one_of(clauses, json_text), max_size=3), st.one_of(st.just(""), clauses, json_text),
-    kinds,
+    kinds, st.lists(st.text(max_size=10), max_size=3),
 )  # fmt: skip
 
 
@@ -182,6 +184,7 @@ stored_searches = st.builds(
         ),
     ),
     st.integers(0, 3),
+    st.lists(st.sampled_from(["title", "text", "year", "nope", "t*", "*"]), max_size=3),
 )  # fmt: skip
 
 
@@ -226,6 +229,8 @@ def test_search_an_index_that_holds_documents(
                 event(f"answered with {'some' if response.hits else 'no'} hits ({response.mode})")
                 ids = [hit.id for hit in response.hits]
                 assert len(ids) == len(set(ids)) <= (request.k or 10)
+                asked = bool(request.document_fields)
+                assert all(bool(hit.document_json) is asked for hit in response.hits)
 
 
 @FUZZ

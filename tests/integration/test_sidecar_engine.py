@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-import itertools
+import dataclasses
 import json
 import uuid
 from collections.abc import Iterator
@@ -18,35 +18,15 @@ from tandem.plugin.engines.connect import connect
 from tandem.plugin.search.options import SearchOptions
 from tandem.plugin.server.embedded import EmbeddedSidecar
 
-from .shared_data import shared_dir
+from .shared_data import scifact_corpus
+from .sidecar import spec_json
 
 DOCS = 40
 
 
-def _scifact(count: int) -> list[dict[str, Any]]:
-    with (shared_dir() / "data" / "scifact" / "corpus.jsonl").open() as lines:
-        return [json.loads(line) for line in itertools.islice(lines, count)]
-
-
-def _spec(name: str) -> dict[str, Any]:
-    return {
-        "name": name,
-        "fields": [
-            {"name": "title", "type": "text"},
-            {"name": "text", "type": "text"},
-            {"name": "embedding", "type": "dense"},  # dims come from the sidecar's model
-            {"name": "sparse", "type": "sparse"},
-            {"name": "year", "type": "integer"},
-        ],
-    }
-
-
 @pytest.fixture(scope="module")
 def corpus() -> list[dict[str, Any]]:
-    docs = _scifact(DOCS)
-    for i, doc in enumerate(docs):
-        doc["year"] = 2000 + i % 20
-    return docs
+    return scifact_corpus(DOCS)
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +34,7 @@ def indexed(
     engine_sidecar_client: TandemClient, corpus: list[dict[str, Any]]
 ) -> Iterator[tuple[str, Any]]:
     name = f"tandem-sidecar-{uuid.uuid4().hex[:10]}"
-    body = engine_sidecar_client.create_index(_spec(name))
+    body = engine_sidecar_client.create_index(spec_json(name, year="integer"))
     result = engine_sidecar_client.index_documents(name, corpus)
     yield name, (body, result)
     with contextlib.suppress(ClientError):
@@ -81,7 +61,7 @@ def test_create_index_uses_the_model_dims_and_refuses_a_duplicate(
     dense = properties["embedding"]
     assert dense.get("dimension", dense.get("dims")) == 384
     with pytest.raises(ClientError) as again:
-        engine_sidecar_client.create_index(_spec(name))
+        engine_sidecar_client.create_index(spec_json(name, year="integer"))
     assert again.value.code is grpc.StatusCode.ALREADY_EXISTS
 
 
@@ -166,6 +146,31 @@ def test_search_filters_pagination_and_explain(
     assert all(not h.sources for h in plain.hits)
 
 
+@pytest.mark.parametrize("mode", ["native", "sidecar"])
+def test_search_returns_the_stored_fields_asked_for(
+    indexed: tuple[str, Any],
+    engine_sidecar_client: TandemClient,
+    corpus: list[dict[str, Any]],
+    engine: EngineHandle,
+    mode: str,
+) -> None:
+    name, _ = indexed
+    if mode == "native" and engine_sidecar_client.rewrite(name, "x")["mode"] != "native":
+        pytest.skip(f"{engine.kind.label} {engine.version} fuses nothing natively here")
+    stored = {d["_id"]: d for d in corpus}
+    query = "cells and proteins in disease"
+    options = SearchOptions(size=4, mode=mode)  # type: ignore[arg-type]
+    bare = engine_sidecar_client.search(name, query, options)
+    assert all(h.document == {} for h in bare.hits)  # as before document_fields
+    asked = dataclasses.replace(options, document_fields=("title", "year", "absent"))
+    found = engine_sidecar_client.search(name, query, asked)
+    assert [(h.id, h.score) for h in found.hits] == [(h.id, h.score) for h in bare.hits]
+    assert found.mode == mode
+    for hit in found.hits:
+        doc = stored[hit.id]
+        assert hit.document == {"title": doc["title"], "year": doc["year"]}
+
+
 def test_rewrite_returns_the_dsl_without_running_it(
     indexed: tuple[str, Any], engine_sidecar_client: TandemClient
 ) -> None:
@@ -195,7 +200,7 @@ def test_unknown_index_and_delete(engine_sidecar_client: TandemClient) -> None:
         engine_sidecar_client.index_documents(missing, [{"_id": "1", "text": "x"}])
     assert stream.value.code is grpc.StatusCode.NOT_FOUND
     name = f"tandem-delete-{uuid.uuid4().hex[:8]}"
-    engine_sidecar_client.create_index(_spec(name))
+    engine_sidecar_client.create_index(spec_json(name, year="integer"))
     engine_sidecar_client.delete_index(name)
     with pytest.raises(ClientError) as gone:
         engine_sidecar_client.delete_index(name)

@@ -17,18 +17,24 @@ from pathlib import Path
 
 import pytest
 
+from tandem.plugin.cli import SERVER_EXTRA
+
 pytestmark = pytest.mark.unit
 
 REPO = Path(__file__).resolve().parents[2]
 # Folder -> package, longest first (plugin/client is the tandem.client package).
 ROOTS = (
     ("plugin/client", "tandem.client"),
+    ("plugin/frameworks", "tandem.frameworks"),
     ("proto/tandem/v1", "tandem.v1"),
     ("plugin", "tandem.plugin"),
     ("encoders", "tandem.encoders"),
     ("integration", "tandem.integration"),
 )
 HEAVY = ("onnxruntime", "tokenizers", "numpy")
+# The framework retrievers run on a client-only install: nothing the server extra brings.
+SERVER_SIDE = ("tandem.encoders", "tandem.plugin.server", "tandem.plugin.cli")
+FRAMEWORKS = ("langchain", "llamaindex", "haystack")
 
 # Floors from the ground up; an import may point to its own floor or below.
 FLOORS = {
@@ -145,15 +151,15 @@ def _floor(module: str) -> int | None:
     return None
 
 
-def _client_closure(imports: list[Import]) -> set[str]:
-    """Modules that ``import tandem.client`` loads (module-level imports, transitively)."""
+def _closure(imports: list[Import], start: str) -> set[str]:
+    """Modules that ``import start`` loads (module-level imports, transitively)."""
     eager: dict[str, set[str]] = {}
     for imp in imports:
         if imp.function is None and not imp.type_only:
             eager.setdefault(imp.importer, set()).add(imp.target)
     known = {imp.importer for imp in imports}
     seen: set[str] = set()
-    todo = ["tandem.client"]
+    todo = [start]
     while todo:
         module = todo.pop()
         if module in seen:
@@ -195,10 +201,28 @@ def check(imports: list[Import]) -> list[str]:
             _within(imp.target, "tandem.encoders") or imp.target.split(".")[0] == "onnxruntime"
         ):
             problems.append(f"{where} imports {imp.target}: the client stays light")
-    for module in sorted(_client_closure(imports)):
+    for module in sorted(_closure(imports, "tandem.client")):
         if _within(module, "tandem.encoders") or module.split(".")[0] in HEAVY:
             problems.append(f"import tandem.client loads {module}")
+    retrievers = sorted({i.importer for i in imports if _within(i.importer, "tandem.frameworks")})
+    for start in retrievers:
+        for module in sorted(_closure(imports, start)):
+            if _server_side(module):
+                problems.append(
+                    f"import {start} loads {module}: the retrievers run without the server extra"
+                )
     return problems
+
+
+# grpc's own __init__ imports the grpc_reflection package where it is installed.
+_LOADED_BY_GRPC = frozenset({"grpc_reflection"})
+
+
+def _server_side(module: str) -> bool:
+    top = module.split(".")[0]
+    if top in SERVER_EXTRA - _LOADED_BY_GRPC:
+        return True
+    return any(_within(module, p) for p in SERVER_SIDE)
 
 
 def test_the_source_tree_keeps_every_layering_rule() -> None:
@@ -223,6 +247,8 @@ BROKEN = [
     ("tandem.plugin.engines.base", "tandem.plugin.ingest.bulk", None, "floor 1 reaches up"),
     ("tandem.client.client", "tandem.encoders.registry", None, "the client stays light"),
     ("tandem.client.client", "onnxruntime", "encode_dense", "the client stays light"),
+    ("tandem.frameworks.common", "tandem.plugin.server.convert", None, "without the server"),
+    ("tandem.plugin.search.documents", "opensearchpy", None, "without the server extra"),
 ]
 
 
@@ -261,3 +287,20 @@ def test_importing_the_client_loads_no_encoder_runtime() -> None:
     assert "tandem.client" in loaded
     heavy = sorted(m for m in loaded if m.split(".")[0] in HEAVY or _within(m, "tandem.encoders"))
     assert heavy == []
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+def test_importing_a_retriever_loads_nothing_of_the_server_extra(framework: str) -> None:
+    """What ``python -X importtime -c "import tandem.frameworks.X"`` shows, asserted: the
+    framework itself and its own dependencies included."""
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", f"import tandem.frameworks.{framework}"],
+        capture_output=True,
+        text=True,
+    )
+    if "tandem-search[" in result.stderr:  # the framework's extra is not installed
+        pytest.skip(result.stderr.strip().splitlines()[-1])
+    assert result.returncode == 0, result.stderr
+    loaded = {line.split("|")[-1].strip() for line in result.stderr.splitlines()[1:]}
+    assert f"tandem.frameworks.{framework}" in loaded
+    assert sorted(m for m in loaded if _server_side(m)) == []

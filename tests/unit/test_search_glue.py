@@ -29,6 +29,14 @@ class FakeAdapter:
         self.searches.extend(searches)
         return self.responses[: len(searches)]
 
+    def search(
+        self, index: str, body: Mapping[str, Any], timeout: float | None = None
+    ) -> dict[str, Any]:
+        self.searches.append((index, body))
+        ids = body["query"]["ids"]["values"]
+        stored = {"a": {"title": "A", "year": 2001}, "b": {"title": "B"}}
+        return {"hits": {"hits": [{"_id": i, "_source": stored[i]} for i in ids if i in stored]}}
+
     def get_mapping(self, name: str) -> dict[str, Any]:  # every field a search looks for
         types = {"title": "text", "text": "text", "embedding": "dense_vector"}
         types["sparse"] = "sparse_vector"
@@ -85,6 +93,22 @@ def test_single_method_keeps_the_engine_scores() -> None:
     result = searcher.search("idx", "heart", SearchOptions(method="bm25"))
     assert [(h.id, h.score) for h in result.hits] == [("a", 9.0), ("b", 3.0)]
     assert len(adapter.searches) == 1
+
+
+def test_document_fields_are_fetched_for_the_page_only() -> None:
+    searcher, adapter = _searcher([_hits(("a", 9.0), ("b", 3.0), ("c", 1.0))])
+    options = SearchOptions(method="bm25", size=2, document_fields=("title^2", "year"))
+    result = searcher.search("idx", "heart", options)
+    fetch = adapter.searches[-1][1]
+    assert fetch == {
+        "query": {"ids": {"values": ["a", "b"]}},
+        "_source": ["title", "year"],
+        "size": 2,
+    }
+    assert [h.document for h in result.hits] == [{"title": "A", "year": 2001}, {"title": "B"}]
+    searcher, adapter = _searcher([_hits(("a", 9.0))])
+    assert searcher.search("idx", "heart", SearchOptions(method="bm25")).hits[0].document == {}
+    assert len(adapter.searches) == 1  # no fields asked for: no second request
 
 
 def test_a_failed_sub_search_is_an_error_not_an_empty_list() -> None:

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from tandem.v1 import common_pb2 as tandem_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16tandem/v1/search.proto\x12\ttandem.v1\x1a\x16tandem/v1/common.proto\"\xce\x03\n\rSearchRequest\x12\r\n\x05index\x18\x01 \x01(\t\x12\r\n\x05query\x18\x02 \x01(\t\x12\t\n\x01k\x18\x03 \x01(\r\x12\x0c\n\x04\x66rom\x18\x04 \x01(\r\x12\x0e\n\x06\x66ields\x18\x05 \x03(\t\x12\'\n\x06method\x18\x06 \x01(\x0e\x32\x17.tandem.v1.SearchMethod\x12/\n\rnormalization\x18\x07 \x01(\x0e\x32\x18.tandem.v1.Normalization\x12\x36\n\x07weights\x18\x08 \x03(\x0b\x32%.tandem.v1.SearchRequest.WeightsEntry\x12\x0e\n\x06window\x18\t \x01(\r\x12\x15\n\rrank_constant\x18\n \x01(\r\x12\x14\n\x0c\x66ilters_json\x18\x0b \x03(\t\x12\x0f\n\x07\x65xplain\x18\x0c \x01(\x08\x12\x13\n\x0b\x64\x65nse_field\x18\r \x01(\t\x12\x14\n\x0csparse_field\x18\x0e \x01(\t\x12#\n\x04mode\x18\x0f \x01(\x0e\x32\x15.tandem.v1.FusionMode\x12\x16\n\x0equery_dsl_json\x18\x10 \x01(\t\x1a.\n\x0cWeightsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"@\n\x0eRetrieverScore\x12\x11\n\tretriever\x18\x01 \x01(\t\x12\x0c\n\x04rank\x18\x02 \x01(\r\x12\r\n\x05score\x18\x03 \x01(\x01\"O\n\x03Hit\x12\n\n\x02id\x18\x01 \x01(\t\x12\r\n\x05score\x18\x02 \x01(\x01\x12-\n\nretrievers\x18\x03 \x03(\x0b\x32\x19.tandem.v1.RetrieverScore\"\xa7\x01\n\x0eSearchResponse\x12\x1c\n\x04hits\x18\x01 \x03(\x0b\x32\x0e.tandem.v1.Hit\x12-\n\x08metadata\x18\x02 \x01(\x0b\x32\x1b.tandem.v1.ResponseMetadata\x12\x0c\n\x04mode\x18\x03 \x01(\t\x12\x0f\n\x07partial\x18\x04 \x01(\x08\x12\x11\n\ttimed_out\x18\x05 \x01(\x08\x12\x16\n\x0eshard_failures\x18\x06 \x03(\t\"0\n\x08SubQuery\x12\x11\n\tretriever\x18\x01 \x01(\t\x12\x11\n\tbody_json\x18\x02 \x01(\t\"\xb1\x01\n\x0fRewriteResponse\x12\x0c\n\x04mode\x18\x01 \x01(\t\x12\r\n\x05index\x18\x02 \x01(\t\x12$\n\x07queries\x18\x03 \x03(\x0b\x32\x13.tandem.v1.SubQuery\x12-\n\x08metadata\x18\x04 \x01(\x0b\x32\x1b.tandem.v1.ResponseMetadata\x12\x10\n\x08pipeline\x18\x05 \x01(\t\x12\x1a\n\x12pipeline_body_json\x18\x06 \x01(\t*\xa9\x01\n\x0cSearchMethod\x12\x1d\n\x19SEARCH_METHOD_UNSPECIFIED\x10\x00\x12\x16\n\x12SEARCH_METHOD_BM25\x10\x01\x12\x17\n\x13SEARCH_METHOD_DENSE\x10\x02\x12\x18\n\x14SEARCH_METHOD_SPARSE\x10\x03\x12\x15\n\x11SEARCH_METHOD_RRF\x10\x04\x12\x18\n\x14SEARCH_METHOD_LINEAR\x10\x05*z\n\rNormalization\x12\x1d\n\x19NORMALIZATION_UNSPECIFIED\x10\x00\x12\x19\n\x15NORMALIZATION_MIN_MAX\x10\x01\x12\x19\n\x15NORMALIZATION_Z_SCORE\x10\x02\x12\x14\n\x10NORMALIZATION_L2\x10\x03*p\n\nFusionMode\x12\x1b\n\x17\x46USION_MODE_UNSPECIFIED\x10\x00\x12\x14\n\x10\x46USION_MODE_AUTO\x10\x01\x12\x16\n\x12\x46USION_MODE_NATIVE\x10\x02\x12\x17\n\x13\x46USION_MODE_SIDECAR\x10\x03\x32N\n\rSearchService\x12=\n\x06Search\x12\x18.tandem.v1.SearchRequest\x1a\x19.tandem.v1.SearchResponse2Q\n\x0eRewriteService\x12?\n\x07Rewrite\x12\x18.tandem.v1.SearchRequest\x1a\x1a.tandem.v1.RewriteResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16tandem/v1/search.proto\x12\ttandem.v1\x1a\x16tandem/v1/common.proto\"\xe7\x03\n\rSearchRequest\x12\r\n\x05index\x18\x01 \x01(\t\x12\r\n\x05query\x18\x02 \x01(\t\x12\t\n\x01k\x18\x03 \x01(\r\x12\x0c\n\x04\x66rom\x18\x04 \x01(\r\x12\x0e\n\x06\x66ields\x18\x05 \x03(\t\x12\'\n\x06method\x18\x06 \x01(\x0e\x32\x17.tandem.v1.SearchMethod\x12/\n\rnormalization\x18\x07 \x01(\x0e\x32\x18.tandem.v1.Normalization\x12\x36\n\x07weights\x18\x08 \x03(\x0b\x32%.tandem.v1.SearchRequest.WeightsEntry\x12\x0e\n\x06window\x18\t \x01(\r\x12\x15\n\rrank_constant\x18\n \x01(\r\x12\x14\n\x0c\x66ilters_json\x18\x0b \x03(\t\x12\x0f\n\x07\x65xplain\x18\x0c \x01(\x08\x12\x13\n\x0b\x64\x65nse_field\x18\r \x01(\t\x12\x14\n\x0csparse_field\x18\x0e \x01(\t\x12#\n\x04mode\x18\x0f \x01(\x0e\x32\x15.tandem.v1.FusionMode\x12\x16\n\x0equery_dsl_json\x18\x10 \x01(\t\x12\x17\n\x0f\x64ocument_fields\x18\x11 \x03(\t\x1a.\n\x0cWeightsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"@\n\x0eRetrieverScore\x12\x11\n\tretriever\x18\x01 \x01(\t\x12\x0c\n\x04rank\x18\x02 \x01(\r\x12\r\n\x05score\x18\x03 \x01(\x01\"f\n\x03Hit\x12\n\n\x02id\x18\x01 \x01(\t\x12\r\n\x05score\x18\x02 \x01(\x01\x12-\n\nretrievers\x18\x03 \x03(\x0b\x32\x19.tandem.v1.RetrieverScore\x12\x15\n\rdocument_json\x18\x04 \x01(\t\"\xa7\x01\n\x0eSearchResponse\x12\x1c\n\x04hits\x18\x01 \x03(\x0b\x32\x0e.tandem.v1.Hit\x12-\n\x08metadata\x18\x02 \x01(\x0b\x32\x1b.tandem.v1.ResponseMetadata\x12\x0c\n\x04mode\x18\x03 \x01(\t\x12\x0f\n\x07partial\x18\x04 \x01(\x08\x12\x11\n\ttimed_out\x18\x05 \x01(\x08\x12\x16\n\x0eshard_failures\x18\x06 \x03(\t\"0\n\x08SubQuery\x12\x11\n\tretriever\x18\x01 \x01(\t\x12\x11\n\tbody_json\x18\x02 \x01(\t\"\xb1\x01\n\x0fRewriteResponse\x12\x0c\n\x04mode\x18\x01 \x01(\t\x12\r\n\x05index\x18\x02 \x01(\t\x12$\n\x07queries\x18\x03 \x03(\x0b\x32\x13.tandem.v1.SubQuery\x12-\n\x08metadata\x18\x04 \x01(\x0b\x32\x1b.tandem.v1.ResponseMetadata\x12\x10\n\x08pipeline\x18\x05 \x01(\t\x12\x1a\n\x12pipeline_body_json\x18\x06 \x01(\t*\xa9\x01\n\x0cSearchMethod\x12\x1d\n\x19SEARCH_METHOD_UNSPECIFIED\x10\x00\x12\x16\n\x12SEARCH_METHOD_BM25\x10\x01\x12\x17\n\x13SEARCH_METHOD_DENSE\x10\x02\x12\x18\n\x14SEARCH_METHOD_SPARSE\x10\x03\x12\x15\n\x11SEARCH_METHOD_RRF\x10\x04\x12\x18\n\x14SEARCH_METHOD_LINEAR\x10\x05*z\n\rNormalization\x12\x1d\n\x19NORMALIZATION_UNSPECIFIED\x10\x00\x12\x19\n\x15NORMALIZATION_MIN_MAX\x10\x01\x12\x19\n\x15NORMALIZATION_Z_SCORE\x10\x02\x12\x14\n\x10NORMALIZATION_L2\x10\x03*p\n\nFusionMode\x12\x1b\n\x17\x46USION_MODE_UNSPECIFIED\x10\x00\x12\x14\n\x10\x46USION_MODE_AUTO\x10\x01\x12\x16\n\x12\x46USION_MODE_NATIVE\x10\x02\x12\x17\n\x13\x46USION_MODE_SIDECAR\x10\x03\x32N\n\rSearchService\x12=\n\x06Search\x12\x18.tandem.v1.SearchRequest\x1a\x19.tandem.v1.SearchResponse2Q\n\x0eRewriteService\x12?\n\x07Rewrite\x12\x18.tandem.v1.SearchRequest\x1a\x1a.tandem.v1.RewriteResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,28 +34,28 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_SEARCHREQUEST_WEIGHTSENTRY']._loaded_options = None
   _globals['_SEARCHREQUEST_WEIGHTSENTRY']._serialized_options = b'8\001'
-  _globals['_SEARCHMETHOD']._serialized_start=1074
-  _globals['_SEARCHMETHOD']._serialized_end=1243
-  _globals['_NORMALIZATION']._serialized_start=1245
-  _globals['_NORMALIZATION']._serialized_end=1367
-  _globals['_FUSIONMODE']._serialized_start=1369
-  _globals['_FUSIONMODE']._serialized_end=1481
+  _globals['_SEARCHMETHOD']._serialized_start=1122
+  _globals['_SEARCHMETHOD']._serialized_end=1291
+  _globals['_NORMALIZATION']._serialized_start=1293
+  _globals['_NORMALIZATION']._serialized_end=1415
+  _globals['_FUSIONMODE']._serialized_start=1417
+  _globals['_FUSIONMODE']._serialized_end=1529
   _globals['_SEARCHREQUEST']._serialized_start=62
-  _globals['_SEARCHREQUEST']._serialized_end=524
-  _globals['_SEARCHREQUEST_WEIGHTSENTRY']._serialized_start=478
-  _globals['_SEARCHREQUEST_WEIGHTSENTRY']._serialized_end=524
-  _globals['_RETRIEVERSCORE']._serialized_start=526
-  _globals['_RETRIEVERSCORE']._serialized_end=590
-  _globals['_HIT']._serialized_start=592
-  _globals['_HIT']._serialized_end=671
-  _globals['_SEARCHRESPONSE']._serialized_start=674
-  _globals['_SEARCHRESPONSE']._serialized_end=841
-  _globals['_SUBQUERY']._serialized_start=843
-  _globals['_SUBQUERY']._serialized_end=891
-  _globals['_REWRITERESPONSE']._serialized_start=894
-  _globals['_REWRITERESPONSE']._serialized_end=1071
-  _globals['_SEARCHSERVICE']._serialized_start=1483
-  _globals['_SEARCHSERVICE']._serialized_end=1561
-  _globals['_REWRITESERVICE']._serialized_start=1563
-  _globals['_REWRITESERVICE']._serialized_end=1644
+  _globals['_SEARCHREQUEST']._serialized_end=549
+  _globals['_SEARCHREQUEST_WEIGHTSENTRY']._serialized_start=503
+  _globals['_SEARCHREQUEST_WEIGHTSENTRY']._serialized_end=549
+  _globals['_RETRIEVERSCORE']._serialized_start=551
+  _globals['_RETRIEVERSCORE']._serialized_end=615
+  _globals['_HIT']._serialized_start=617
+  _globals['_HIT']._serialized_end=719
+  _globals['_SEARCHRESPONSE']._serialized_start=722
+  _globals['_SEARCHRESPONSE']._serialized_end=889
+  _globals['_SUBQUERY']._serialized_start=891
+  _globals['_SUBQUERY']._serialized_end=939
+  _globals['_REWRITERESPONSE']._serialized_start=942
+  _globals['_REWRITERESPONSE']._serialized_end=1119
+  _globals['_SEARCHSERVICE']._serialized_start=1531
+  _globals['_SEARCHSERVICE']._serialized_end=1609
+  _globals['_REWRITESERVICE']._serialized_start=1611
+  _globals['_REWRITESERVICE']._serialized_end=1692
 # @@protoc_insertion_point(module_scope)

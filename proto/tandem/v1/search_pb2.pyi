@@ -140,6 +140,7 @@ class SearchRequest(_message.Message):
     SPARSE_FIELD_FIELD_NUMBER: _builtins.int
     MODE_FIELD_NUMBER: _builtins.int
     QUERY_DSL_JSON_FIELD_NUMBER: _builtins.int
+    DOCUMENT_FIELDS_FIELD_NUMBER: _builtins.int
     index: _builtins.str
     query: _builtins.str
     """The user's query text."""
@@ -176,6 +177,14 @@ class SearchRequest(_message.Message):
     def filters_json(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Engine query clauses as JSON objects, applied to every retriever."""
 
+    @_builtins.property
+    def document_fields(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Fields of each returned hit's stored document (its _source) to send back in
+        Hit.document_json: "title", "text", dotted paths, wildcards as the engine takes them.
+        They are fetched for the page's hits only, in one more engine request. Empty: ids and
+        scores only. Rewrite ignores it.
+        """
+
     def __init__(
         self,
         *,
@@ -194,10 +203,11 @@ class SearchRequest(_message.Message):
         sparse_field: _builtins.str = ...,
         mode: Global___FusionMode.ValueType = ...,
         query_dsl_json: _builtins.str = ...,
+        document_fields: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["dense_field", b"dense_field", "explain", b"explain", "fields", b"fields", "filters_json", b"filters_json", "from", b"from", "index", b"index", "k", b"k", "method", b"method", "mode", b"mode", "normalization", b"normalization", "query", b"query", "query_dsl_json", b"query_dsl_json", "rank_constant", b"rank_constant", "sparse_field", b"sparse_field", "weights", b"weights", "window", b"window"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["dense_field", b"dense_field", "document_fields", b"document_fields", "explain", b"explain", "fields", b"fields", "filters_json", b"filters_json", "from", b"from", "index", b"index", "k", b"k", "method", b"method", "mode", b"mode", "normalization", b"normalization", "query", b"query", "query_dsl_json", b"query_dsl_json", "rank_constant", b"rank_constant", "sparse_field", b"sparse_field", "weights", b"weights", "window", b"window"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -236,8 +246,13 @@ class Hit(_message.Message):
     ID_FIELD_NUMBER: _builtins.int
     SCORE_FIELD_NUMBER: _builtins.int
     RETRIEVERS_FIELD_NUMBER: _builtins.int
+    DOCUMENT_JSON_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     score: _builtins.float
+    document_json: _builtins.str
+    """The requested document_fields of the hit's stored document, as a JSON object ("{}"
+    when it holds none of them); empty when the request named no document_fields.
+    """
     @_builtins.property
     def retrievers(self) -> _containers.RepeatedCompositeFieldContainer[Global___RetrieverScore]: ...
     def __init__(
@@ -246,10 +261,11 @@ class Hit(_message.Message):
         id: _builtins.str = ...,
         score: _builtins.float = ...,
         retrievers: _abc.Iterable[Global___RetrieverScore] | None = ...,
+        document_json: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["id", b"id", "retrievers", b"retrievers", "score", b"score"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["document_json", b"document_json", "id", b"id", "retrievers", b"retrievers", "score", b"score"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
