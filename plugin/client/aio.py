@@ -21,8 +21,8 @@ from tandem.v1 import search_pb2_grpc
 from .client import (
     SearchHits,
     bearer,
-    channel_options,
     client_error,
+    open_channel,
     search_hits,
     search_request,
 )
@@ -48,14 +48,13 @@ class AsyncTandemClient:
         timeout: float = 60.0,
         max_message_bytes: int = 64 * 1024 * 1024,
     ) -> None:
-        options = channel_options(max_message_bytes)
-        credentials = channel_credentials(
-            tls=tls, tls_ca=tls_ca, tls_cert=tls_cert, tls_key=tls_key
+        self.channel = open_channel(
+            aio.secure_channel,
+            aio.insecure_channel,
+            address,
+            channel_credentials(tls=tls, tls_ca=tls_ca, tls_cert=tls_cert, tls_key=tls_key),
+            max_message_bytes,
         )
-        if credentials is not None:
-            self.channel = aio.secure_channel(address, credentials, options)
-        else:
-            self.channel = aio.insecure_channel(address, options)
         self.timeout = timeout
         self._metadata = bearer(token)
         self._search = search_pb2_grpc.SearchServiceStub(self.channel)

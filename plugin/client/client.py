@@ -172,6 +172,24 @@ def channel_options(max_message_bytes: int) -> list[tuple[str, int]]:
     ]
 
 
+ChannelT = TypeVar("ChannelT")
+
+
+def open_channel(
+    secure: Callable[[str, grpc.ChannelCredentials, list[tuple[str, int]]], ChannelT],
+    insecure: Callable[[str, list[tuple[str, int]]], ChannelT],
+    address: str,
+    credentials: grpc.ChannelCredentials | None,
+    max_message_bytes: int,
+) -> ChannelT:
+    """A channel to ``address`` from ``grpc`` or ``grpc.aio``'s factories: TLS when there
+    are ``credentials``, the message size limit both ways."""
+    options = channel_options(max_message_bytes)
+    if credentials is not None:
+        return secure(address, credentials, options)
+    return insecure(address, options)
+
+
 def bearer(token: str | None) -> tuple[tuple[str, str], ...]:
     """The call metadata carrying ``token`` (none without one)."""
     return (("authorization", f"Bearer {token}"),) if token else ()
@@ -272,14 +290,13 @@ class TandemClient:
         stream_timeout: float = 3600.0,
         max_message_bytes: int = 64 * 1024 * 1024,
     ) -> None:
-        options = channel_options(max_message_bytes)
-        credentials = channel_credentials(
-            tls=tls, tls_ca=tls_ca, tls_cert=tls_cert, tls_key=tls_key
+        self.channel = open_channel(
+            grpc.secure_channel,
+            grpc.insecure_channel,
+            address,
+            channel_credentials(tls=tls, tls_ca=tls_ca, tls_cert=tls_cert, tls_key=tls_key),
+            max_message_bytes,
         )
-        if credentials is not None:
-            self.channel = grpc.secure_channel(address, credentials, options)
-        else:
-            self.channel = grpc.insecure_channel(address, options)
         self.timeout = timeout  # unary calls
         self.stream_timeout = stream_timeout  # a whole index_documents stream
         self._metadata = bearer(token)
