@@ -3,6 +3,7 @@
 Run from the repository root::
 
     python -m benchmarks.queries [--engine opensearch|elasticsearch|URL] [--queries N] [--json]
+                                 [--breakdown]
 
 All through the same engine client, on the same SciFact queries, interleaved
 query by query so that load on the machine hits every variant alike:
@@ -17,6 +18,11 @@ query by query so that load on the machine hits every variant alike:
 
 The corpus is the first ``--docs`` SciFact abstracts (default 1,000), indexed
 once into ``tandem-bench-queries`` and reused while it holds that many.
+
+``--breakdown`` adds each variant's time per stage (p50 and p99), in-process and
+through the gRPC ``Search`` RPC of a ``tandem serve`` started for the run
+(:mod:`benchmarks.breakdown` says what each stage covers). The in-process stages
+are always recorded: the marks cost a context-variable lookup.
 """
 
 from __future__ import annotations
@@ -24,15 +30,30 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
+import tempfile
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
+from functools import partial
+from pathlib import Path
 from typing import Any
 
+from benchmarks.breakdown import (
+    GRPC,
+    IN_PROCESS,
+    NOTED,
+    StageRow,
+    grpc_sample,
+    in_process_sample,
+    rows,
+    table,
+)
 from benchmarks.common import DEFAULT_DATA, load_queries, log, percentiles
+from benchmarks.load import start_server
+from tandem.client import ClientError, TandemClient
 from tandem.encoders.idf import IdfQueryEncoder, IdfTable
 from tandem.encoders.loader import load_dense, load_sparse, text_batcher
 from tandem.encoders.registry import KNOWN_MODELS
+from tandem.encoders.stages import note, stage
 from tandem.integration.launcher import Launcher
 from tandem.integration.specs import parse_kind
 from tandem.plugin.engines.connect import connect
@@ -63,6 +84,7 @@ class QueryBench:
     docs: int
     queries: int
     rows: list[Row]
+    stages: list[StageRow] = field(default_factory=list)
 
     def row(self, name: str) -> Row | None:
         return next((r for r in self.rows if r.name == name), None)
@@ -74,7 +96,9 @@ class QueryBench:
         return {f"{r.name} / bm25 (p50)": r.p50_ms / bm25.p50_ms for r in self.rows if r != bm25}
 
 
-def run(engine: str, docs_count: int, query_count: int) -> QueryBench:
+def run(
+    engine: str, docs_count: int, query_count: int, breakdown: bool = False, index: str = INDEX
+) -> QueryBench:
     docs = [d for d in read_documents(DEFAULT_DATA) if isinstance(d, Document)][:docs_count]
     queries = load_queries(DEFAULT_DATA, query_count)
     dense = load_dense(KNOWN_MODELS["minilm"])
@@ -82,10 +106,10 @@ def run(engine: str, docs_count: int, query_count: int) -> QueryBench:
     url = engine if "://" in engine else Launcher(progress=log).up(parse_kind(engine)).url
     adapter = connect(url)
     try:
-        spec = default_spec(INDEX, ("title", "text"), 384, True)
-        if not holds(adapter, INDEX, len(docs)):
-            log(f"indexing {len(docs):,} SciFact documents into {INDEX}")
-            fill_index(adapter, INDEX, docs, dense, splade)
+        spec = default_spec(index, ("title", "text"), 384, True)
+        if not holds(adapter, index, len(docs)):
+            log(f"indexing {len(docs):,} SciFact documents into {index}")
+            fill_index(adapter, index, docs, dense, splade)
         sparse_type = sparse_field_type(spec, adapter.capabilities)
         tokenizer = text_batcher(KNOWN_MODELS["splade-tiny"])
         idf = IdfQueryEncoder(
@@ -96,19 +120,22 @@ def run(engine: str, docs_count: int, query_count: int) -> QueryBench:
         inference_free = Searcher(adapter, None, idf, sparse_type)
 
         def bm25(text: str) -> object:
-            return adapter.search(
-                INDEX, bm25_body(SearchRequest(INDEX, text), adapter.capabilities)
-            )
+            with stage("request build"):
+                body = bm25_body(SearchRequest(index, text), adapter.capabilities)
+            with stage("engine round trip"):
+                response = adapter.search(index, body)
+            note("engine took", float(response.get("took", 0)))
+            return response
 
         variants: dict[str, Callable[[str], object]] = {
             "bm25": bm25,
             "hybrid (sidecar rrf)": lambda t: hybrid.search(
-                INDEX, t, SearchOptions(mode="sidecar")
+                index, t, SearchOptions(mode="sidecar")
             ),
-            "hybrid (native rrf)": lambda t: hybrid.search(INDEX, t, SearchOptions(mode="native")),
-            "sparse (splade)": lambda t: hybrid.search(INDEX, t, SearchOptions(method="sparse")),
+            "hybrid (native rrf)": lambda t: hybrid.search(index, t, SearchOptions(mode="native")),
+            "sparse (splade)": lambda t: hybrid.search(index, t, SearchOptions(method="sparse")),
             "sparse (idf)": lambda t: inference_free.search(
-                INDEX, t, SearchOptions(method="sparse")
+                index, t, SearchOptions(method="sparse")
             ),
         }
         for name, variant in list(variants.items()):
@@ -118,20 +145,57 @@ def run(engine: str, docs_count: int, query_count: int) -> QueryBench:
             except CapabilityError as err:
                 log(f"{name}: skipped ({err})")
                 del variants[name]
-        seconds: dict[str, list[float]] = {name: [] for name in variants}
+        samples: dict[str, list[dict[str, float]]] = {name: [] for name in variants}
         for text in queries:
             for name, variant in variants.items():
-                started = time.perf_counter()
-                variant(text)
-                seconds[name].append(time.perf_counter() - started)
-        rows = []
-        for name, values in seconds.items():
-            p50, p99, mean = percentiles(values)
-            rows.append(Row(name, p50, p99, mean))
+                samples[name].append(in_process_sample(partial(variant, text)))
+        found = []
+        stages: list[StageRow] = []
+        for name, values in samples.items():
+            p50, p99, mean = percentiles([s["total"] / 1000.0 for s in values])
+            found.append(Row(name, p50, p99, mean))
+            if breakdown:
+                stages += rows(name, "in-process", values, (*IN_PROCESS, *NOTED, "rest", "total"))
+        if breakdown:
+            stages += _grpc_breakdown(url, queries, index)
         caps = adapter.capabilities
-        return QueryBench(f"{caps.kind.value} {caps.version_text}", len(docs), len(queries), rows)
+        return QueryBench(
+            f"{caps.kind.value} {caps.version_text}", len(docs), len(queries), found, stages
+        )
     finally:
         adapter.close()
+
+
+GRPC_VARIANTS = {
+    "bm25": SearchOptions(method="bm25"),
+    "hybrid (sidecar rrf)": SearchOptions(mode="sidecar"),
+    "hybrid (native rrf)": SearchOptions(mode="native"),
+    "sparse (splade)": SearchOptions(method="sparse"),
+}
+
+
+def _grpc_breakdown(url: str, queries: list[str], index: str) -> list[StageRow]:
+    """The same queries through ``tandem serve``'s Search RPC, one client, interleaved."""
+    with tempfile.TemporaryDirectory(prefix="tandem-bench-") as folder:
+        process, address = start_server(url, Path(folder))
+        try:
+            with TandemClient(address) as client:
+                variants = dict(GRPC_VARIANTS)
+                for name, options in list(variants.items()):
+                    try:
+                        for text in queries[:5]:  # warm-up, and drop what the engine cannot do
+                            client.search(index, text, options)
+                    except ClientError as err:
+                        log(f"{name} through gRPC: skipped ({err})")
+                        del variants[name]
+                samples: dict[str, list[dict[str, float]]] = {name: [] for name in variants}
+                for text in queries:
+                    for name, options in variants.items():
+                        samples[name].append(grpc_sample(client, index, text, options))
+        finally:
+            process.terminate()
+            process.wait(30)
+    return [row for name, values in samples.items() for row in rows(name, "grpc", values, GRPC)]
 
 
 def summary(result: QueryBench) -> str:
@@ -144,6 +208,11 @@ def summary(result: QueryBench) -> str:
         f"  {r.name:22} {r.p50_ms:8.2f} {r.p99_ms:8.2f} {r.mean_ms:8.2f}" for r in result.rows
     ]
     lines += [f"  {name:32} {value:6.2f}x" for name, value in result.ratios().items()]
+    if result.stages:
+        lines += [
+            "Per stage (benchmarks/breakdown.py says what each covers):",
+            table(result.stages),
+        ]
     return "\n".join(lines)
 
 
@@ -153,8 +222,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--docs", type=int, default=1000, help="documents to index")
     parser.add_argument("--queries", type=int, default=200, help="queries to time")
     parser.add_argument("--json", action="store_true", help="print JSON")
+    parser.add_argument(
+        "--breakdown",
+        action="store_true",
+        help="time per stage, in-process and through the gRPC Search RPC",
+    )
     args = parser.parse_args(argv)
-    result = run(args.engine, args.docs, args.queries)
+    result = run(args.engine, args.docs, args.queries, args.breakdown)
     if args.json:
         data: dict[str, Any] = {**asdict(result), "ratios": result.ratios()}
         print(json.dumps(data, indent=2))

@@ -9,6 +9,7 @@ import numpy as np
 from .pooling import FloatArray, cls_pool, l2_normalize, mean_pool
 from .registry import InputKind, ModelSpec, Pooling
 from .session import OnnxModel
+from .stages import stage
 from .text import Batching, TextBatcher
 
 
@@ -41,12 +42,14 @@ class DenseEncoder:
         for batch in self.batcher.batches(
             inputs, self.batching.rows, sort, self.batching.max_tokens
         ):
-            hidden = self.model.run(batch.arrays)
-            pooled = self._pool(hidden, batch.attention_mask)
+            with stage("dense encode"):
+                hidden = self.model.run(batch.arrays)
+                pooled = self._pool(hidden, batch.attention_mask)
             if out is None:
                 out = np.empty((len(inputs), pooled.shape[1]), dtype=np.float32)
             out[list(batch.indices)] = pooled
         if out is None:
             return np.empty((0, 0), dtype=np.float32)
         should_normalize = self.spec.normalize if normalize is None else normalize
-        return l2_normalize(out) if should_normalize else out
+        with stage("dense encode"):
+            return l2_normalize(out) if should_normalize else out

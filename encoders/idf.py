@@ -15,8 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from tokenizers import Encoding
 
 from .sparse import SparseVector
+from .stages import stage
 from .text import TextBatcher, validate_texts
 
 _CHUNK = 256  # documents per tokenizer call
@@ -95,8 +97,14 @@ class IdfQueryEncoder:
 
     def encode(self, texts: Sequence[str]) -> list[SparseVector]:
         validate_texts(texts)
+        with stage("tokenize"):
+            encodings = self.batcher.tokenizer.encode_batch(list(texts))
+        with stage("sparse encode"):  # the IDF lookups stand in for a model
+            return self._vectors(encodings)
+
+    def _vectors(self, encodings: Sequence[Encoding]) -> list[SparseVector]:
         vectors = []
-        for encoding in self.batcher.tokenizer.encode_batch(list(texts)):
+        for encoding in encodings:
             seen: dict[str, int] = {}
             for token, token_id in zip(encoding.tokens, encoding.ids, strict=True):
                 if token not in self._special:

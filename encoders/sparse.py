@@ -12,6 +12,7 @@ from .pooling import FloatArray, splade_max
 from .registry import ModelSpec
 from .session import OnnxModel
 from .splade_head import SpladeHead
+from .stages import stage
 from .text import Batching, TextBatcher
 
 
@@ -88,15 +89,18 @@ class SpladeEncoder:
         for batch in self.batcher.batches(
             texts, self.batching.rows, sort, self.batching.max_tokens
         ):
-            output = self.model.run(batch.arrays)
-            if self.head is not None:
-                out[list(batch.indices)] = self.head.weights(output, batch.attention_mask)
-            else:
-                out[list(batch.indices)] = splade_max(output, batch.attention_mask)
+            with stage("sparse encode"):
+                output = self.model.run(batch.arrays)
+                if self.head is not None:
+                    out[list(batch.indices)] = self.head.weights(output, batch.attention_mask)
+                else:
+                    out[list(batch.indices)] = splade_max(output, batch.attention_mask)
         return out
 
     def encode(self, texts: Sequence[str], pruning: Pruning = Pruning()) -> list[SparseVector]:
-        return [to_sparse(row, self.vocabulary, pruning) for row in self.weights(texts)]
+        weights = self.weights(texts)
+        with stage("sparse encode"):
+            return [to_sparse(row, self.vocabulary, pruning) for row in weights]
 
 
 def vocabulary_of(batcher: TextBatcher) -> list[str]:

@@ -15,6 +15,8 @@ import numpy as np
 import numpy.typing as npt
 from tokenizers import Encoding, Tokenizer
 
+from .stages import stage
+
 IntArray = npt.NDArray[np.int64]
 # Padded tokens per batch (rows x longest row): see TextBatcher.batches.
 DEFAULT_MAX_TOKENS = 1024
@@ -107,7 +109,8 @@ class TextBatcher:
             raise ValueError(f"batch_size must be positive, got {batch_size}")
         if max_tokens is not None and max_tokens < 1:
             raise ValueError(f"max_tokens must be positive, got {max_tokens}")
-        encodings = self.encode(texts)
+        with stage("tokenize"):
+            encodings = self.encode(texts)
         order = list(range(len(encodings)))
         if sort:
             order.sort(key=lambda i: len(encodings[i].ids), reverse=True)
@@ -117,12 +120,17 @@ class TextBatcher:
             longest = max(width, len(encodings[i].ids))
             over_budget = max_tokens is not None and longest * (len(chosen) + 1) > max_tokens
             if chosen and (len(chosen) == batch_size or over_budget):
-                yield pad([encodings[j] for j in chosen], tuple(chosen))
+                yield _padded(encodings, chosen)
                 chosen, longest = [], len(encodings[i].ids)
             chosen.append(i)
             width = longest
         if chosen:
-            yield pad([encodings[j] for j in chosen], tuple(chosen))
+            yield _padded(encodings, chosen)
+
+
+def _padded(encodings: Sequence[Encoding], chosen: list[int]) -> Batch:
+    with stage("tokenize"):  # padding is the tokenizer's last step
+        return pad([encodings[j] for j in chosen], tuple(chosen))
 
 
 def pad(encodings: Sequence[Encoding], indices: tuple[int, ...]) -> Batch:

@@ -37,6 +37,10 @@ def _check_name(name: str, value: object) -> None:
 
 
 def _number(value: object, what: str) -> float:
+    if type(value) is float or type(value) is int:
+        # The common case, without the Protocol check below: isinstance against
+        # SupportsFloat takes microseconds, and a query vector has hundreds of components.
+        return float(value)
     if isinstance(value, bool) or not isinstance(value, SupportsFloat):
         raise ValueError(f"{what} must be a number, got {value!r}")
     return float(value)

@@ -24,6 +24,7 @@ from typing import Protocol
 from tandem.encoders.dense import DenseEncoder
 from tandem.encoders.registry import InputKind
 from tandem.encoders.sparse import SparseVector
+from tandem.encoders.stages import note, stage
 from tandem.plugin.engines.base import Completeness, EngineAdapter, Json
 from tandem.plugin.engines.errors import CapabilityError, EngineBadRequest, error_for_status
 from tandem.plugin.engines.responses import completeness
@@ -133,12 +134,16 @@ class Searcher:
         if "dense" in wanted:
             if self.dense is None:
                 raise ValueError("the dense retriever needs a dense model")
-            vector = self.dense.encode([text], InputKind.QUERY)[0].tolist()
+            vector = self.dense.encode([text], InputKind.QUERY)[0]
         if "sparse" in wanted:
             if self.sparse is None or self.sparse_type is None:
                 raise ValueError("the sparse retriever needs a sparse model and a sparse field")
-            terms = self.sparse.encode([text])[0].as_dict() or None
-        return EncodedQuery(vector, terms)
+            terms = self.sparse.encode([text])[0]
+        with stage("request build"):
+            return EncodedQuery(
+                vector.tolist() if vector is not None else None,
+                (terms.as_dict() or None) if terms is not None else None,
+            )
 
     def _request(
         self, index: str, text: str, options: SearchOptions, encoded: EncodedQuery
@@ -228,12 +233,15 @@ class Searcher:
         self, index: str, plan: NativePlan, options: SearchOptions, timeout: float | None
     ) -> tuple[list[FusedHit], Completeness]:
         try:
-            response = self.adapter.search(index, plan.body, timeout=timeout)
+            with stage("engine round trip"):
+                response = self.adapter.search(index, plan.body, timeout=timeout)
         except EngineBadRequest:
             self._check_fields(index, options.retrievers, options)
             raise
+        note("engine took", float(response.get("took", 0)))
         report = self._complete(index, completeness(response))
-        hits = [FusedHit(h["_id"], float(h["_score"]), {}) for h in response["hits"]["hits"]]
+        with stage("response build"):
+            hits = [FusedHit(h["_id"], float(h["_score"]), {}) for h in response["hits"]["hits"]]
         if not hits:
             self._check_fields(index, options.retrievers, options)
         return hits[options.start : options.start + options.size], report
@@ -244,9 +252,10 @@ class Searcher:
         """``page`` with each hit's ``options.document_fields`` (one request for the page)."""
         if not options.document_fields or not page:
             return page
-        found = fetch_documents(
-            self.adapter, index, [h.id for h in page], options.document_fields, timeout
-        )
+        with stage("engine round trip"):
+            found = fetch_documents(
+                self.adapter, index, [h.id for h in page], options.document_fields, timeout
+            )
         return [replace(h, document=found.get(h.id, {})) for h in page]
 
     def _check_fields(self, index: str, retrievers: Sequence[str], options: SearchOptions) -> None:
@@ -284,9 +293,10 @@ class Searcher:
         started = time.perf_counter()
         if encoded is None:
             encoded = self.encode(text, options)
-        request = self._request(index, text, options, encoded)
         encoded_at = time.perf_counter()
-        plan = self._native(request, options, dsl)
+        with stage("request build"):
+            request = self._request(index, text, options, encoded)
+            plan = self._native(request, options, dsl)
         if plan is not None:
             page, report = self._search_native(index, plan, options, timeout)
             page = self._with_documents(index, page, options, timeout)
@@ -300,11 +310,58 @@ class Searcher:
                 timed_out=report.timed_out,
                 shard_failures=report.shard_failures,
             )
-        bodies = self._retriever_bodies(request, options, dsl)
-        responses = self.adapter.msearch(
-            [(index, body) for body in bodies.values()], timeout=timeout
-        )
+        with stage("request build"):
+            bodies = self._retriever_bodies(request, options, dsl)
+        with stage("engine round trip"):
+            responses = self.adapter.msearch(
+                [(index, body) for body in bodies.values()], timeout=timeout
+            )
         searched = time.perf_counter()
+        # The sub-searches run side by side in the engine: the slowest is its time.
+        note("engine took", max((float(r.get("took", 0)) for r in responses), default=0.0))
+        with stage("response build"):
+            results, reports = self._retriever_hits(index, bodies, responses, options)
+        report = self._complete(index, Completeness.merge(reports))
+        found_nothing = [r.name for r in results if not r.hits]
+        if found_nothing:
+            self._check_fields(index, found_nothing, options)
+        config = FusionConfig(
+            method="linear" if options.method == "linear" else "rrf",
+            rank_constant=options.rank_constant,
+            normalization=options.normalization,
+            # Weights share out a fusion; one retriever alone keeps its own scores.
+            weights=dict(options.weights) if options.hybrid else {},
+            window=options.window,
+        )
+        with stage("fuse"):
+            fused = fuse(results, config)
+            if not options.hybrid:
+                # One retriever: keep its own scores rather than RRF's.
+                fused = [
+                    FusedHit(h.id, next(iter(h.sources.values())).score, h.sources) for h in fused
+                ]
+            page = paginate(fused, options.start, options.size)
+        fused_at = time.perf_counter()
+        page = self._with_documents(index, page, options, timeout)
+        done = time.perf_counter()
+        return SearchResult(
+            page,
+            encode_ms=1000 * (encoded_at - started),
+            engine_ms=1000 * (searched - encoded_at + done - fused_at),
+            fusion_ms=1000 * (fused_at - searched),
+            mode="sidecar" if options.hybrid else "single",
+            timed_out=report.timed_out,
+            shard_failures=report.shard_failures,
+        )
+
+    def _retriever_hits(
+        self,
+        index: str,
+        bodies: Mapping[str, Json],
+        responses: Sequence[Json],
+        options: SearchOptions,
+    ) -> tuple[list[RetrieverHits], list[Completeness]]:
+        """Each retriever's ranked hits from its ``_msearch`` response, and its report."""
         results = []
         reports = []
         for name, response in zip(bodies, responses, strict=True):
@@ -320,32 +377,4 @@ class Searcher:
             reports.append(completeness(response, name))
             hits = tuple((h["_id"], float(h["_score"])) for h in response["hits"]["hits"])
             results.append(RetrieverHits(name, hits))
-        report = self._complete(index, Completeness.merge(reports))
-        found_nothing = [r.name for r in results if not r.hits]
-        if found_nothing:
-            self._check_fields(index, found_nothing, options)
-        config = FusionConfig(
-            method="linear" if options.method == "linear" else "rrf",
-            rank_constant=options.rank_constant,
-            normalization=options.normalization,
-            # Weights share out a fusion; one retriever alone keeps its own scores.
-            weights=dict(options.weights) if options.hybrid else {},
-            window=options.window,
-        )
-        fused = fuse(results, config)
-        if not options.hybrid:
-            # One retriever: keep its own scores rather than RRF's.
-            fused = [FusedHit(h.id, next(iter(h.sources.values())).score, h.sources) for h in fused]
-        page = paginate(fused, options.start, options.size)
-        fused_at = time.perf_counter()
-        page = self._with_documents(index, page, options, timeout)
-        done = time.perf_counter()
-        return SearchResult(
-            page,
-            encode_ms=1000 * (encoded_at - started),
-            engine_ms=1000 * (searched - encoded_at + done - fused_at),
-            fusion_ms=1000 * (fused_at - searched),
-            mode="sidecar" if options.hybrid else "single",
-            timed_out=report.timed_out,
-            shard_failures=report.shard_failures,
-        )
+        return results, reports
