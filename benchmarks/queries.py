@@ -12,6 +12,7 @@ query by query so that load on the machine hits every variant alike:
 * **hybrid**: encode the query (minilm and splade-tiny), one ``_msearch``
   with BM25, kNN and sparse, fuse in the sidecar (RRF), paginate;
 * **hybrid native**: the same, fused by the engine where it can (else skipped);
+* **dense**: the minilm-encoded query alone, kNN on the dense field;
 * **sparse (splade)**: SPLADE-encoded query on the sparse field;
 * **sparse (idf)**: the inference-free query side, tokenizer plus an IDF table
   computed from the indexed corpus, on the same sparse field.
@@ -133,6 +134,7 @@ def run(
                 index, t, SearchOptions(mode="sidecar")
             ),
             "hybrid (native rrf)": lambda t: hybrid.search(index, t, SearchOptions(mode="native")),
+            "dense": lambda t: hybrid.search(index, t, SearchOptions(method="dense")),
             "sparse (splade)": lambda t: hybrid.search(index, t, SearchOptions(method="sparse")),
             "sparse (idf)": lambda t: inference_free.search(
                 index, t, SearchOptions(method="sparse")

@@ -34,6 +34,7 @@ def test_the_breakdown_covers_every_stage_of_every_variant(
         "bm25",
         "hybrid (sidecar rrf)",
         "hybrid (native rrf)",
+        "dense",
         "sparse (splade)",
         "sparse (idf)",
     ]
