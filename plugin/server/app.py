@@ -53,6 +53,7 @@ from .engine import EngineLink
 from .index_service import IndexServicer
 from .ingest_pool import IngestPool
 from .metrics import Metrics
+from .query_cache import QueryCache
 from .runtime import Runtime
 from .search_service import RewriteServicer, SearchServicer
 from .settings import Settings
@@ -116,6 +117,11 @@ def load_runtime(settings: Settings, metrics: Metrics, progress: Progress = _log
         indices=IndexPolicy.parse(settings.indices),
         allow_delete_any_index=settings.allow_delete_any_index,
         partial_results=check_partial_results(settings.partial_results),
+        query_cache=QueryCache(
+            settings.query_cache_entries,
+            int(settings.query_cache_mb * 1024 * 1024),
+            metrics.cache_lookup,
+        ),
     )
 
 

@@ -80,6 +80,12 @@ class Metrics:
             ["cause"],
             registry=r,
         )
+        self.query_cache = Counter(
+            "tandem_query_cache_lookups",
+            "query embeddings looked up in the query cache, by model and result (hit, miss)",
+            ["model", "result"],
+            registry=r,
+        )
 
     def batch(self, model: str, rows: int, tokens: int, seconds: float) -> None:
         self.batch_size.labels(model).observe(rows)
@@ -99,6 +105,9 @@ class Metrics:
             self.partial_results.labels("timed_out").inc()
         if report.shard_failures:
             self.partial_results.labels("shard_failures").inc()
+
+    def cache_lookup(self, model: str, hit: bool) -> None:
+        self.query_cache.labels(model, "hit" if hit else "miss").inc()
 
     def request(self, method: str, code: str, seconds: float) -> None:
         self.requests.labels(method, code).inc()

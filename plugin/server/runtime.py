@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 
+from tandem.encoders.pooling import FloatArray
+from tandem.encoders.sparse import SparseVector
 from tandem.plugin.index.names import IndexPolicy
 from tandem.plugin.search.partial import PartialResults
 from tandem.plugin.search.policy import QueryPolicy
@@ -15,6 +17,7 @@ from .engine import EngineLink
 from .errors import ModelMissing
 from .ingest_pool import IngestPool
 from .metrics import Metrics
+from .query_cache import QueryCache
 
 
 @dataclass
@@ -35,6 +38,10 @@ class Runtime:
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
     # The operator's --partial-results: allow or fail.
     partial_results: PartialResults = "allow"
+    # Query vectors by model and text (--query-cache-entries, --query-cache-mb).
+    query_cache: QueryCache[FloatArray | SparseVector] = field(
+        default_factory=lambda: QueryCache(0, 0)
+    )
 
     def require_dense(self) -> DenseModel:
         if self.dense is None:

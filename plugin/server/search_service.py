@@ -14,9 +14,12 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 from grpc import aio
 
+from tandem.encoders.pooling import FloatArray
 from tandem.encoders.registry import InputKind
+from tandem.encoders.sparse import SparseVector
 from tandem.plugin.engines.base import Completeness, EngineAdapter
 from tandem.plugin.engines.errors import EngineUnavailable
 from tandem.plugin.index.mapping import sparse_type_for
@@ -26,7 +29,7 @@ from tandem.v1 import search_pb2, search_pb2_grpc
 
 from . import convert
 from .convert import SearchCall
-from .encoding import Usage
+from .encoding import DenseModel, SparseModel, Usage
 from .errors import DeadlineExceeded, Servicer, unary
 from .runtime import Runtime
 
@@ -49,25 +52,25 @@ class QueryPlanner:
         self.runtime = runtime
 
     async def encode(self, call: SearchCall) -> tuple[EncodedQuery, Usage]:
+        """The query's vectors: from the query cache, else from the models' batchers (the
+        dense and sparse models side by side). Usage counts the texts actually encoded."""
         wanted = call.options.retrievers
-        dense = self.runtime.require_dense() if "dense" in wanted else None
-        sparse = self.runtime.require_sparse() if "sparse" in wanted else None
         jobs: list[Any] = []
-        if dense is not None:
-            jobs.append(dense.encode([call.query], InputKind.QUERY))
-        if sparse is not None:
-            jobs.append(sparse.encode([call.query], InputKind.QUERY))
+        if "dense" in wanted:
+            jobs.append(self._dense(self.runtime.require_dense(), call.query))
+        if "sparse" in wanted:
+            jobs.append(self._sparse(self.runtime.require_sparse(), call.query))
         done = list(await asyncio.gather(*jobs))
         vector = None
         terms = None
         usages = []
-        if dense is not None:
-            vectors, usage = done.pop(0)
-            vector = vectors[0].tolist()
+        if "dense" in wanted:
+            dense_vector, usage = done.pop(0)
+            vector = dense_vector.tolist()
             usages.append(usage)
-        if sparse is not None:
-            sparse_vectors, usage = done.pop(0)
-            terms = sparse_vectors[0].as_dict() or None
+        if "sparse" in wanted:
+            sparse_vector, usage = done.pop(0)
+            terms = sparse_vector.as_dict() or None
             usages.append(usage)
         total = Usage(
             sum(u.tokens for u in usages),
@@ -75,6 +78,24 @@ class QueryPlanner:
             max((u.inference_ms for u in usages), default=0.0),
         )
         return EncodedQuery(vector, terms), total
+
+    async def _dense(self, model: DenseModel, text: str) -> tuple[FloatArray, Usage]:
+        key = f"{model.name}/{'int8' if model.int8 else 'fp32'}/query"
+        cached = self.runtime.query_cache.get(key, text)
+        if isinstance(cached, np.ndarray):
+            return cached, Usage()
+        vectors, usage = await model.encode([text], InputKind.QUERY)
+        self.runtime.query_cache.put(key, text, vectors[0])
+        return vectors[0], usage
+
+    async def _sparse(self, model: SparseModel, text: str) -> tuple[SparseVector, Usage]:
+        key = f"{model.name}/{'int8' if model.int8 else 'fp32'}/{model.query_encoder}"
+        cached = self.runtime.query_cache.get(key, text)
+        if isinstance(cached, SparseVector):
+            return cached, Usage()
+        vectors, usage = await model.encode([text], InputKind.QUERY)
+        self.runtime.query_cache.put(key, text, vectors[0])
+        return vectors[0], usage
 
     async def plan(self, request: search_pb2.SearchRequest) -> Planned:
         """Validate, check the engine, encode the query: everything before the engine call."""

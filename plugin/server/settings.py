@@ -111,6 +111,10 @@ class Settings:
         "a search some shards failed or the engine timed out: 'allow' answers with the hits "
         "found, marked partial; 'fail' answers UNAVAILABLE",
     )
+    query_cache_entries: int = _setting(
+        4096, "query embeddings kept per sidecar, for repeated searches (0 turns the cache off)"
+    )
+    query_cache_mb: float = _setting(32.0, "memory the query cache may hold, in MB")
     log_level: str = _setting("INFO", "DEBUG, INFO, WARNING or ERROR")
 
     def __post_init__(self) -> None:
@@ -124,7 +128,7 @@ class Settings:
         for name in (*positive, "max_text_bytes", "max_message_bytes"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{_named(name)} must be positive, got {getattr(self, name)}")
-        for name in ("max_wait_ms", "grace"):
+        for name in ("max_wait_ms", "grace", "query_cache_entries", "query_cache_mb"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{_named(name)} must be 0 or more, got {getattr(self, name)}")
         if self.engine_timeout <= 0:

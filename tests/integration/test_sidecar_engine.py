@@ -124,7 +124,8 @@ def test_search_finds_a_document_by_its_title(
     if method in ("rrf", "linear"):
         assert set(found.hits[0].sources) <= {"bm25", "dense", "sparse"}
         assert len(found.hits[0].sources) >= 2
-        assert found.metadata.tokens > 0
+        # metadata.tokens counts texts encoded: the query cache may answer a repeat
+        # (test_query_cache.py checks both cases).
 
 
 def test_search_filters_pagination_and_explain(
