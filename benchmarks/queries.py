@@ -21,15 +21,18 @@ The corpus is the first ``--docs`` SciFact abstracts (default 1,000), indexed
 once into ``tandem-bench-queries`` and reused while it holds that many.
 
 ``--breakdown`` adds each variant's time per stage (p50 and p99), in-process and
-through the gRPC ``Search`` RPC of a ``tandem serve`` started for the run
-(:mod:`benchmarks.breakdown` says what each stage covers). The in-process stages
-are always recorded: the marks cost a context-variable lookup.
+through the gRPC ``Search`` RPC of a ``tandem serve`` started for the run with its
+query cache off; then hybrid again with the cache on, on the same queries and with
+30% of them repeats, each labelled (:mod:`benchmarks.breakdown` says what each stage
+covers). The in-process stages are always recorded: the marks cost a
+context-variable lookup.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import random
 import sys
 import tempfile
 from collections.abc import Callable
@@ -176,17 +179,51 @@ GRPC_VARIANTS = {
 }
 
 
+REPEAT_RATE = 0.3
+
+
+def with_repeats(queries: list[str], rate: float, seed: int = 7) -> list[str]:
+    """``queries`` with about ``rate`` of the places taken by an earlier query, asked again."""
+    rng = random.Random(seed)
+    asked: list[str] = []
+    fresh = iter(queries)
+    while len(asked) < len(queries):
+        if asked and rng.random() < rate:
+            asked.append(rng.choice(asked))
+        else:
+            asked.append(next(fresh))
+    return asked
+
+
 def _grpc_breakdown(url: str, queries: list[str], index: str) -> list[StageRow]:
-    """The same queries through ``tandem serve``'s Search RPC, one client, interleaved."""
+    """The queries through ``tandem serve``'s Search RPC, one client, interleaved.
+
+    Every variant runs on a sidecar with the query cache off (each query's vectors are
+    encoded, as the in-process rows do); then hybrid runs on a sidecar with the cache
+    on, once on the same queries and once with 30% of them repeats."""
+    found = _grpc_rows(url, queries, index, dict(GRPC_VARIANTS), "0", "")
+    hybrid = {"hybrid (sidecar rrf)": GRPC_VARIANTS["hybrid (sidecar rrf)"]}
+    found += _grpc_rows(url, queries, index, hybrid, "4096", ", cache on, no repeats")
+    repeats = with_repeats(queries, REPEAT_RATE)
+    label = f", cache on, {REPEAT_RATE:.0%} repeats"
+    return found + _grpc_rows(url, repeats, index, hybrid, "4096", label)
+
+
+def _grpc_rows(
+    url: str,
+    queries: list[str],
+    index: str,
+    variants: dict[str, SearchOptions],
+    cache_entries: str,
+    label: str,
+) -> list[StageRow]:
     with tempfile.TemporaryDirectory(prefix="tandem-bench-") as folder:
-        process, address = start_server(url, Path(folder))
+        process, address = start_server(url, Path(folder), "--query-cache-entries", cache_entries)
         try:
             with TandemClient(address) as client:
-                variants = dict(GRPC_VARIANTS)
                 for name, options in list(variants.items()):
-                    try:
-                        for text in queries[:5]:  # warm-up, and drop what the engine cannot do
-                            client.search(index, text, options)
+                    try:  # drop what the engine cannot do (the texts are not the measured ones)
+                        client.search(index, f"warm-up {name}", options)
                     except ClientError as err:
                         log(f"{name} through gRPC: skipped ({err})")
                         del variants[name]
@@ -197,7 +234,9 @@ def _grpc_breakdown(url: str, queries: list[str], index: str) -> list[StageRow]:
         finally:
             process.terminate()
             process.wait(30)
-    return [row for name, values in samples.items() for row in rows(name, "grpc", values, GRPC)]
+    return [
+        row for name, values in samples.items() for row in rows(name + label, "grpc", values, GRPC)
+    ]
 
 
 def summary(result: QueryBench) -> str:

@@ -50,4 +50,15 @@ def test_the_breakdown_covers_every_stage_of_every_variant(
             stages[variant, "grpc", "server total"].p50_ms
         )
     assert stages["hybrid (native rrf)", "grpc", "inference"].p50_ms > 0
+    # With the cache on, a repeated query runs no model: the repeats pull inference down.
+    cached = "hybrid (sidecar rrf), cache on, 30% repeats"
+    assert stages[cached, "grpc", "client wall"].p50_ms > 0
+    assert ("hybrid (sidecar rrf), cache on, no repeats", "grpc", "inference") in stages
     assert "Per stage" in queries.summary(result)
+
+
+def test_a_repeat_rate_replaces_that_share_of_queries_with_earlier_ones() -> None:
+    asked = queries.with_repeats([f"q{i}" for i in range(1000)], 0.3)
+    assert len(asked) == 1000 and set(asked) <= {f"q{i}" for i in range(1000)}
+    repeats = len(asked) - len(set(asked))
+    assert 250 <= repeats <= 350
