@@ -53,6 +53,7 @@ class StageRow:
     stage: str
     p50_ms: float
     p99_ms: float
+    mean_ms: float
 
 
 def in_process_sample(call: Callable[[], object]) -> dict[str, float]:
@@ -89,32 +90,26 @@ def grpc_sample(
 def rows(
     variant: str, path: str, samples: list[dict[str, float]], stages: Iterable[str]
 ) -> list[StageRow]:
-    """p50 and p99 of each stage over ``samples`` (a stage a sample lacks counts as 0)."""
+    """p50, p99 and mean of each stage over ``samples`` (a stage a sample lacks counts 0)."""
     out = []
     for stage in stages:
         values = np.asarray([s.get(stage, 0.0) for s in samples], dtype=np.float64)
         if not values.any():
             continue
-        out.append(
-            StageRow(
-                variant,
-                path,
-                stage,
-                float(np.percentile(values, 50)),
-                float(np.percentile(values, 99)),
-            )
-        )
+        p50, p99 = np.percentile(values, [50, 99])
+        out.append(StageRow(variant, path, stage, float(p50), float(p99), float(values.mean())))
     return out
 
 
 def table(found: list[StageRow]) -> str:
-    """One block per variant and path: each stage's p50 and p99."""
+    """One block per variant and path: each stage's p50, p99 and mean."""
     lines = []
     for key in dict.fromkeys((r.variant, r.path) for r in found):
         lines.append(f"  {key[0]} ({key[1]})")
         lines += [
-            f"    {r.stage:20} {r.p50_ms:8.2f} {r.p99_ms:8.2f}"
+            f"    {r.stage:20} {r.p50_ms:8.2f} {r.p99_ms:8.2f} {r.mean_ms:8.2f}"
             for r in found
             if (r.variant, r.path) == key
         ]
-    return "\n".join([f"  {'stage':22} {'p50 ms':>8} {'p99 ms':>8}", *lines])
+    header = f"  {'stage':22} {'p50 ms':>8} {'p99 ms':>8} {'mean ms':>8}"
+    return "\n".join([header, *lines])
