@@ -10,6 +10,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import pytest
+
 from tandem.client import SearchHits, SearchOptions, TandemClient
 from tandem.frameworks import Retrieval
 from tandem.frameworks.common import Passage
@@ -99,3 +101,18 @@ def assert_same(
         assert passage.metadata["year"] == stored["year"]
     if explained:  # the comparison of retrievers above compared something
         assert all(p.metadata["retrievers"] for p in found)
+
+
+def assert_alike(again: Sequence[Passage], found: Sequence[Passage]) -> None:
+    """Two searches for the same query a moment apart: the same documents in the same order,
+    and scores equal to float32 precision (the engine may score a vector a ULP apart when
+    its segments change between the two, as a background merge does)."""
+    assert [(p.id, p.text) for p in again] == [(p.id, p.text) for p in found]
+    for a, b in zip(again, found, strict=True):
+        assert a.score == pytest.approx(b.score, rel=1e-6)
+        assert a.metadata.keys() == b.metadata.keys()
+        for name, source in a.metadata["retrievers"].items():
+            assert source["rank"] == b.metadata["retrievers"][name]["rank"]
+            assert source["score"] == pytest.approx(
+                b.metadata["retrievers"][name]["score"], rel=1e-6
+            )
