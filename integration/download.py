@@ -101,17 +101,16 @@ def _published_checksum(repo: Repository, url: str) -> tuple[str, str] | None:
 
 
 def _stream(
-    repo: Repository, url: str, target: Path, label: str, progress: Progress
-) -> dict[str, str]:
-    """Write ``url`` to ``target``; return its digests by algorithm."""
-    digests = {name: hashlib.new(name) for name in _ALGORITHMS}
+    repo: Repository, url: str, target: Path, label: str, progress: Progress, algorithm: str
+) -> str:
+    """Write ``url`` to ``target``; return its ``algorithm`` digest (hex)."""
+    digest = hashlib.new(algorithm)
     with _open(repo, url) as response, target.open("wb") as out:
         total = int(response.headers.get("Content-Length") or 0)
         done, last = 0, time.monotonic()
         while chunk := response.read(_CHUNK):
             out.write(chunk)
-            for digest in digests.values():
-                digest.update(chunk)
+            digest.update(chunk)
             done += len(chunk)
             if time.monotonic() - last >= _PROGRESS_EVERY:
                 last = time.monotonic()
@@ -119,7 +118,7 @@ def _stream(
                 progress(f"downloading {label}: {done / 1e6:.0f}{of} MB")
     if total and done != total:
         raise ConnectionError(f"the download ended after {done} of {total} bytes")
-    return {name: digest.hexdigest() for name, digest in digests.items()}
+    return digest.hexdigest()
 
 
 def _verify(
@@ -127,18 +126,18 @@ def _verify(
     url: str,
     partial: Path,
     name: str,
-    digests: dict[str, str],
+    published: tuple[str, str] | None,
+    digest: str,
     progress: Progress,
 ) -> str:
-    """Check the download of file ``name`` (at ``partial``) against the published checksum;
-    return how it was checked."""
-    published = _published_checksum(repo, url)
+    """Check the download of file ``name`` (at ``partial``, hashed to ``digest``) against
+    the ``published`` checksum; return how it was checked."""
     if published is not None:
         algorithm, expected = published
-        if digests[algorithm] != expected:
+        if digest != expected:
             raise ChecksumError(
                 f"{url} does not match its published {algorithm}: expected {expected}, got "
-                f"{digests[algorithm]}. The download or the mirror is corrupt; run again, or "
+                f"{digest}. The download or the mirror is corrupt; run again, or "
                 f"point {REPOSITORY_ENV} at another mirror."
             )
         return algorithm
@@ -182,8 +181,11 @@ def download(
     partial = target.with_name(f".{target.name}.{os.getpid()}.part")
     for attempt in range(1, _ATTEMPTS + 1):
         try:
-            digests = _stream(repo, url, partial, target.name, progress)
-            checked = _verify(repo, url, partial, target.name, digests, progress)
+            # The published checksum first: the download is then hashed once, with its algorithm.
+            published = _published_checksum(repo, url)
+            algorithm = published[0] if published is not None else "sha512"
+            digest = _stream(repo, url, partial, target.name, progress, algorithm)
+            checked = _verify(repo, url, partial, target.name, published, digest, progress)
             break
         except urllib.error.HTTPError as err:
             partial.unlink(missing_ok=True)

@@ -163,9 +163,7 @@ def choose_jdk(spec: EngineSpec, jdks: list[Jdk], override: str | None) -> Jdk:
     raise ToolMissingError(
         f"No installed JDK fits {spec.kind.label} {spec.version}, which needs Java "
         f"{spec.java_range()}{_modules_note(spec, jdks)} (found: {seen}). "
-        + ", or ".join(advice)[:1].upper()
-        + ", or ".join(advice)[1:]
-        + "."
+        + _sentence(", or ".join(advice))
     )
 
 
@@ -177,3 +175,7 @@ def _modules_note(spec: EngineSpec, jdks: list[Jdk]) -> str:
     if not notes:
         return ""
     return f" with the modules {', '.join(spec.java_modules)}; " + "; ".join(notes)
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:] + "."
