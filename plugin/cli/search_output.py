@@ -19,14 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
-from tandem.plugin.search.hits import FusedHit
-
-
-def score(value: float) -> float:
-    """``value`` as float32, written with the fewest digits that read back the same."""
-    return float(str(np.float32(value)))
+from tandem.plugin.search.hits import FusedHit, score
 
 
 @dataclass(frozen=True)

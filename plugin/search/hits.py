@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 
 @dataclass(frozen=True)
 class Source:
@@ -27,3 +29,9 @@ class FusedHit:
     score: float
     sources: Mapping[str, Source]
     document: Mapping[str, Any] = field(default_factory=dict)
+
+
+def score(value: float) -> float:
+    """``value`` as float32, written with the fewest digits that read back the same: engines
+    score in float32, whichever side fused (the CLI's and the HTTP face's JSON)."""
+    return float(str(np.float32(value)))

@@ -50,6 +50,7 @@ from .binding import StartError, bind_grpc, close_metrics, serve_metrics
 from .encode_service import EncodeServicer, InfoServicer
 from .encoding import DenseModel, Limits, SparseModel
 from .engine import EngineLink
+from .http import HttpFace, bind_http
 from .index_service import IndexServicer
 from .ingest_pool import IngestPool
 from .metrics import Metrics
@@ -146,6 +147,7 @@ class Sidecar:
     health: HealthServicer
     settings: Settings
     metrics_port: int | None = None
+    http: HttpFace | None = None
     _metrics_http: Any = None
     _watcher: asyncio.Task[None] | None = None
     _stopped: bool = field(default=False)
@@ -160,6 +162,16 @@ class Sidecar:
         )
         for name in services:
             await self.health.set(name, status)
+
+    @property
+    def http_port(self) -> int | None:
+        """The HTTP/JSON face's bound port (``None``: off)."""
+        return self.http.port if self.http is not None else None
+
+    def serving(self) -> bool:
+        """What the overall health says: models running, and the engine (if any) answering."""
+        engine_ok = self._engine_reachable or not self.runtime.engine.configured
+        return not self._stopped and self.runtime.serving and engine_ok
 
     async def refresh_health(self) -> None:
         """Check the engine once and publish every service's health."""
@@ -194,6 +206,8 @@ class Sidecar:
             await asyncio.gather(self._watcher, return_exceptions=True)
         self.runtime.stopping.set()
         await self.health.enter_graceful_shutdown()
+        if self.http is not None:
+            await self.http.stop()
         await self.server.stop(self.settings.grace if grace is None else grace)
         await self.runtime.close()
         if self._metrics_http is not None:
@@ -211,6 +225,9 @@ async def start(settings: Settings, progress: Progress = _log) -> Sidecar:
         http = serve_metrics(metrics, settings)
         if http is not None:
             undo.callback(close_metrics, http[0])
+        face = await bind_http(settings, metrics)
+        if face is not None:
+            undo.push_async_callback(face.stop)
         server = _new_server(settings)
         # A server the loop never stops is shut down from __del__ on a closed loop.
         undo.push_async_callback(server.stop, None)
@@ -223,7 +240,9 @@ async def start(settings: Settings, progress: Progress = _log) -> Sidecar:
         for name in (OVERALL, *ENCODE_SERVICES, *ENGINE_SERVICES):
             await health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
         await server.start()
-        sidecar = Sidecar(server, port, runtime, health, settings)
+        sidecar = Sidecar(server, port, runtime, health, settings, http=face)
+        if face is not None:
+            face.attach(runtime, sidecar.serving)
         if http is not None:
             sidecar._metrics_http, sidecar.metrics_port = http
         runtime.start(sidecar.publish_health)
@@ -245,7 +264,15 @@ def _serving_line(sidecar: Sidecar, tls: bool) -> str:
         if sidecar.metrics_port is not None
         else "metrics off"
     )
-    return f"serving tandem.v1 on {_host(settings.host)}:{sidecar.port} ({scheme}{auth}); {metrics}"
+    http = (
+        f"; HTTP/JSON on {'https' if tls else 'http'}://{_host(settings.http_host)}:{sidecar.http_port}"
+        if sidecar.http_port is not None
+        else ""
+    )
+    return (
+        f"serving tandem.v1 on {_host(settings.host)}:{sidecar.port} ({scheme}{auth}); "
+        f"{metrics}{http}"
+    )
 
 
 def _host(host: str) -> str:

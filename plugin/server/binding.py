@@ -21,7 +21,7 @@ class StartError(Exception):
     """The sidecar cannot start with these settings; the message says what to change."""
 
 
-def _why(err: BaseException) -> str:
+def why_not_bound(err: BaseException) -> str:
     if isinstance(err, OSError) and err.errno == errno.EADDRINUSE:
         return "is in use (another sidecar on this host?)"
     detail = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
@@ -35,8 +35,9 @@ def serve_metrics(metrics: Metrics, settings: Settings) -> tuple[Any, int] | Non
     try:
         return metrics.serve(settings.metrics_host, settings.metrics_port)
     except OSError as err:
+        where = f"metrics port {settings.metrics_port} on {settings.metrics_host}"
         raise StartError(
-            f"metrics port {settings.metrics_port} on {settings.metrics_host} {_why(err)}: "
+            f"{where} {why_not_bound(err)}: "
             "choose another with --metrics-port or TANDEM_METRICS_PORT "
             "(0 takes a free one, -1 turns metrics off)"
         ) from None

@@ -133,6 +133,10 @@ class InfoServicer(Servicer, info_pb2_grpc.InfoServiceServicer):
     async def GetInfo(
         self, request: info_pb2.GetInfoRequest, context: Context
     ) -> info_pb2.GetInfoResponse:
+        return self.info()
+
+    def info(self) -> info_pb2.GetInfoResponse:
+        """Version, models, limits and engines (the gRPC and HTTP faces both answer this)."""
         rt = self.runtime
         models = []
         if rt.dense is not None:

@@ -11,6 +11,7 @@ import asyncio
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +35,7 @@ from .errors import DeadlineExceeded, Servicer, unary
 from .runtime import Runtime
 
 Context = aio.ServicerContext[Any, Any]
+Remaining = Callable[[], float | None]
 log = logging.getLogger("tandem.server")
 
 
@@ -133,9 +135,16 @@ class SearchServicer(Servicer, search_pb2_grpc.SearchServiceServicer):
     async def Search(
         self, request: search_pb2.SearchRequest, context: Context
     ) -> search_pb2.SearchResponse:
+        return await self.search(request, context.time_remaining)
+
+    async def search(
+        self, request: search_pb2.SearchRequest, time_remaining: Remaining
+    ) -> search_pb2.SearchResponse:
+        """Answer ``request``; ``time_remaining`` gives the seconds left of the caller's
+        deadline (``None``: no deadline). The gRPC and HTTP faces both call this."""
         started = time.perf_counter()
         p = await self.planner.plan(request)
-        remaining = context.time_remaining()
+        remaining = time_remaining()
         # The engine gets what is left of the caller's deadline, so a request the caller
         # has given up on does not hold an engine thread for the full --engine-timeout.
         timeout = max(0.05, remaining - 0.05) if remaining is not None else None
@@ -153,7 +162,7 @@ class SearchServicer(Servicer, search_pb2_grpc.SearchServiceServicer):
             self._partial(p.call.index, err.completeness, served=False)
             raise
         except EngineUnavailable as err:
-            left = context.time_remaining()
+            left = time_remaining()
             if left is not None and left < 0.2:  # our own deadline-bound engine timeout
                 raise DeadlineExceeded(
                     f"the engine did not answer within the request's deadline: {err}"
@@ -187,6 +196,10 @@ class RewriteServicer(Servicer, search_pb2_grpc.RewriteServiceServicer):
     async def Rewrite(
         self, request: search_pb2.SearchRequest, context: Context
     ) -> search_pb2.RewriteResponse:
+        return await self.rewrite(request)
+
+    async def rewrite(self, request: search_pb2.SearchRequest) -> search_pb2.RewriteResponse:
+        """The engine requests ``request`` becomes, without running them."""
         started = time.perf_counter()
         p = await self.planner.plan(request)
         rewritten = await asyncio.to_thread(

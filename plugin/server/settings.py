@@ -91,6 +91,12 @@ class Settings:
         9464, "Prometheus /metrics port (0 picks a free one, -1 turns metrics off)"
     )
     metrics_host: str = _setting("0.0.0.0", "address for /metrics")
+    http_port: int = _setting(
+        -1,
+        "HTTP/JSON port: TEI /embed, OpenAI /v1/embeddings, /v1/search (0 picks a free one, "
+        "-1: off)",
+    )
+    http_host: str = _setting("0.0.0.0", "address for the HTTP/JSON port")
     tls_cert: Path | None = _setting(None, "PEM certificate chain: serve TLS")
     tls_key: Path | None = _setting(None, "PEM private key for --tls-cert")
     tls_client_ca: Path | None = _setting(None, "PEM CA bundle: require client certificates")
@@ -141,6 +147,11 @@ class Settings:
             raise ValueError(
                 f"{_named('metrics_port')} must be in -1..65535 (0 picks a free one, -1 turns "
                 f"metrics off), got {self.metrics_port}"
+            )
+        if not -1 <= self.http_port <= 65535:
+            raise ValueError(
+                f"{_named('http_port')} must be in -1..65535 (0 picks a free one, -1 turns "
+                f"the HTTP/JSON port off), got {self.http_port}"
             )
         if self.log_level.upper() not in LOG_LEVELS:
             raise ValueError(
