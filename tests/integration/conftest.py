@@ -21,7 +21,7 @@ SCIFACT_SLICE = 100
 @pytest.fixture(scope="session")
 def encoding_sidecar() -> Iterator[EmbeddedSidecar]:
     """Dense and sparse models, no engine: encoding only."""
-    sidecar = start_sidecar(max_wait_ms=5.0)
+    sidecar = start_sidecar(max_wait_ms=5.0, http_port=0, http_host="127.0.0.1")
     yield sidecar
     sidecar.stop()
 
@@ -35,7 +35,7 @@ def encoding_client(encoding_sidecar: EmbeddedSidecar) -> Iterator[TandemClient]
 @pytest.fixture(scope="session")
 def engine_sidecar(engine: EngineHandle) -> Iterator[EmbeddedSidecar]:
     """A sidecar in front of each engine of the matrix."""
-    sidecar = start_sidecar(engine=engine.url)
+    sidecar = start_sidecar(engine=engine.url, http_port=0, http_host="127.0.0.1")
     yield sidecar
     sidecar.stop()
 

@@ -67,6 +67,8 @@ def texts(body: Mapping[str, Any], name: str) -> tuple[list[str], bool]:
         raise bad_request(f"{name} is missing: send a string or an array of strings")
     value = body[name]
     if isinstance(value, str):
+        if not value.strip():
+            raise bad_request(f"{name} is empty: there is nothing to encode")
         return [value], True
     if not isinstance(value, list) or not value:
         what = "an empty array" if value == [] else json_type(value)
@@ -75,6 +77,8 @@ def texts(body: Mapping[str, Any], name: str) -> tuple[list[str], bool]:
         if not isinstance(item, str):
             hint = " (token ids are not accepted: send the text)" if isinstance(item, int) else ""
             raise bad_request(f"{name}[{i}] must be a string, got {json_type(item)}{hint}")
+        if not item.strip():
+            raise bad_request(f"{name}[{i}] is empty: there is nothing to encode")
     return value, False
 
 

@@ -37,6 +37,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Route = Callable[["Loaded", Mapping[str, Any], web.Request], Awaitable[Any]]
 OPEN_PATHS = ("/health", "/metrics")  # probes and scrapers send no token
 TIMEOUT_HEADER = "X-Request-Timeout"  # seconds the caller will wait, as gRPC's deadline
+BODY_LIMIT = web.AppKey("body_limit", int)
 
 
 @dataclass(frozen=True)
@@ -167,7 +168,7 @@ def _http_message(err: web.HTTPException, request: web.Request) -> str:
     if err.status == 405:
         return f"{request.path} does not take {request.method}"
     if err.status == 413:
-        return f"the body is larger than {request.app['limit']:,} bytes (--max-message-bytes)"
+        return f"the body is larger than {request.app[BODY_LIMIT]:,} bytes (--max-message-bytes)"
     return err.reason
 
 
@@ -196,7 +197,7 @@ def application(face_ref: list[HttpFace], settings: Settings, metrics: Metrics) 
     app = web.Application(
         client_max_size=limit, middlewares=[_errors(metrics), _auth(settings.token())]
     )
-    app["limit"] = limit
+    app[BODY_LIMIT] = limit
 
     def face() -> HttpFace:
         return face_ref[0]
