@@ -2,12 +2,14 @@
 
 Search is fuzzed twice: with random index names (validation), and against an index that
 holds documents, so fusion, pagination, filters and explain run; there every accepted
-query must also answer within its deadline. CI runs 100 cases per RPC; the fuzz job
+query must also answer within its deadline. The HTTP face's routes are fuzzed the same
+way, with raw bodies besides. CI runs 100 cases per RPC and route; the fuzz job
 outside CI runs thousands: ``TANDEM_FUZZ_EXAMPLES=2000 pytest tests/integration/test_fuzz.py``.
 """
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 from collections.abc import Callable
@@ -280,3 +282,144 @@ def test_the_servers_are_healthy_after_fuzzing(
         with TandemClient(sidecar.address) as client:
             assert client.health("tandem.v1.EncodeService") == "SERVING"
             assert client.encode_dense(["after the fuzz"]).vectors.shape == (1, 384)
+
+
+# The HTTP face: every route, with bodies built from its own fields (right and wrong
+# types), arbitrary JSON, and bytes that are not JSON at all.
+def _post_http(port: int, path: str, raw: bytes, content_type: str) -> tuple[int, Any]:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=DEADLINE * 3)
+    try:
+        connection.request("POST", path, raw, {"Content-Type": content_type})
+        response = connection.getresponse()
+        return response.status, json.loads(response.read())
+    finally:
+        connection.close()
+
+
+def _check_http(status: int, payload: Any, path: str, raw: bytes) -> None:
+    event(f"{path}: HTTP {status}")
+    if status == 400:
+        event(f"{path}: {payload['error']['message'][:40]}")
+    if status == 200:
+        return
+    assert set(payload) == {"error"} and payload["error"]["code"] == status, payload
+    assert payload["error"]["status"] not in {"INTERNAL", "UNKNOWN"}, f"{payload} for {raw!r}"
+    assert status < 500 or status in (503, 504), f"{payload} for {raw!r}"
+
+
+good_inputs = st.one_of(
+    st.text(min_size=1, max_size=200), st.lists(st.text(min_size=1, max_size=80), max_size=4)
+)
+
+
+def _fields(required: dict[str, Any], optional: dict[str, Any]) -> Any:
+    """Bodies of a route's own fields: ``plain`` ones hold plausible values (most get past
+    validation), ``wild`` ones any JSON value in any field."""
+
+    def wild(values: dict[str, Any]) -> dict[str, Any]:
+        return {k: st.one_of(v, json_values) for k, v in values.items()}
+
+    return {
+        "plain": st.fixed_dictionaries(required, optional=optional),
+        "wild": st.fixed_dictionaries(wild(required), optional=wild(optional)),
+    }
+
+
+def _body(data: Any, bodies: dict[str, Any], extra: dict[str, Any]) -> tuple[bytes, str]:
+    """Plain bodies three times in five, wild ones once, raw bytes once."""
+    kind = data.draw(st.sampled_from(["plain", "plain", "plain", "wild", "raw"]))
+    event(f"body: {kind}")
+    if kind == "raw":
+        raw: tuple[bytes, str] = data.draw(raw_bodies)
+        return raw
+    return json.dumps({**extra, **data.draw(bodies[kind])}).encode(), "application/json"
+
+
+ENCODE_BODIES = {
+    "/embed": _fields(
+        {"inputs": good_inputs},
+        {
+            "normalize": st.booleans(),
+            "truncate": st.booleans(),
+            "truncation_direction": st.sampled_from(["right", "Right", "Left"]),
+            "prompt_name": st.none() | st.text(max_size=5),
+            "dimensions": st.sampled_from([384, 384, 12]),
+            "input_type": st.sampled_from(["query", "document", "x"]),
+        },
+    ),
+    "/embed_sparse": _fields(
+        {"inputs": good_inputs},
+        {
+            "truncate": st.booleans(),
+            "raw_scores": st.sampled_from([False, False, True]),
+            "input_type": st.sampled_from(["query", "document"]),
+        },
+    ),
+    "/v1/embeddings": _fields(
+        {"input": good_inputs, "model": st.sampled_from(["minilm", "minilm", "ada"])},
+        {
+            "encoding_format": st.sampled_from(["float", "base64", "int8"]),
+            "dimensions": st.sampled_from([384, 384, 3]),
+            "user": st.text(max_size=5),
+        },
+    ),
+}
+raw_bodies = st.one_of(
+    st.binary(max_size=200).map(lambda b: (b, "application/json")),
+    json_values.map(lambda v: (json.dumps(v).encode(), "application/json")),
+    st.text(max_size=40).map(lambda t: (t.encode(), "text/plain")),
+)
+
+
+@FUZZ
+@given(path=st.sampled_from(sorted(ENCODE_BODIES)), data=st.data())
+def test_http_encode_routes(encoding_sidecar: EmbeddedSidecar, path: str, data: Any) -> None:
+    port = encoding_sidecar.sidecar.http_port
+    assert port is not None
+    raw, content_type = _body(data, ENCODE_BODIES[path], {})
+    status, payload = _post_http(port, path, raw, content_type)
+    _check_http(status, payload, path, raw)
+
+
+SEARCH_OPTIONS = {
+    "k": st.integers(-1, 60),
+    "from": st.integers(0, 60),
+    "fields": st.lists(st.sampled_from(["title", "text", "year", "nope"]), max_size=2),
+    "method": st.sampled_from(["bm25", "dense", "sparse", "rrf", "linear", "x"]),
+    "normalization": st.sampled_from(["min_max", "z_score", "l2", "x"]),
+    "weights": st.dictionaries(st.sampled_from(["bm25", "dense", "x"]), st.floats(0, 5)),
+    "window": st.integers(0, 300),
+    "rank_constant": st.integers(0, 100),
+    "filters": st.lists(known_filters.map(json.loads), max_size=2),
+    "explain": st.booleans(),
+    "mode": st.sampled_from(["auto", "native", "sidecar", "x"]),
+    "document_fields": st.lists(st.sampled_from(["title", "*", "nope"]), max_size=2),
+}
+QUERY = {"query": st.lists(st.sampled_from(WORDS), max_size=5).map(" ".join)}
+DSL = {
+    "query_dsl": st.sampled_from([WORDS[0], WORDS[3]]).map(
+        lambda w: {"bool": {"must": [{"tandem": {"query": w}}]}}
+    )
+}
+SEARCH_BODIES = {
+    **{
+        k: st.one_of(v, _fields(DSL, SEARCH_OPTIONS)[k])
+        for k, v in _fields(QUERY, SEARCH_OPTIONS).items()
+    }
+}
+
+
+@FUZZ
+@given(path=st.sampled_from(["/v1/search", "/v1/rewrite"]), data=st.data())
+def test_http_search_routes(
+    engine_sidecar: EmbeddedSidecar, stored_index: str, path: str, data: Any
+) -> None:
+    port = engine_sidecar.sidecar.http_port
+    assert port is not None
+    raw, content_type = _body(data, SEARCH_BODIES, {"index": stored_index})
+    status, payload = _post_http(port, path, raw, content_type)
+    _check_http(status, payload, path, raw)
+    assert status != 504, f"an accepted query answers within its deadline: {raw!r}"
+    if status == 200 and path == "/v1/search":
+        ids = [hit["id"] for hit in payload["hits"]]
+        assert len(ids) == len(set(ids)) <= (json.loads(raw).get("k") or 10)
