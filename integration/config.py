@@ -73,7 +73,8 @@ def cluster_name(spec: EngineSpec) -> str:
 
 
 def engine_settings(spec: EngineSpec, layout: InstanceLayout) -> dict[str, str]:
-    """The node settings: loopback, single node, no disk watermark."""
+    """The node settings: loopback, single node, no disk watermark, and those of the
+    spec's extras (ML Commons' trusted connector endpoints and breakers)."""
     settings = {
         "cluster.name": cluster_name(spec),
         "node.name": "tandem-node",
@@ -88,6 +89,8 @@ def engine_settings(spec: EngineSpec, layout: InstanceLayout) -> dict[str, str]:
     }
     if spec.kind is EngineKind.ELASTICSEARCH:
         settings["xpack.security.enabled"] = "false"
+    for extra in spec.extras:
+        settings.update(extra.settings)
     return settings
 
 

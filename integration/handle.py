@@ -30,10 +30,12 @@ class EngineHandle:
     pid_start: int | None = None
     # Who started it (``tandem engines up``, ``pytest``, ``tandem (pid 4242)``); None if unknown.
     started_by: str | None = None
+    # Names of the optional plugin sets it was started with (``ml``).
+    extras: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
-        return f"{self.kind.value}-{self.version}"
+        return f"{self.kind.value}-{self.version}" + "".join(f"-with-{e}" for e in self.extras)
 
     @property
     def port(self) -> int | None:
@@ -50,6 +52,7 @@ def load_handle(path: Path) -> EngineHandle | None:
     try:
         data = json.loads(path.read_text())
         data["kind"] = EngineKind(data["kind"])
+        data["extras"] = tuple(data.get("extras", ()))
         return EngineHandle(**data)
     except (OSError, ValueError, TypeError, KeyError):
         return None

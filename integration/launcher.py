@@ -33,6 +33,7 @@ from .errors import (
     EngineUnreachableError,
     PortInUseError,
 )
+from .extras import Extra, check_extras
 from .handle import EngineHandle, load_handle
 from .install import LOCALE_PROVIDERS_OPTION, ensure_installed, ensure_thai_providers
 from .jdk import choose_jdk, discover_jdks, has_locale
@@ -63,6 +64,9 @@ class EngineStatus:
     pid: int | None
     log: str | None
     started_by: str | None = None
+    # What the engine reports in _cat/plugins (opensearch-ml with --with ml); None if it
+    # does not answer.
+    plugins: list[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -123,17 +127,23 @@ class Launcher:
         version: str | None = None,
         port: int | None = None,
         options: StartOptions | None = None,
+        extras: tuple[Extra, ...] = (),
     ) -> EngineHandle:
-        """Return a healthy engine of ``kind``, attaching or starting as needed."""
+        """Return a healthy engine of ``kind``, attaching or starting as needed.
+
+        ``extras`` (ML Commons) are installed into a home of their own; an engine that is
+        attached to must already have them.
+        """
+        extras = check_extras(kind, extras)
         env_url = os.environ.get(kind.url_env)
         if env_url:
-            return self._attach_env(kind, version, env_url)
-        spec = engine_spec(kind, version, port)
+            return self._attach_env(kind, version, env_url, extras)
+        spec = engine_spec(kind, version, port, extras)
         attached = self._attach_port(spec, explicit_version=version is not None)
         if attached is not None:
             return attached
         options = options or StartOptions()
-        if self._use_docker():
+        if self._use_docker(spec):
             return self._up_container(spec, options)
         return self._start_local(spec, options)
 
@@ -164,8 +174,17 @@ class Launcher:
         handle.save(layout.state_file)
         return handle
 
-    def _use_docker(self) -> bool:
+    def _use_docker(self, spec: EngineSpec) -> bool:
         if self.provider == "process":
+            return False
+        if spec.extras:
+            # The container path passes no node settings, and ML Commons needs some.
+            names = ", ".join(e.label for e in spec.extras)
+            if self.provider == "docker":
+                raise EngineError(
+                    f"{names} run only as a local process, not with Docker; "
+                    "use TANDEM_ENGINE_PROVIDER=process (or auto)"
+                )
             return False
         available = containers.docker_available()
         if self.provider == "docker" and not available:
@@ -175,7 +194,9 @@ class Launcher:
             )
         return available
 
-    def _attach_env(self, kind: EngineKind, version: str | None, url: str) -> EngineHandle:
+    def _attach_env(
+        self, kind: EngineKind, version: str | None, url: str, extras: tuple[Extra, ...]
+    ) -> EngineHandle:
         shown = probe.redact(url)
         try:
             identity = probe.identify(url)
@@ -193,6 +214,12 @@ class Launcher:
         if version is not None and identity.version != version:
             raise EngineUnreachableError(
                 f"{kind.url_env}={shown} runs {identity.version}, but --version {version} was asked"
+            )
+        lacking = _lacking_extras(extras, url)
+        if lacking:
+            raise EngineUnreachableError(
+                f"{kind.url_env}={shown} has no {lacking}, which was asked for; install it "
+                "there, or unset the variable to let Tandem start an engine with it"
             )
         self.progress(f"attached to {kind.label} {identity.version} at {shown} ({kind.url_env})")
         return EngineHandle(kind, identity.version, url, "attached")
@@ -220,6 +247,12 @@ class Launcher:
                 f"port {spec.http_port} answers with {identity.kind.label} {identity.version}, "
                 f"not {spec.kind.label} {spec.version}; stop it or pass --port"
             )
+        lacking = _lacking_extras(spec.extras, spec.url)
+        if lacking:
+            raise PortInUseError(
+                f"port {spec.http_port} answers with {identity.kind.label} {identity.version} "
+                f"without {lacking}; stop it or pass --port"
+            )
         self.progress(f"attached to {identity.kind.label} {identity.version} already on {spec.url}")
         # Attached, even if an earlier `up` started it: only `down` stops it then.
         state = load_handle(self._instance_dir(spec) / "state.json")
@@ -231,6 +264,7 @@ class Launcher:
             "attached",
             pid=state.pid if state and known else None,
             log=state.log if state and known else None,
+            extras=tuple(e.name for e in spec.extras),
         )
 
     def _instance_dir(self, spec: EngineSpec) -> Path:
@@ -301,6 +335,7 @@ class Launcher:
             instance=layout.root.name,
             pid_start=start_ticks(popen.pid),
             started_by=self.owner,
+            extras=tuple(e.name for e in spec.extras),
         )
         handle.save(layout.state_file)
         self.progress(
@@ -343,6 +378,7 @@ class Launcher:
                     handle.pid,
                     handle.log,
                     handle.started_by,
+                    probe.plugin_names(handle.url) if health else None,
                 )
             )
         return rows
@@ -385,6 +421,15 @@ class Launcher:
             self.stop(handle)
             stopped.append(handle.name)
         return DownReport(stopped, kept)
+
+
+def _lacking_extras(extras: tuple[Extra, ...], url: str) -> str | None:
+    """The labels of the ``extras`` whose plugin the engine at ``url`` lacks, or ``None``."""
+    if not extras:
+        return None
+    plugins = probe.plugin_names(url) or []
+    lacking = [e.label for e in extras if e.plugin not in plugins]
+    return ", ".join(lacking) or None
 
 
 def _owns_process(handle: EngineHandle) -> bool:

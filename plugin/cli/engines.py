@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 from tandem.integration.config import StartOptions, parse_heap, parse_setting
 from tandem.integration.errors import EngineError
+from tandem.integration.extras import EXTRAS, check_extras
 from tandem.integration.launcher import Launcher
 from tandem.integration.specs import parse_kind
 from tandem.plugin.engines.base import Capabilities
@@ -75,6 +76,18 @@ def register(commands: Any) -> None:
         metavar="KEY=VALUE",
         help="extra node setting for a started engine (repeatable)",
     )
+    up.add_argument(
+        "--with",
+        dest="extras",
+        action="append",
+        default=[],
+        choices=sorted(EXTRAS),
+        help=(
+            "also install a plugin set, OpenSearch only (repeatable): ml = ML Commons with "
+            "job-scheduler, for remote models in ingest pipelines and neural queries; "
+            "installed in a home of its own"
+        ),
+    )
     up.set_defaults(handler=_up)
 
     status = verbs.add_parser("status", help="list engines and their health")
@@ -134,10 +147,13 @@ def _up(args: argparse.Namespace) -> int:
         raise ValueError(
             "--version and --port need one engine: 'tandem engines up opensearch --version 3.6.0'"
         )
+    extras = tuple(EXTRAS[name] for name in args.extras)
+    for kind in kinds:  # before anything starts
+        check_extras(kind, extras)
     launcher = Launcher(progress=_say, owner=ENGINES_UP)
     options = StartOptions(heap=args.heap, timeout=args.timeout, settings=tuple(args.setting))
     for kind in kinds:
-        handle = launcher.up(kind, args.version, args.port, options)
+        handle = launcher.up(kind, args.version, args.port, options, extras)
         print(f"{handle.name}\t{handle.url}\t{handle.origin}")
     return 0
 
@@ -150,11 +166,27 @@ def _status(args: argparse.Namespace) -> int:
     if not rows:
         print("no engines: start them with 'tandem engines up'")
         return 0
-    print(f"{'ENGINE':<22} {'URL':<24} {'ORIGIN':<10} {'STATE':<11} {'HEALTH':<7} LOG")
-    for r in rows:
+    plugins = [_short_plugins(r.plugins) for r in rows]
+    name_w = max(22, *(len(r.name) for r in rows))
+    plugins_w = max(len("PLUGINS"), *(len(p) for p in plugins))
+    print(
+        f"{'ENGINE':<{name_w}} {'URL':<24} {'ORIGIN':<10} {'STATE':<11} {'HEALTH':<7} "
+        f"{'PLUGINS':<{plugins_w}} LOG"
+    )
+    for r, shown in zip(rows, plugins, strict=True):
         health = r.health or "-"
-        print(f"{r.name:<22} {r.url:<24} {r.origin:<10} {r.state:<11} {health:<7} {r.log or '-'}")
+        print(
+            f"{r.name:<{name_w}} {r.url:<24} {r.origin:<10} {r.state:<11} {health:<7} "
+            f"{shown:<{plugins_w}} {r.log or '-'}"
+        )
     return 0
+
+
+def _short_plugins(plugins: list[str] | None) -> str:
+    """``knn,ml,neural-search``: the engine's plugins without the ``opensearch-`` prefix."""
+    if not plugins:
+        return "-"
+    return ",".join(sorted(p.removeprefix("opensearch-") for p in plugins))
 
 
 def _down(args: argparse.Namespace) -> int:
