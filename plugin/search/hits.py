@@ -7,8 +7,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
 
 @dataclass(frozen=True)
 class Source:
@@ -34,4 +32,6 @@ class FusedHit:
 def score(value: float) -> float:
     """``value`` as float32, written with the fewest digits that read back the same: engines
     score in float32, whichever side fused (the CLI's and the HTTP face's JSON)."""
+    import numpy as np  # here: the client imports this module and must not need numpy
+
     return float(str(np.float32(value)))
