@@ -15,12 +15,25 @@ from tandem.client import ClientError
 from tandem.encoders.sources import SourceError
 from tandem.plugin.engines.errors import EngineRequestError
 
-from . import demo, encode, engines, enrich, evaluation, index, indices, models, search, serve
+from . import (
+    connect,
+    demo,
+    encode,
+    engines,
+    enrich,
+    evaluation,
+    index,
+    indices,
+    models,
+    search,
+    serve,
+)
 from .help import TandemParser
 
 # Errors that are the user's to fix: printed as one line, exit code 2.
 KNOWN_ERRORS: tuple[type[Exception], ...] = (
     *engines.ERRORS,
+    *connect.ERRORS,
     EngineRequestError,
     SourceError,
     ClientError,
@@ -47,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     encode.register_health(commands)
     evaluation.register(commands)
     demo.register(commands)
+    connect.register(commands)
     return parser
 
 

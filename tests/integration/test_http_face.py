@@ -68,6 +68,18 @@ def test_tei_embed_sparse_gives_the_grpc_weights(
         np.testing.assert_allclose([v["value"] for v in row], [t.value for t in want], rtol=1e-6)
 
 
+def test_sparse_token_format_is_what_opensearch_reads(
+    encoding_sidecar: EmbeddedSidecar, encoding_client: TandemClient
+) -> None:
+    body = {"inputs": TEXTS, "format": "tokens"}
+    status, maps = call(f"{base(encoding_sidecar)}/embed_sparse", body)
+    assert status == 200
+    expected = encoding_client.encode_sparse(TEXTS).vectors
+    assert [set(m) for m in maps] == [{t.token for t in row} for row in expected]
+    for got, want in zip(maps, expected, strict=True):
+        assert all(abs(got[t.token] - t.value) <= 1e-6 * t.value for t in want)
+
+
 def test_truncate_false_refuses_a_text_longer_than_the_model_reads(
     encoding_sidecar: EmbeddedSidecar,
 ) -> None:

@@ -39,6 +39,7 @@ TEI_SPARSE = (
     "prompt_name",
     "raw_scores",
     "input_type",
+    "format",
 )
 OPENAI = ("input", "model", "encoding_format", "dimensions", "user", "input_type")
 
@@ -87,10 +88,16 @@ async def tei_embed(runtime: Runtime, body: Mapping[str, Any]) -> Any:
 
 
 async def tei_embed_sparse(runtime: Runtime, body: Mapping[str, Any]) -> Any:
-    """``[[{"index": int, "value": float}, ...], ...]``: the non-zero weights, heaviest first."""
+    """``[[{"index": int, "value": float}, ...], ...]``: the non-zero weights, heaviest first.
+
+    With ``"format": "tokens"`` (Tandem's addition) each text's weights are one
+    ``{token: weight}`` map instead: what OpenSearch's ``sparse_encoding`` processor and
+    ``neural_sparse`` query read from a remote model, and what Tandem writes itself.
+    """
     model = runtime.require_sparse()
     inputs, _single = texts(body, "inputs")
     _tei_options(body)
+    fmt = choice(body, "format", ("indices", "tokens"), "indices")
     if boolean(body, "raw_scores", False):
         raise bad_request(
             "raw_scores is not supported: the SPLADE graph returns activated weights "
@@ -99,6 +106,8 @@ async def tei_embed_sparse(runtime: Runtime, body: Mapping[str, Any]) -> Any:
     vectors, _usage = await model.encode(
         inputs, _kind(body), truncate=boolean(body, "truncate", True)
     )
+    if fmt == "tokens":
+        return [v.as_dict() for v in vectors]
     return [
         [{"index": int(i), "value": float(w)} for i, w in zip(v.ids, v.weights, strict=True)]
         for v in vectors
