@@ -215,3 +215,20 @@ def test_with_tandem_stopped_opensearch_reports_the_connector_error(
     health = tandem("health", "--server", address)
     assert health.returncode != 0
     assert "no sidecar answers" in health.stderr and "connection refused" in health.stderr
+
+
+def test_connect_refuses_with_what_to_do(
+    encoding_sidecar: EmbeddedSidecar, opensearch_engine: EngineHandle
+) -> None:
+    refused = tandem("connect", "elasticsearch")
+    assert refused.returncode == 2 and "Enterprise licence" in refused.stderr
+    nobody = tandem("connect", "opensearch", "--server-url", "http://127.0.0.1:1")
+    assert nobody.returncode == 2
+    assert "no Tandem HTTP face answers at http://127.0.0.1:1" in nobody.stderr
+    assert "--http-port" in nobody.stderr
+    plain = tandem(
+        "connect", "opensearch", "--engine", opensearch_engine.url,
+        "--server-url", base(encoding_sidecar),
+    )  # fmt: skip
+    assert plain.returncode == 2 and "has no ML Commons" in plain.stderr
+    assert "--with ml" in plain.stderr
