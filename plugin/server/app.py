@@ -206,9 +206,11 @@ class Sidecar:
             await asyncio.gather(self._watcher, return_exceptions=True)
         self.runtime.stopping.set()
         await self.health.enter_graceful_shutdown()
+        # Both faces refuse new requests and drain in-flight ones at the same time.
+        draining = [self.server.stop(self.settings.grace if grace is None else grace)]
         if self.http is not None:
-            await self.http.stop()
-        await self.server.stop(self.settings.grace if grace is None else grace)
+            draining.append(self.http.stop())
+        await asyncio.gather(*draining)
         await self.runtime.close()
         if self._metrics_http is not None:
             close_metrics(self._metrics_http)

@@ -175,11 +175,14 @@ def _http_message(err: web.HTTPException, request: web.Request) -> str:
 ROUTES = (*POST_ROUTES, "/health", "/info", "/metrics")
 
 
-def _post(face: HttpFace, path: str) -> Callable[[web.Request], Awaitable[web.Response]]:
+def _post(
+    face: Callable[[], HttpFace], path: str
+) -> Callable[[web.Request], Awaitable[web.Response]]:
+    """The handler of one POST route: models loaded, body read and checked, route run."""
     allowed, route = POST_ROUTES[path]
 
     async def handle(request: web.Request) -> web.Response:
-        loaded = _require(face)
+        loaded = _require(face())
         payload = await json_object(request, allowed)
         return web.json_response(await route(loaded, payload, request))
 
@@ -217,14 +220,11 @@ def application(face_ref: list[HttpFace], settings: Settings, metrics: Metrics) 
             body=generate_latest(metrics.registry), headers={"Content-Type": CONTENT_TYPE_LATEST}
         )
 
-    async def post(request: web.Request) -> web.Response:
-        return await _post(face(), request.path)(request)
-
     app.router.add_get("/health", health)
     app.router.add_get("/info", info)
     app.router.add_get("/metrics", scrape)
     for path in POST_ROUTES:
-        app.router.add_post(path, post)
+        app.router.add_post(path, _post(face, path))
     return app
 
 
