@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import signal
 import socket
 import subprocess
@@ -44,6 +43,7 @@ if str(REPO) not in sys.path:  # also runnable as a plain script
     sys.path.insert(0, str(REPO))
 
 from benchmarks.common import DEFAULT_DATA, load_queries, log, percentiles, table  # noqa: E402
+from benchmarks.load import start_server  # noqa: E402
 from tandem.v1 import common_pb2, encode_pb2, encode_pb2_grpc  # noqa: E402
 
 Call = Callable[[str], Awaitable[Any]]
@@ -74,20 +74,11 @@ def _free_port() -> int:
 
 def start(folder: Path) -> tuple[subprocess.Popen[bytes], str, str]:
     """``tandem serve`` with both faces; its gRPC address and HTTP base URL."""
-    port_file, http_port = folder / "port", _free_port()
-    command = [
-        sys.executable, "-c", "from tandem.plugin.cli import main; raise SystemExit(main())",
-        "serve", "--host", "127.0.0.1", "--port", "0", "--port-file", str(port_file),
-        "--metrics-port", "-1", "--http-port", str(http_port), "--http-host", "127.0.0.1",
-    ]  # fmt: skip
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TANDEM_")}
-    process = subprocess.Popen(command, env=env, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 300
-    while not (port_file.exists() and port_file.read_text().strip()):
-        if process.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError("tandem serve did not start")
-        time.sleep(0.2)
-    return process, f"127.0.0.1:{port_file.read_text().strip()}", f"http://127.0.0.1:{http_port}"
+    port = _free_port()
+    process, address = start_server(
+        None, folder, "--http-port", str(port), "--http-host", "127.0.0.1"
+    )
+    return process, address, f"http://127.0.0.1:{port}"
 
 
 def calls(channel: aio.Channel, session: aiohttp.ClientSession, url: str) -> dict[str, Call]:

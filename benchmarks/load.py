@@ -76,13 +76,16 @@ def prepare_index(url: str) -> None:
         adapter.close()
 
 
-def start_server(engine_url: str, folder: Path, *extra: str) -> tuple[subprocess.Popen[bytes], str]:
-    """``tandem serve`` in front of ``engine_url`` with ``extra`` flags; its address."""
+def start_server(
+    engine_url: str | None, folder: Path, *extra: str
+) -> tuple[subprocess.Popen[bytes], str]:
+    """``tandem serve`` in front of ``engine_url`` (``None``: encoding only) with ``extra``
+    flags; its gRPC address."""
     port_file = folder / "port"
     command = [
         sys.executable, "-c", "from tandem.plugin.cli import main; raise SystemExit(main())",
         "serve", "--host", "127.0.0.1", "--port", "0", "--port-file", str(port_file),
-        "--metrics-port", "-1", "--engine", engine_url, *extra,
+        "--metrics-port", "-1", *(("--engine", engine_url) if engine_url else ()), *extra,
     ]  # fmt: skip
     env = {k: v for k, v in os.environ.items() if not k.startswith("TANDEM_")}
     process = subprocess.Popen(command, env=env, stderr=subprocess.DEVNULL)
