@@ -11,7 +11,9 @@ OPENSEARCH_36 = Capabilities(
     kind=EngineKind.OPENSEARCH,
     version=(3, 6, 0),
     build_type="zip",
-    plugins=frozenset({"opensearch-knn", "opensearch-neural-search", "mapper-extras"}),
+    plugins=frozenset(
+        {"opensearch-knn", "opensearch-neural-search", "mapper-extras", "analysis-common"}
+    ),
     license=None,
     dense=True,
     knn_engines=("lucene",),

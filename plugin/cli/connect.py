@@ -55,7 +55,7 @@ def register(commands: Any) -> None:
         "engine_kind", choices=["opensearch", "elasticsearch"], metavar="ENGINE", help="opensearch"
     )
     parser.add_argument(
-        "--engine", default="opensearch", help="opensearch (the local default) or its URL"
+        "--engine", default="opensearch", help="opensearch, or the URL of an OpenSearch cluster"
     )
     parser.add_argument(
         "--server-url",

@@ -45,6 +45,12 @@ class Capabilities:
         return f"{self.kind.label} {self.version_text}"
 
     @property
+    def language_analyzers(self) -> bool:
+        """Whether ``english`` and the other language analyzers (and stemmers) exist: the
+        ``analysis-common`` module, absent from Elasticsearch's integ-test zip."""
+        return "analysis-common" in self.plugins
+
+    @property
     def version_text(self) -> str:
         return ".".join(str(p) for p in self.version)
 

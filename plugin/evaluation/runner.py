@@ -71,7 +71,7 @@ class EvalResult:
 
 def index_name(dataset: Dataset, dense_model: str, sparse_model: str) -> str:
     """``tandem-eval-<dataset>-<digest of corpus, models and mapping version>``."""
-    digest = content_hash([dataset.corpus], dense_model, sparse_model, "v1")
+    digest = content_hash([dataset.corpus], dense_model, sparse_model, "v2")
     return f"tandem-eval-{dataset.name.lower()}-{digest}"
 
 

@@ -10,12 +10,15 @@ docs/engines.md.
 
 from __future__ import annotations
 
+import logging
+
 from tandem.plugin.engines.base import Capabilities, Json
 from tandem.plugin.engines.errors import CapabilityError
 from tandem.plugin.engines.kinds import EngineKind
 
 from .fields import tandem_meta
 from .spec import (
+    DEFAULT_ANALYZER,
     DEFAULT_SPARSE_FIELD,
     DenseField,
     IndexSpec,
@@ -25,6 +28,8 @@ from .spec import (
     SpecError,
     TextField,
 )
+
+log = logging.getLogger("tandem")
 
 _OPENSEARCH_SPACES = {"cosine": "cosinesimil", "dot_product": "innerproduct", "l2": "l2"}
 _ELASTICSEARCH_SIMILARITIES = {"cosine": "cosine", "dot_product": "dot_product", "l2": "l2_norm"}
@@ -69,7 +74,7 @@ def build_index_body(
     if _is_opensearch(caps):
         body = _opensearch_body(spec, caps)
     else:
-        body = _elasticsearch_body(spec, sparse_type)
+        body = _elasticsearch_body(spec, caps, sparse_type)
     # Marks the index as Tandem's (DeleteIndex checks it) and names its vector fields.
     body["mappings"] = {"_meta": tandem_meta(spec), **body["mappings"]}
     return body
@@ -189,17 +194,35 @@ def _check_dense(dense: DenseField, caps: Capabilities) -> None:
 
 
 def _settings(spec: IndexSpec) -> Json:
-    return {"number_of_shards": spec.shards, "number_of_replicas": spec.replicas}
+    settings: Json = {"number_of_shards": spec.shards, "number_of_replicas": spec.replicas}
+    if spec.bm25 is not None:
+        bm25 = {"type": "BM25", "k1": spec.bm25.k1, "b": spec.bm25.b}
+        settings["similarity"] = {"default": bm25}
+    if spec.analysis is not None:
+        settings["analysis"] = dict(spec.analysis)
+    return settings
 
 
-def _common_properties(spec: IndexSpec) -> tuple[Json, Json]:
-    text = {f.name: _text(f) for f in spec.text_fields}
+def _common_properties(spec: IndexSpec, caps: Capabilities) -> tuple[Json, Json]:
+    text = {f.name: _text(f, caps) for f in spec.text_fields}
     metadata = {f.name: _metadata(f) for f in spec.metadata}
     return text, metadata
 
 
-def _text(field: TextField) -> Json:
-    return {"type": "text", "analyzer": field.analyzer}
+def _text(field: TextField, caps: Capabilities) -> Json:
+    return {"type": "text", "analyzer": field.analyzer or default_analyzer(caps)}
+
+
+def default_analyzer(caps: Capabilities) -> str:
+    """``english`` (stemming, stop words) where the engine has it, else ``standard``."""
+    if caps.language_analyzers:
+        return DEFAULT_ANALYZER
+    log.warning(
+        "%s has no language analyzers (no analysis-common module): text fields get the "
+        "standard analyzer, without stemming or stop words",
+        caps.label,
+    )
+    return "standard"
 
 
 def _metadata(field: MetadataField) -> Json:
@@ -208,7 +231,7 @@ def _metadata(field: MetadataField) -> Json:
 
 def _opensearch_body(spec: IndexSpec, caps: Capabilities) -> Json:
     settings = _settings(spec)
-    text, metadata = _common_properties(spec)
+    text, metadata = _common_properties(spec, caps)
     properties: Json = dict(text)
     if spec.dense is not None:
         settings["knn"] = True
@@ -238,8 +261,10 @@ def _knn_vector(dense: DenseField, caps: Capabilities) -> Json:
     }
 
 
-def _elasticsearch_body(spec: IndexSpec, sparse_type: SparseType | None) -> Json:
-    text, metadata = _common_properties(spec)
+def _elasticsearch_body(
+    spec: IndexSpec, caps: Capabilities, sparse_type: SparseType | None
+) -> Json:
+    text, metadata = _common_properties(spec, caps)
     properties: Json = dict(text)
     if spec.dense is not None:
         properties[spec.dense.name] = _dense_vector(spec.dense)

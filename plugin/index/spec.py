@@ -9,20 +9,31 @@ it lacks, the model's dimensions) is checked there.
 
 :meth:`IndexSpec.from_dict` reads the JSON form::
 
-    {"name": "docs", "shards": 1, "replicas": 0, "fields": [
-        {"name": "title", "type": "text", "analyzer": "english"},
+    {"name": "docs", "shards": 1, "replicas": 0,
+     "bm25": {"k1": 0.9, "b": 0.4},
+     "analysis": {"analyzer": {"folded": {"type": "custom", "tokenizer": "standard",
+                                          "filter": ["lowercase", "asciifolding"]}}},
+     "fields": [
+        {"name": "title", "type": "text", "analyzer": "folded"},
         {"name": "vector", "type": "dense", "dims": 384, "similarity": "cosine"},
         {"name": "terms", "type": "sparse"},
         {"name": "year", "type": "integer"}]}
 
 and names the JSON path of whatever it refuses.
+
+Text fields default to the ``english`` analyzer (stemming and stop words): a plain
+stemmed BM25 beats the ``standard`` analyzer on every shared dataset. ``analysis``
+holds the index's own analyzers, tokenizers and filters in the engines' syntax
+(both engines share it), for a field to name; ``bm25`` sets the index's default
+similarity (Lucene's BM25 with these ``k1`` and ``b``).
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
-from dataclasses import MISSING, dataclass, fields
+from dataclasses import MISSING, dataclass, field, fields
 from typing import Any, Literal, get_args
 
 Similarity = Literal["cosine", "dot_product", "l2"]
@@ -41,6 +52,11 @@ BBQ_MIN_DIMS = 64  # "bbq_hnsw does not support dimensions fewer than 64"
 DEFAULT_TEXT_FIELDS = ("title", "text")
 DEFAULT_DENSE_FIELD = "embedding"
 DEFAULT_SPARSE_FIELD = "sparse"
+
+DEFAULT_ANALYZER = "english"
+# What an index's ``analysis`` settings may define (the engines' analysis sections).
+ANALYSIS_SECTIONS = ("analyzer", "tokenizer", "filter", "char_filter", "normalizer")
+MAX_K1 = 10.0  # Lucene accepts any finite k1 >= 0; past a few, term frequency stops saturating
 
 _FIELD_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,254}")
 _ANALYZER = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,254}")
@@ -101,13 +117,17 @@ def _check_field_name(name: object) -> None:
 
 @dataclass(frozen=True)
 class TextField:
-    """A full-text field searched with BM25, analysed by ``analyzer``."""
+    """A full-text field searched with BM25, analysed by ``analyzer``: ``None`` is
+    :data:`DEFAULT_ANALYZER` where the engine has language analyzers (its
+    ``analysis-common`` module), else ``standard``."""
 
     name: str
-    analyzer: str = "standard"
+    analyzer: str | None = None
 
     def __post_init__(self) -> None:
         _check_field_name(self.name)
+        if self.analyzer is None:
+            return
         if not isinstance(self.analyzer, str) or not _ANALYZER.fullmatch(self.analyzer):
             raise SpecError(
                 f"{self.analyzer!r} is not an analyzer name (letters, digits, '_', '-')",
@@ -210,6 +230,44 @@ AnyField = TextField | DenseField | SparseField | MetadataField
 
 
 @dataclass(frozen=True)
+class Bm25:
+    """The index's BM25 parameters: ``k1`` (term-frequency saturation) and ``b`` (length
+    normalisation, 0 to 1). The engines' own defaults are 1.2 and 0.75."""
+
+    k1: float = 1.2
+    b: float = 0.75
+
+    def __post_init__(self) -> None:
+        for key, value, high in (("k1", self.k1, MAX_K1), ("b", self.b, 1.0)):
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise SpecError(f"must be a number, got {value!r}", key, "bm25")
+            if not (math.isfinite(value) and 0 <= value <= high):
+                raise SpecError(f"must be between 0 and {high:g}, got {value}", key, "bm25")
+
+
+def check_analysis(analysis: object) -> None:
+    """``analysis`` is ``{section: {name: definition}}`` with known sections."""
+    if not isinstance(analysis, Mapping):
+        raise SpecError(f"must be a JSON object, got {analysis!r}", "analysis")
+    for section, entries in analysis.items():
+        if section not in ANALYSIS_SECTIONS:
+            raise SpecError(
+                f"unknown section {section!r}; use {_one_of(ANALYSIS_SECTIONS)}",
+                str(section),
+                "analysis",
+            )
+        if not isinstance(entries, Mapping) or not all(
+            isinstance(k, str) and _ANALYZER.fullmatch(k) and isinstance(v, Mapping)
+            for k, v in entries.items()
+        ):
+            raise SpecError(
+                "must map names (letters, digits, '_', '-') to definition objects",
+                str(section),
+                "analysis",
+            )
+
+
+@dataclass(frozen=True)
 class IndexSpec:
     """One Tandem index: its name, fields and shard layout."""
 
@@ -220,6 +278,9 @@ class IndexSpec:
     metadata: tuple[MetadataField, ...] = ()
     shards: int = 1
     replicas: int = 0
+    bm25: Bm25 | None = None
+    # The engines' analysis settings (left out of the hash: a dict is not hashable).
+    analysis: Mapping[str, Any] | None = field(default=None, hash=False)
 
     def __post_init__(self) -> None:
         # Lists are accepted and frozen to tuples, so a spec stays hashable.
@@ -233,6 +294,10 @@ class IndexSpec:
             )
         _check_int(self.shards, "shards", "", 1, 1024)
         _check_int(self.replicas, "replicas", "", 0, 64)
+        if self.bm25 is not None and not isinstance(self.bm25, Bm25):
+            raise SpecError(f"expected a Bm25, got {self.bm25!r}", "bm25")
+        if self.analysis is not None:
+            check_analysis(self.analysis)
         self._check_kinds()
         if not (self.text_fields or self.dense or self.sparse):
             raise SpecError("an index needs at least one text, dense or sparse field", "fields")
@@ -305,7 +370,8 @@ class IndexSpec:
             dense=dense[0][1] if dense else None,
             sparse=sparse[0][1] if sparse else None,
             metadata=tuple(metadata),
-            **{k: data[k] for k in ("shards", "replicas") if k in data},
+            bm25=_bm25_from_dict(data["bm25"]) if "bm25" in data else None,
+            **{k: data[k] for k in ("shards", "replicas", "analysis") if k in data},
         )
 
 
@@ -333,7 +399,13 @@ def default_spec(
     )
 
 
-_SPEC_KEYS = ("name", "fields", "shards", "replicas")
+_SPEC_KEYS = ("name", "fields", "shards", "replicas", "bm25", "analysis")
+
+
+def _bm25_from_dict(raw: object) -> Bm25:
+    _only_keys(raw, ("k1", "b"), "bm25", "bm25")
+    assert isinstance(raw, Mapping)  # checked by _only_keys
+    return Bm25(**raw)
 
 
 def _only_keys(data: object, allowed: tuple[str, ...], where: str, what: str) -> None:

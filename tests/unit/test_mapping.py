@@ -44,7 +44,7 @@ FULL = IndexSpec(
 )
 TEXT_PROPERTIES = {
     "title": {"type": "text", "analyzer": "english"},
-    "body": {"type": "text", "analyzer": "standard"},
+    "body": {"type": "text", "analyzer": "english"},
 }
 METADATA_PROPERTIES = {
     "category": {"type": "keyword"},
@@ -116,6 +116,8 @@ def test_elasticsearch_95_body() -> None:
             "_meta": FULL_META,
             "properties": {
                 **TEXT_PROPERTIES,
+                # The integ-test zip has no analysis-common: the default falls back.
+                "body": {"type": "text", "analyzer": "standard"},
                 "vector": {
                     "type": "dense_vector",
                     "dims": 384,
@@ -133,6 +135,7 @@ def test_elasticsearch_95_body() -> None:
 def test_minimal_bodies() -> None:
     spec = IndexSpec(name="docs", text_fields=(TextField("body"),))
     for caps in (OPENSEARCH_36, OPENSEARCH_219, ELASTICSEARCH_95):
+        analyzer = "english" if caps.language_analyzers else "standard"
         assert build_index_body(spec, caps) == {
             "settings": {"index": {"number_of_shards": 1, "number_of_replicas": 0}},
             "mappings": {
@@ -144,7 +147,7 @@ def test_minimal_bodies() -> None:
                         "sparse": None,
                     }
                 },
-                "properties": {"body": {"type": "text", "analyzer": "standard"}},
+                "properties": {"body": {"type": "text", "analyzer": analyzer}},
             },
         }
 
@@ -602,3 +605,67 @@ def _with_field(field: object, at: int = 2) -> dict[str, Any]:
 def test_from_dict_errors_name_the_json_path(data: Any, message: str) -> None:
     with pytest.raises(SpecError, match=message):
         IndexSpec.from_dict(data)
+
+
+FOLDED = {"analyzer": {"folded": {"type": "custom", "tokenizer": "standard",
+                                  "filter": ["lowercase", "asciifolding"]}}}  # fmt: skip
+
+
+def test_bm25_parameters_and_custom_analyzers_go_into_the_index_settings() -> None:
+    spec = IndexSpec.from_dict(
+        {
+            "name": "docs",
+            "bm25": {"k1": 0.9, "b": 0.4},
+            "analysis": FOLDED,
+            "fields": [
+                {"name": "title", "type": "text", "analyzer": "folded"},
+                {"name": "body", "type": "text"},
+            ],
+        }
+    )
+    for caps in (OPENSEARCH_36, OPENSEARCH_219, ELASTICSEARCH_95):
+        body = build_index_body(spec, caps)
+        assert body["settings"]["index"] == {
+            "number_of_shards": 1,
+            "number_of_replicas": 0,
+            "similarity": {"default": {"type": "BM25", "k1": 0.9, "b": 0.4}},
+            "analysis": FOLDED,
+        }
+        default = "english" if caps.language_analyzers else "standard"  # stemmed where it can
+        assert body["mappings"]["properties"] == {
+            "title": {"type": "text", "analyzer": "folded"},
+            "body": {"type": "text", "analyzer": default},
+        }
+
+
+def test_the_default_analyzer_is_english_where_the_engine_has_it(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    spec = IndexSpec(name="docs", text_fields=(TextField("body"),))
+    full = replace(ELASTICSEARCH_95, plugins=ELASTICSEARCH_95.plugins | {"analysis-common"})
+    assert _analyzer(build_index_body(spec, full)) == "english"
+    assert _analyzer(build_index_body(spec, OPENSEARCH_219)) == "english"
+    with caplog.at_level("WARNING", logger="tandem"):
+        assert _analyzer(build_index_body(spec, ELASTICSEARCH_95)) == "standard"
+    assert "no language analyzers" in caplog.text and "Elasticsearch 9.5.4" in caplog.text
+
+
+def _analyzer(body: dict[str, Any]) -> str:
+    return str(body["mappings"]["properties"]["body"]["analyzer"])
+
+
+@pytest.mark.parametrize(
+    ("extra", "words"),
+    [
+        ({"bm25": {"k1": -1}}, "bm25.k1: must be between 0 and 10, got -1"),
+        ({"bm25": {"b": 1.5}}, "bm25.b: must be between 0 and 1, got 1.5"),
+        ({"bm25": {"b": "high"}}, "bm25.b: must be a number"),
+        ({"bm25": {"k3": 1}}, "unknown key 'k3' for bm25"),
+        ({"analysis": {"analyzers": {}}}, "analysis.analyzers: unknown section"),
+        ({"analysis": {"analyzer": {"x y": {}}}}, "analysis.analyzer: must map names"),
+        ({"analysis": ["lowercase"]}, "analysis: must be a JSON object"),
+    ],
+)
+def test_bad_bm25_and_analysis_are_refused_by_path(extra: dict[str, Any], words: str) -> None:
+    with pytest.raises(SpecError, match=words.replace(".", r"\.").replace("(", r"\(")):
+        IndexSpec.from_dict({"name": "docs", "fields": [{"name": "t", "type": "text"}], **extra})
