@@ -18,7 +18,12 @@ from tandem.encoders.registry import ModelKind, resolve_spec
 from tandem.encoders.sparse import Pruning
 from tandem.plugin.engines.connect import connect
 from tandem.plugin.engines.targets import engine_url
-from tandem.plugin.index.spec import DEFAULT_DENSE_FIELD, DEFAULT_SPARSE_FIELD, default_spec
+from tandem.plugin.index.spec import (
+    DEFAULT_DENSE_FIELD,
+    DEFAULT_SPARSE_FIELD,
+    Bm25,
+    default_spec,
+)
 from tandem.plugin.ingest.assemble import build_ingestor, ensure_index
 from tandem.plugin.ingest.bulk import BulkOptions
 from tandem.plugin.ingest.documents import BadLine, corpus_file, read_documents
@@ -59,6 +64,17 @@ def register(commands: Any) -> None:
     parser.add_argument("--int8", action="store_true", help="use int8 models")
     parser.add_argument("--resume", action="store_true", help="skip ids already in the index")
     add_text_fields_argument(parser, "fields holding the text to encode and to search")
+    parser.add_argument(
+        "--analyzer",
+        help="analyzer of the text fields when the index is created (default: english where "
+        "the engine has it, else standard)",
+    )
+    parser.add_argument(
+        "--bm25-k1", type=float, help="BM25 k1 of a new index (default: the engine's, 1.2)"
+    )
+    parser.add_argument(
+        "--bm25-b", type=float, help="BM25 b of a new index (default: the engine's, 0.75)"
+    )
     parser.add_argument("--batch-size", type=int, default=32, help="documents per encoder batch")
     parser.add_argument("--bulk-docs", type=int, default=500, help="documents per bulk request")
     parser.add_argument("--bulk-mb", type=float, default=5.0, help="megabytes per bulk request")
@@ -81,6 +97,7 @@ def _count_lines(path: Path) -> int:
 def _index(args: argparse.Namespace) -> int:
     text_fields = parse_text_fields(args.text_fields, boosts=False)
     corpus = corpus_file(args.data)  # fail on a bad path before loading any model
+    bm25 = _bm25(args)  # and on bad BM25 parameters
     if args.server:
         refuse_local_flags(args, "indexes", "index")
         return _index_remote(args, corpus, text_fields)
@@ -107,7 +124,9 @@ def _index(args: argparse.Namespace) -> int:
             seen[0] = snapshot
             line(snapshot, final)
 
-        spec = default_spec(args.index, text_fields, dims, sparse is not None)
+        spec = default_spec(
+            args.index, text_fields, dims, sparse is not None, args.analyzer, bm25
+        )
         if ensure_index(adapter, spec, dims):
             _say(f"created index {spec.name} on {adapter.url}")
         else:
@@ -166,17 +185,32 @@ def _report(
     return 1 if failures else 0
 
 
+def _bm25(args: argparse.Namespace) -> Bm25 | None:
+    """``--bm25-k1`` / ``--bm25-b`` (either alone keeps the engine's default for the other)."""
+    if args.bm25_k1 is None and args.bm25_b is None:
+        return None
+    defaults = Bm25()
+    return Bm25(
+        defaults.k1 if args.bm25_k1 is None else args.bm25_k1,
+        defaults.b if args.bm25_b is None else args.bm25_b,
+    )
+
+
 def _index_remote(args: argparse.Namespace, corpus: Path, text_fields: tuple[str, ...]) -> int:
     """The same ingest through a running sidecar's IndexDocuments stream."""
     started = time.monotonic()
-    spec = {
+    analyzer = {"analyzer": args.analyzer} if args.analyzer else {}
+    spec: dict[str, Any] = {
         "name": args.index,
         "fields": [
-            *({"name": f, "type": "text"} for f in text_fields),
+            *({"name": f, "type": "text", **analyzer} for f in text_fields),
             {"name": DEFAULT_DENSE_FIELD, "type": "dense"},
             {"name": DEFAULT_SPARSE_FIELD, "type": "sparse"},
         ],
     }
+    bm25 = _bm25(args)
+    if bm25 is not None:
+        spec["bm25"] = {"k1": bm25.k1, "b": bm25.b}
     bad: list[Failure] = []
     total = _count_lines(corpus)
     with client_for(args) as client:

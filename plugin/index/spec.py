@@ -388,14 +388,18 @@ def default_spec(
     text_fields: tuple[str, ...] = DEFAULT_TEXT_FIELDS,
     dims: int | None = None,
     sparse: bool = True,
+    analyzer: str | None = None,
+    bm25: Bm25 | None = None,
 ) -> IndexSpec:
-    """The index Tandem creates when none exists: text fields, a dense field (when
-    ``dims`` is known) and a sparse field, under the default names."""
+    """The index Tandem creates when none exists: text fields (with ``analyzer``, else
+    the default), a dense field (when ``dims`` is known) and a sparse field, under the
+    default names; ``bm25`` sets its BM25 parameters."""
     return IndexSpec(
         name=name,
-        text_fields=tuple(TextField(f) for f in text_fields),
+        text_fields=tuple(TextField(f, analyzer) for f in text_fields),
         dense=DenseField(DEFAULT_DENSE_FIELD, dims) if dims else None,
         sparse=SparseField(DEFAULT_SPARSE_FIELD) if sparse else None,
+        bm25=bm25,
     )
 
 
