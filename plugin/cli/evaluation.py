@@ -40,6 +40,13 @@ def register(commands: Any) -> None:
         "--out", type=Path, help="output folder (default: tandem-eval/DATASET-ENGINE)"
     )
     parser.add_argument(
+        "--reference",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also score a stemmed BM25 outside the engine (bm25s: k1 0.9, b 0.4, English "
+        "stop words and stemmer) and compare hybrid with it",
+    )
+    parser.add_argument(
         "--json", action="store_true", help="print method -> metrics as JSON on stdout"
     )
     parser.set_defaults(handler=_eval)
@@ -54,7 +61,9 @@ def _eval(args: argparse.Namespace) -> int:
     from tandem.plugin.evaluation.report import write
     from tandem.plugin.evaluation.runner import EvalOptions, evaluate, methods_from
 
-    options = EvalOptions(methods=methods_from(args.methods), mode=args.mode)
+    options = EvalOptions(
+        methods=methods_from(args.methods), mode=args.mode, reference=args.reference
+    )
     dataset = Dataset.load(args.data)
     _say(f"{dataset.name}: {len(dataset.queries)} judged queries")
     dense = load_dense(resolve_spec(args.dense, ModelKind.DENSE), progress=_say)
@@ -68,7 +77,7 @@ def _eval(args: argparse.Namespace) -> int:
     for path in write(result, out):
         _say(f"wrote {path}")
     if args.json:
-        print(json.dumps(result.methods, indent=2))
+        print(json.dumps(result.methods, indent=2))  # method -> metrics, as before
     else:
         print((out / "results.md").read_text())
     return 0

@@ -124,9 +124,7 @@ def _index(args: argparse.Namespace) -> int:
             seen[0] = snapshot
             line(snapshot, final)
 
-        spec = default_spec(
-            args.index, text_fields, dims, sparse is not None, args.analyzer, bm25
-        )
+        spec = default_spec(args.index, text_fields, dims, sparse is not None, args.analyzer, bm25)
         if ensure_index(adapter, spec, dims):
             _say(f"created index {spec.name} on {adapter.url}")
         else:

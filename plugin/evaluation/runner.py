@@ -26,6 +26,7 @@ from tandem.plugin.search.searcher import Searcher
 
 from .data import Dataset, content_hash, coverage_warning
 from .metrics import latency, relevance
+from .reference import stemmed_bm25
 
 DEPTH = 100  # hits per query: enough for recall@100
 Say = Callable[[str], None]
@@ -36,6 +37,8 @@ class EvalOptions:
     methods: tuple[str, ...] = METHODS
     mode: str = "auto"
     depth: int = DEPTH
+    # Also score the stemmed BM25 reference (bm25s) on the same queries.
+    reference: bool = True
 
     def __post_init__(self) -> None:
         unknown = [m for m in self.methods if m not in METHODS]
@@ -55,6 +58,25 @@ class EvalResult:
     reused_index: bool
     methods: dict[str, dict[str, float]] = field(default_factory=dict)
     modes: dict[str, str] = field(default_factory=dict)
+    reference: dict[str, float] | None = None
+
+    def comparisons(self) -> dict[str, float]:
+        """nDCG@10 gains, in percent, of the best hybrid (rrf or linear) over the best
+        single method, over dense, and over the stemmed BM25 reference (those present)."""
+        ndcg = {m: row["ndcg@10"] for m, row in self.methods.items()}
+        hybrids = [m for m in ("rrf", "linear") if m in ndcg]
+        singles = [m for m in ("bm25", "dense", "sparse") if m in ndcg]
+        if not hybrids:
+            return {}
+        best = max(ndcg[m] for m in hybrids)
+        out: dict[str, float] = {}
+        if singles:
+            out["over_best_single"] = _gain(best, max(ndcg[m] for m in singles))
+        if "dense" in ndcg:
+            out["over_dense"] = _gain(best, ndcg["dense"])
+        if self.reference is not None:
+            out["over_reference"] = _gain(best, self.reference["ndcg@10"])
+        return out
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -66,7 +88,13 @@ class EvalResult:
             "reused_index": self.reused_index,
             "methods": self.methods,
             "modes": self.modes,
+            "reference": self.reference,
+            "comparisons": self.comparisons(),
         }
+
+
+def _gain(value: float, base: float) -> float:
+    return 100.0 * (value - base) / base if base else 0.0
 
 
 def index_name(dataset: Dataset, dense_model: str, sparse_model: str) -> str:
@@ -161,6 +189,10 @@ def evaluate(
             f"{method:7} nDCG@10 {row['ndcg@10']:.4f}  R@100 {row['recall@100']:.4f}  "
             f"MRR@10 {row['mrr@10']:.4f}  p50 {row['p50_ms']:.1f} ms  p99 {row['p99_ms']:.1f} ms"
         )
+    if options.reference:
+        docs = [d for d in dataset.documents() if isinstance(d, Document)]
+        result.reference = stemmed_bm25(dataset, docs)
+        say(f"stemmed BM25 reference (bm25s) nDCG@10 {result.reference['ndcg@10']:.4f}")
     return result
 
 

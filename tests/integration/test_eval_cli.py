@@ -78,6 +78,9 @@ def _run_twice(args: tuple[str, ...], out: Path) -> None:
     assert (out / "quality.png").read_bytes().startswith(PNG)
     assert (out / "latency_quality.png").read_bytes().startswith(PNG)
     assert "| rrf |" in (out / "results.md").read_text()
+    assert 0.3 < saved["reference"]["ndcg@10"] <= 1.0  # the stemmed BM25 reference, bm25s
+    assert set(saved["comparisons"]) == {"over_best_single", "over_dense", "over_reference"}
+    assert "reference: stemmed BM25 (bm25s)" in (out / "results.md").read_text()
 
     again = tandem(*args, "--methods", "bm25,rrf")
     assert again.returncode == 0, again.stderr

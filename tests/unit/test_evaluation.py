@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -9,8 +10,10 @@ import pytest
 
 from tandem.plugin.evaluation.data import Dataset, content_hash
 from tandem.plugin.evaluation.metrics import latency, relevance
+from tandem.plugin.evaluation.reference import stemmed_bm25
 from tandem.plugin.evaluation.report import markdown
 from tandem.plugin.evaluation.runner import EvalOptions, EvalResult
+from tandem.plugin.ingest.documents import Document
 
 QRELS = {"q1": {"a": 2, "b": 1}, "q2": {"c": 1}}
 
@@ -88,3 +91,41 @@ def test_markdown_marks_the_best_quality() -> None:
 def test_unknown_methods_are_refused() -> None:
     with pytest.raises(ValueError, match="colbert"):
         EvalOptions(methods=("bm25", "colbert"))
+
+
+def test_hybrid_is_compared_with_the_best_single_method_dense_and_the_reference() -> None:
+    result = EvalResult("scifact", "opensearch 3.6.0", 10, 2, "idx", False)
+    row = {"ndcg@10": 0.5, "recall@100": 0.9, "mrr@10": 0.4, "p50_ms": 3.0, "p99_ms": 9.0}
+    result.methods = {
+        "bm25": {**row, "ndcg@10": 0.6},
+        "dense": {**row, "ndcg@10": 0.5},
+        "rrf": {**row, "ndcg@10": 0.66},
+        "linear": {**row, "ndcg@10": 0.69},
+    }
+    result.reference = {"ndcg@10": 0.6, "recall@100": 0.9, "mrr@10": 0.5}
+    gains = result.comparisons()
+    assert gains == pytest.approx(
+        {"over_best_single": 15.0, "over_dense": 38.0, "over_reference": 15.0}
+    )
+    table = markdown(result)
+    assert "| reference: stemmed BM25 (bm25s) | | 0.6000 | 0.9000 | 0.5000 | - | - |" in table
+    assert "+15.0% over the best single method, +38.0% over dense" in table
+    assert "**0.6900**" in table  # the reference is not a method: it never takes the bold
+    assert result.as_json()["comparisons"] == gains
+
+
+def test_the_stemmed_reference_stems_and_drops_stop_words(tmp_path: Path) -> None:
+    corpus = "".join(
+        json.dumps({"_id": i, "title": t, "text": x}) + "\n"
+        for i, t, x in [
+            ("a", "Running shoes", "the runners ran in running shoes"),
+            ("b", "Cooking", "a recipe for the best soup"),
+            ("c", "Weather", "rain and wind in the north"),
+        ]
+    )
+    folder = _beir(tmp_path / "mini", corpus)
+    (folder / "queries.jsonl").write_text('{"_id": "q1", "text": "the runs"}\n')
+    dataset = Dataset.load(folder)
+    docs = [d for d in dataset.documents() if isinstance(d, Document)]
+    scores = stemmed_bm25(dataset, docs)
+    assert scores["ndcg@10"] == pytest.approx(1.0)  # "runs" matches "running" only by stemming
