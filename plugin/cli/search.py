@@ -26,7 +26,7 @@ from .remote import add_server_arguments, client_for, refuse_local_flags
 from .search_input import FIELD_TERMS, SearchInput, search_input
 from .search_output import Page, Timings, dump, lines, partial_note, summary
 from .snippets import fetch_snippets
-from .text_fields import add_text_fields_argument
+from .text_fields import SEARCH_DEFAULT, add_text_fields_argument
 
 DEFAULT_ENGINE = "opensearch"
 DEFAULT_DENSE = "minilm"
@@ -77,7 +77,9 @@ def register(commands: Any) -> None:
         type=int,
         help=f"candidates per retriever (default: {DEFAULT_WINDOW}, or --from + --size if larger)",
     )
-    add_text_fields_argument(parser, "fields BM25 searches, boosts allowed (title^2)", "--fields")
+    add_text_fields_argument(
+        parser, "fields BM25 searches, boosts allowed", "--fields", default=SEARCH_DEFAULT
+    )
     parser.add_argument(
         "--filter",
         action="append",

@@ -6,21 +6,26 @@ from __future__ import annotations
 
 import argparse
 
+from tandem.plugin.index.spec import DEFAULT_TEXT_FIELDS
 from tandem.plugin.search.options import DEFAULT_FIELDS
 
 FLAG = "--text-fields"
-DEFAULT = ",".join(DEFAULT_FIELDS)
+DEFAULT = ",".join(DEFAULT_TEXT_FIELDS)
+# Search's default: the same fields, the title boosted (plugin/search/options.py).
+SEARCH_DEFAULT = ",".join(DEFAULT_FIELDS)
 
 
-def add_text_fields_argument(parser: argparse.ArgumentParser, help: str, *aliases: str) -> None:
+def add_text_fields_argument(
+    parser: argparse.ArgumentParser, help: str, *aliases: str, default: str = DEFAULT
+) -> None:
     """``aliases`` are other spellings of the same flag (``--fields`` in search)."""
     parser.add_argument(
         FLAG,
         *aliases,
         dest="text_fields",
-        default=DEFAULT,
+        default=default,
         metavar="F1,F2",
-        help=f"{help} (default: {DEFAULT})",
+        help=f"{help} (default: {default})",
     )
 
 

@@ -33,6 +33,9 @@ from .request import SearchRequest
 MIN_CANDIDATES = 100
 
 
+BM25_TYPE = "cross_fields"
+
+
 def plain_json(value: Any) -> Any:
     """A deep copy of ``value`` with every mapping a dict and every list or tuple a list."""
     if isinstance(value, Mapping):
@@ -61,8 +64,14 @@ def num_candidates(window: int) -> int:
 
 
 def bm25_query(req: SearchRequest) -> Json:
-    """BM25 over ``req.fields``: a ``best_fields`` ``multi_match`` of the text, filtered."""
-    match = {"multi_match": {"query": req.text, "fields": list(req.fields), "type": "best_fields"}}
+    """BM25 over ``req.fields``: a ``cross_fields`` ``multi_match`` of the text, filtered.
+
+    ``cross_fields`` scores the fields as one (each term's best field, document
+    frequencies blended), and groups fields by analyzer, so an index whose fields differ
+    in analysis still works (``combined_fields`` would refuse it). It beat
+    ``best_fields``, ``most_fields`` and ``combined_fields`` on SciFact
+    (benchmarks/lexical.py)."""
+    match = {"multi_match": {"query": req.text, "fields": list(req.fields), "type": BM25_TYPE}}
     return filtered(match, req)
 
 

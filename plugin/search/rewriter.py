@@ -60,7 +60,7 @@ _ES_NORMALIZERS = {"min_max": "minmax", "l2": "l2_norm"}
 
 
 def bm25_body(req: SearchRequest, caps: Capabilities) -> Json:
-    """BM25 alone: ``multi_match`` (``best_fields``) of the text over ``req.fields``."""
+    """BM25 alone: ``multi_match`` (``cross_fields``) of the text over ``req.fields``."""
     return _light(req.window, query=bm25_query(req))
 
 

@@ -63,7 +63,7 @@ def request(**changes: Any) -> SearchRequest:
 
 FILTERED = request(filters=(FILTER, FILTER_2))
 MULTI_MATCH = {
-    "multi_match": {"query": "heart attack", "fields": ["title", "text"], "type": "best_fields"}
+    "multi_match": {"query": "heart attack", "fields": ["title", "text"], "type": "cross_fields"}
 }
 
 
