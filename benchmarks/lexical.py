@@ -120,8 +120,10 @@ def run_queries(
     return run
 
 
-def measure(adapter: EngineAdapter, data: Path) -> Iterator[Score]:
-    for dataset_name in DATASETS:
+def measure(
+    adapter: EngineAdapter, data: Path, datasets: Sequence[str] = DATASETS
+) -> Iterator[Score]:
+    for dataset_name in datasets:
         dataset = Dataset.load(data / dataset_name)
         docs = [d for d in dataset.documents() if isinstance(d, Document)]
         for analyzer, similarity in itertools.product(ANALYZERS, SIMILARITIES):
@@ -139,35 +141,40 @@ def measure(adapter: EngineAdapter, data: Path) -> Iterator[Score]:
 
 
 def report(scores: list[Score]) -> str:
+    """One row per setting, best on the first dataset first: the choice is made on the
+    first dataset, the others are held out."""
     by_setting: dict[Setting, dict[str, float]] = {}
     for s in scores:
         by_setting.setdefault(s.setting, {})[s.dataset] = s.ndcg10
-    chosen = max(by_setting, key=lambda s: by_setting[s]["scifact"])
+    names = list(dict.fromkeys(s.dataset for s in scores))
+    first = names[0]
+    chosen = max(by_setting, key=lambda s: by_setting[s][first])
     rows = [
         [
             ("* " if setting == chosen else "  ") + setting.label,
-            *(f"{values[d]:.4f}" for d in DATASETS),
+            *(f"{values[d]:.4f}" for d in names),
         ]
-        for setting, values in sorted(by_setting.items(), key=lambda kv: -kv[1]["scifact"])
+        for setting, values in sorted(by_setting.items(), key=lambda kv: -kv[1][first])
     ]
-    return (
-        table(
-            ["setting (* chosen on SciFact)", "SciFact", "Cranfield (held out)", "CISI (held out)"],
-            rows,
-        )
-        + f"\n\nchosen on SciFact: {chosen.label}"
-    )
+    headers = [f"setting (* chosen on {first})", first, *(f"{d} (held out)" for d in names[1:])]
+    return table(headers, rows) + f"\n\nchosen on {first}: {chosen.label}"
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--engine", default="opensearch", help="opensearch, elasticsearch or URL")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA.parent, help="BEIR folders")
+    parser.add_argument(
+        "--datasets",
+        default=",".join(DATASETS),
+        help="comma-separated folders under --data; the choice is made on the first",
+    )
     parser.add_argument("--json", action="store_true", help="print JSON")
     args = parser.parse_args(argv)
     adapter = connect(engine_url(args.engine))
     try:
-        scores = list(measure(adapter, args.data))
+        names = [d.strip() for d in args.datasets.split(",") if d.strip()]
+        scores = list(measure(adapter, args.data, names))
     finally:
         adapter.close()
     if args.json:

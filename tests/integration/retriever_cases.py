@@ -90,14 +90,19 @@ def assert_same(
         assert passage.score == hit.score
         stored = hit.document
         assert passage.text == "\n".join(stored[f] for f in ("title", "text") if stored.get(f))
-        retrievers = {n: {"rank": s.rank, "score": s.score} for n, s in hit.sources.items()}
-        assert {k: passage.metadata[k] for k in ("id", "index", "score", "mode", "retrievers")} == {
+        assert {k: passage.metadata[k] for k in ("id", "index", "score", "mode")} == {
             "id": hit.id,
             "index": index,
             "score": hit.score,
             "mode": expected.mode,
-            "retrievers": retrievers,
         }
+        # Each retriever's rank exactly, its raw score to float32 precision: the engine may
+        # score a vector a ULP apart between two searches when a background merge changed
+        # the segments in between (CI saw it once, in one dense score of ten).
+        got = passage.metadata["retrievers"]
+        assert {n: r["rank"] for n, r in got.items()} == {n: s.rank for n, s in hit.sources.items()}
+        for name, source in hit.sources.items():
+            assert got[name]["score"] == pytest.approx(source.score, rel=1e-6), name
         assert passage.metadata["year"] == stored["year"]
     if explained:  # the comparison of retrievers above compared something
         assert all(p.metadata["retrievers"] for p in found)
