@@ -32,6 +32,7 @@ if str(REPO) not in sys.path:  # also runnable as a plain script
 from benchmarks.common import DEFAULT_DATA, log, table  # noqa: E402
 from tandem.plugin.engines.base import EngineAdapter  # noqa: E402
 from tandem.plugin.engines.connect import connect  # noqa: E402
+from tandem.plugin.engines.errors import EngineBadRequest  # noqa: E402
 from tandem.plugin.engines.targets import engine_url  # noqa: E402
 from tandem.plugin.evaluation.data import Dataset  # noqa: E402
 from tandem.plugin.evaluation.metrics import relevance  # noqa: E402
@@ -134,7 +135,14 @@ def measure(
             try:
                 for query_type, boost in itertools.product(QUERY_TYPES, TITLE_BOOSTS):
                     setting = Setting(analyzer, similarity, query_type, boost)
-                    run = run_queries(adapter, name, dataset.queries, setting)
+                    try:
+                        run = run_queries(adapter, name, dataset.queries, setting)
+                    except EngineBadRequest as err:
+                        if "unknown query" not in str(err):
+                            raise
+                        # OpenSearch before 3.0 has no combined_fields query.
+                        log(f"{setting.label}: skipped, {adapter.url} has no {query_type} query")
+                        continue
                     yield Score(dataset_name, setting, relevance(run, dataset.qrels)["ndcg@10"])
             finally:
                 adapter.delete_index(name)

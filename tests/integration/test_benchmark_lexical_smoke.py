@@ -52,7 +52,9 @@ def test_every_lexical_setting_is_scored(
     assert lexical.main([*args, "--json"]) == 0
     scores = json.loads(capsys.readouterr().out)
     settings = len(lexical.ANALYZERS) * len(lexical.SIMILARITIES)
-    assert len(scores) == settings * len(lexical.QUERY_TYPES) * len(lexical.TITLE_BOOSTS)
+    # OpenSearch 2.x has no combined_fields query: the script skips it there, and says so.
+    types = len(lexical.QUERY_TYPES) - (1 if opensearch_engine.version.startswith("2.") else 0)
+    assert len(scores) == settings * types * len(lexical.TITLE_BOOSTS)
     assert all(0.0 < s["ndcg10"] <= 1.0 for s in scores)
     assert lexical.main(args) == 0
     assert "chosen on scifact:" in capsys.readouterr().out
