@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from tandem.encoders.loader import load_dense, load_sparse
+from tandem.encoders.passages import Lengths
 from tandem.encoders.registry import ModelKind, resolve_spec
 from tandem.encoders.sparse import Pruning
 from tandem.plugin.engines.connect import connect
@@ -21,8 +22,10 @@ from tandem.plugin.enrich.plan import STRATEGIES, EnrichRequest, plan
 from tandem.plugin.enrich.run import Enricher, EnrichOptions
 from tandem.plugin.index.spec import DEFAULT_DENSE_FIELD, DEFAULT_SPARSE_FIELD
 from tandem.plugin.ingest.bulk import BulkOptions
+from tandem.plugin.ingest.passages import Splitters, length_lines
 from tandem.plugin.ingest.progress import ProgressLine
 
+from .passages import add_passage_arguments, passages_from
 from .remote import add_server_arguments
 from .search import DEFAULT_DENSE, DEFAULT_SPARSE
 from .text_fields import parse_text_fields
@@ -124,6 +127,7 @@ def register(commands: Any) -> None:
         help=f"bulk requests in flight (default {BULK_CONCURRENCY}); not with --server",
     )
     parser.add_argument("--top-k", type=int, help="keep at most K sparse terms per document")
+    add_passage_arguments(parser)
     parser.add_argument("--json", action="store_true", help="print the final report as JSON")
     parser.add_argument("--failures", type=Path, help="write every failure to this JSONL file")
     parser.add_argument(
@@ -182,6 +186,7 @@ def _enrich_here(args: argparse.Namespace, adapter: Any, text_fields: tuple[str,
         args.strategy,
         target,
         args.alias,
+        passages=passages_from(args),
     )
     the_plan = plan(adapter, request, resuming=bool(args.resume and saved))
     _say(f"plan: {the_plan.describe()}")
@@ -218,6 +223,7 @@ def _enrich_here(args: argparse.Namespace, adapter: Any, text_fields: tuple[str,
         checkpoint,
         progress=lambda report, final: line(report.snapshot(), final),
         stop=stop,
+        splitters=Splitters.for_index(dense_encoder, sparse_encoder, request.passages),
     )
     terminated = threading.Event()
 
@@ -276,6 +282,9 @@ def print_report(report: dict[str, Any], args: argparse.Namespace) -> int:
         )
         if report["followed"]:
             print(f"followed: enriched {report['followed']:,} written after the backfill")
+        lengths = {m: Lengths(**seen) for m, seen in report.get("lengths", {}).items()}
+        for line in length_lines(lengths, split=bool(getattr(args, "passages", False))):
+            print(line)
         for doc_id in report["no_text"][:20]:
             print(f"  no text: {doc_id}")
         for problem in problems[:20]:

@@ -66,6 +66,9 @@ def settings_from(args: argparse.Namespace, text_fields: tuple[str, ...]) -> Enr
         dry_run=args.dry_run,
         skip_dense=args.dense == NONE,
         skip_sparse=args.sparse == NONE,
+        passages=args.passages,
+        passage_window=args.passage_window or 0,
+        passage_stride=args.passage_stride or 0,
     )
 
 

@@ -47,6 +47,14 @@ def register(commands: Any) -> None:
         "stop words and stemmer) and compare hybrid with it",
     )
     parser.add_argument(
+        "--passages",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="index long documents as overlapping passages (nested dense vectors, sparse "
+        "weights max-pooled), into an index of its own, to compare with --no-passages "
+        "(the default: texts truncated at each model's window)",
+    )
+    parser.add_argument(
         "--json", action="store_true", help="print method -> metrics as JSON on stdout"
     )
     parser.set_defaults(handler=_eval)
@@ -62,7 +70,10 @@ def _eval(args: argparse.Namespace) -> int:
     from tandem.plugin.evaluation.runner import EvalOptions, evaluate, methods_from
 
     options = EvalOptions(
-        methods=methods_from(args.methods), mode=args.mode, reference=args.reference
+        methods=methods_from(args.methods),
+        mode=args.mode,
+        reference=args.reference,
+        passages=args.passages,
     )
     dataset = Dataset.load(args.data)
     _say(f"{dataset.name}: {len(dataset.queries)} judged queries")
@@ -73,7 +84,8 @@ def _eval(args: argparse.Namespace) -> int:
         result = evaluate(adapter, dataset, dense, sparse, options, _say)
     finally:
         adapter.close()
-    out = args.out or Path("tandem-eval") / f"{dataset.name}-{result.engine.split()[0]}"
+    layout = "-passages" if args.passages else ""
+    out = args.out or Path("tandem-eval") / f"{dataset.name}-{result.engine.split()[0]}{layout}"
     for path in write(result, out):
         _say(f"wrote {path}")
     if args.json:

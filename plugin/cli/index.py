@@ -18,18 +18,22 @@ from tandem.encoders.registry import ModelKind, resolve_spec
 from tandem.encoders.sparse import Pruning
 from tandem.plugin.engines.connect import connect
 from tandem.plugin.engines.targets import engine_url
+from tandem.plugin.index.fields import VectorFields, vector_fields
 from tandem.plugin.index.spec import (
     DEFAULT_DENSE_FIELD,
     DEFAULT_SPARSE_FIELD,
     Bm25,
+    Passages,
     default_spec,
 )
 from tandem.plugin.ingest.assemble import build_ingestor, ensure_index
 from tandem.plugin.ingest.bulk import BulkOptions
 from tandem.plugin.ingest.documents import BadLine, corpus_file, read_documents
+from tandem.plugin.ingest.passages import Splitters, length_lines
 from tandem.plugin.ingest.pipeline import Failure, FieldMap, IngestOptions
 from tandem.plugin.ingest.progress import ProgressLine, Snapshot
 
+from .passages import add_passage_arguments, passages_from
 from .remote import add_server_arguments, client_for, refuse_local_flags
 from .search import DEFAULT_DENSE, DEFAULT_SPARSE
 from .text_fields import add_text_fields_argument, parse_text_fields
@@ -75,6 +79,7 @@ def register(commands: Any) -> None:
     parser.add_argument(
         "--bm25-b", type=float, help="BM25 b of a new index (default: the engine's, 0.75)"
     )
+    add_passage_arguments(parser)
     parser.add_argument("--batch-size", type=int, default=32, help="documents per encoder batch")
     parser.add_argument("--bulk-docs", type=int, default=500, help="documents per bulk request")
     parser.add_argument("--bulk-mb", type=float, default=5.0, help="megabytes per bulk request")
@@ -98,6 +103,7 @@ def _index(args: argparse.Namespace) -> int:
     text_fields = parse_text_fields(args.text_fields, boosts=False)
     corpus = corpus_file(args.data)  # fail on a bad path before loading any model
     bm25 = _bm25(args)  # and on bad BM25 parameters
+    passages = passages_from(args)
     if args.server:
         refuse_local_flags(args, "indexes", "index")
         return _index_remote(args, corpus, text_fields)
@@ -124,15 +130,28 @@ def _index(args: argparse.Namespace) -> int:
             seen[0] = snapshot
             line(snapshot, final)
 
-        spec = default_spec(args.index, text_fields, dims, sparse is not None, args.analyzer, bm25)
+        spec = default_spec(
+            args.index, text_fields, dims, sparse is not None, args.analyzer, bm25, passages
+        )
+        splitters = Splitters.for_index(dense, sparse, spec.passages)  # checks the window
+        fields = FieldMap.of(spec)
         if ensure_index(adapter, spec, dims):
             _say(f"created index {spec.name} on {adapter.url}")
         else:
-            _say(f"index {spec.name} exists; writing into it")
+            found = vector_fields(
+                spec.name, adapter.get_mapping(spec.name), adapter.capabilities.kind
+            )
+            _say(f"index {spec.name} exists; writing into it{_layout_note(found, passages)}")
+            splitters = Splitters.for_index(dense, sparse, found.passages)
+            fields = FieldMap(
+                found.dense if dense is not None else None,
+                found.sparse if sparse is not None else None,
+                found.passages is not None,
+            )
         ingestor = build_ingestor(
             adapter,
             spec.name,
-            FieldMap.of(spec),
+            fields,
             dense,
             sparse,
             pruning=Pruning(top_k=args.top_k),
@@ -143,6 +162,7 @@ def _index(args: argparse.Namespace) -> int:
             ),
             options=IngestOptions(batch_size=args.batch_size, resume=args.resume),
             progress=watch,
+            splitters=splitters,
         )
         try:
             report = ingestor.run(read_documents(corpus, text_fields), total=_count_lines(corpus))
@@ -152,7 +172,21 @@ def _index(args: argparse.Namespace) -> int:
         adapter.refresh(args.index)
     finally:
         adapter.close()
+    for line_text in length_lines(report.lengths, fields.passages):
+        _say(line_text)
     return _report(report.indexed, report.skipped, report.failures, report.seconds, args.failures)
+
+
+def _layout_note(found: VectorFields, asked: Passages | None) -> str:
+    """What the existing index's layout means for this run, when the flags differ."""
+    if found.passages is not None and asked is None:
+        return " (it holds passages: long documents are split)"
+    if found.passages is None and asked is not None and found.dense is not None:
+        return (
+            " (its dense field holds one vector per document, so --passages does not apply: "
+            "long documents are truncated; index into a new index to split them)"
+        )
+    return ""
 
 
 def _interrupted(last: Snapshot) -> None:
@@ -209,6 +243,9 @@ def _index_remote(args: argparse.Namespace, corpus: Path, text_fields: tuple[str
     bm25 = _bm25(args)
     if bm25 is not None:
         spec["bm25"] = {"k1": bm25.k1, "b": bm25.b}
+    passages = passages_from(args)
+    if passages is not None:
+        spec["passages"] = passages.as_dict()
     bad: list[Failure] = []
     total = _count_lines(corpus)
     with client_for(args) as client:

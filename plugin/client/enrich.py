@@ -33,6 +33,10 @@ class EnrichSettings:
     dry_run: bool = False
     skip_dense: bool = False
     skip_sparse: bool = False
+    # Dense vectors per passage of long texts (0: the model's window, half of it).
+    passages: bool = False
+    passage_window: int = 0
+    passage_stride: int = 0
 
     def message(self) -> index_pb2.EnrichStart:
         return index_pb2.EnrichStart(
@@ -52,6 +56,9 @@ class EnrichSettings:
             dry_run=self.dry_run,
             skip_dense=self.skip_dense,
             skip_sparse=self.skip_sparse,
+            passages=self.passages,
+            passage_window=self.passage_window,
+            passage_stride=self.passage_stride,
         )
 
 

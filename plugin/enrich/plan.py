@@ -22,7 +22,12 @@ from tandem.plugin.engines.base import EngineAdapter, Json
 from tandem.plugin.engines.errors import CapabilityError, EngineRequestError, IndexNotFound
 from tandem.plugin.engines.kinds import EngineKind
 from tandem.plugin.index.mapping import sparse_type_for
-from tandem.plugin.index.spec import DEFAULT_DENSE_FIELD, DEFAULT_SPARSE_FIELD
+from tandem.plugin.index.spec import (
+    DEFAULT_DENSE_FIELD,
+    DEFAULT_SPARSE_FIELD,
+    PASSAGE_VECTOR,
+    Passages,
+)
 
 from . import dialect
 from .marker import DEFAULT_MARKER_FIELD, MARKER_MAPPING
@@ -74,6 +79,8 @@ class EnrichRequest:
     target: str | None = None
     alias: str | None = None
     similarity: str = "cosine"
+    # Write the dense field as passages (nested, one vector per passage of a long text).
+    passages: Passages | None = None
 
     def __post_init__(self) -> None:
         if not self.text_fields:
@@ -207,6 +214,35 @@ def _dense_mapping(adapter: EngineAdapter, dims: int, similarity: str, knn: bool
     return field
 
 
+def _existing_dense(
+    index: str, mappings: Mapping[str, Any], request: EnrichRequest
+) -> Mapping[str, Any] | None:
+    """The vector mapping already at the dense field (inside it, for passages), checked
+    against the layout the request asks for; ``None`` when the field is new."""
+    name = request.dense_field
+    node = _properties_at(mappings, name)
+    if node is None:
+        return None
+    if node.get("type") == "nested":
+        inner = node.get("properties", {}).get(PASSAGE_VECTOR)
+        if isinstance(inner, Mapping) and inner.get("type") in _DENSE_TYPES:
+            if request.passages is None:
+                raise EnrichRefused(
+                    f"field {name!r} of {index!r} holds passages (a nested field of vectors); "
+                    "enrich it with --passages, or write whole-document vectors to another "
+                    "field (--dense-field NAME)"
+                )
+            return inner
+    found = _check_existing(index, mappings, name, _DENSE_TYPES, "dense vectors")
+    if found is not None and request.passages is not None:
+        raise EnrichRefused(
+            f"field {name!r} of {index!r} holds one vector per document, and a mapped field "
+            "cannot become nested; write passages to another field (--dense-field NAME), or "
+            "leave out --passages"
+        )
+    return found
+
+
 def _check_existing(
     index: str, mappings: Mapping[str, Any], name: str, allowed: tuple[str, ...], what: str
 ) -> Mapping[str, Any] | None:
@@ -230,10 +266,13 @@ def _wanted_properties(
     add: Json = {}
     existing: list[str] = []
     if request.dense_dims is not None:
-        found = _check_existing(index, mappings, request.dense_field, _DENSE_TYPES, "dense vectors")
+        found = _existing_dense(index, mappings, request)
         if found is None:
-            add[request.dense_field] = _dense_mapping(
-                adapter, request.dense_dims, request.similarity, knn
+            vector = _dense_mapping(adapter, request.dense_dims, request.similarity, knn)
+            add[request.dense_field] = (
+                vector
+                if request.passages is None
+                else {"type": "nested", "properties": {PASSAGE_VECTOR: vector}}
             )
         else:
             dims = found.get("dimension", found.get("dims"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+from tandem.encoders.passages import Lengths
 from tandem.plugin.ingest.pipeline import Failure
 from tandem.plugin.ingest.progress import Snapshot
 
@@ -45,6 +46,8 @@ class EnrichReport:
     seconds: float = 0.0
     stages: StageTimes = field(default_factory=StageTimes)
     started: float = field(default_factory=time.monotonic)
+    # Per model: texts longer than its window, the tokens past it, the passages encoded.
+    lengths: dict[str, Lengths] = field(default_factory=dict)
 
     @property
     def skipped(self) -> int:
@@ -94,4 +97,5 @@ class EnrichReport:
                 "encode": round(self.stages.encode, 3),
                 "write": round(self.stages.write, 3),
             },
+            "lengths": {model: seen.as_dict() for model, seen in self.lengths.items()},
         }

@@ -25,12 +25,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tandem.encoders.registry import InputKind
 from tandem.encoders.sparse import Pruning
 from tandem.plugin.engines.base import EngineAdapter, Json
-from tandem.plugin.index.terms import encode_term
 from tandem.plugin.ingest.bulk import BulkOptions, BulkWriter, DocResult, Pending
+from tandem.plugin.ingest.passages import Splitters
 from tandem.plugin.ingest.pipeline import DocumentDense, DocumentSparse, Failure
+from tandem.plugin.ingest.vectors import FieldMap, VectorBuilder
 
 from . import dialect
 from .checkpoint import Checkpoint
@@ -96,6 +96,7 @@ class Enricher:
         checkpoint: Checkpoint | None = None,
         progress: Progress | None = None,
         stop: threading.Event | None = None,
+        splitters: Splitters | None = None,
     ) -> None:
         self.adapter = adapter
         self.plan = plan
@@ -109,6 +110,14 @@ class Enricher:
         self.report = EnrichReport(plan.strategy, plan.source, plan.target, plan.alias)
         self.writer = BulkWriter(adapter, plan.target, options.bulk)
         self.request = plan.request
+        # Vectors as ingest makes them: splitting long texts for a passage field.
+        fields = FieldMap(plan.dense_field, plan.sparse_field, plan.request.passages is not None)
+        self.vectors = (
+            VectorBuilder(fields, self.dense, self.sparse, options.pruning, splitters)
+            if self.dense is not None or self.sparse is not None
+            else None
+        )
+        self.report.lengths = self.vectors.lengths if self.vectors is not None else {}
         self._state: dict[str, Any] = {}
         # In place the scan reads only the text fields and the marker; a copy reads all.
         self._read: list[str] | bool = (
@@ -445,18 +454,7 @@ class Enricher:
             chunk = todos[start : start + self.options.batch_size]
             texts = [t.text for t in chunk if t.text is not None]
             began = time.monotonic()
-            fields: list[Json] = [{} for _ in chunk]
-            if self.dense is not None and self.plan.dense_field:
-                vectors = self.dense.encode(texts, InputKind.DOCUMENT)
-                for out, vector in zip(fields, vectors, strict=True):
-                    out[self.plan.dense_field] = vector.tolist()
-            if self.sparse is not None and self.plan.sparse_field:
-                for out, terms in zip(
-                    fields, self.sparse.encode(texts, self.options.pruning), strict=True
-                ):
-                    out[self.plan.sparse_field] = {
-                        encode_term(t): float(w) for t, w in terms.as_dict().items()
-                    }
+            fields: list[Json] = self.vectors.build(texts) if self.vectors else [{} for _ in chunk]
             self.report.stages.encode += time.monotonic() - began
             self.report.encoded += len(chunk)
             self._audit(chunk)

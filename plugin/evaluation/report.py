@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from tandem.encoders.passages import Lengths
+from tandem.plugin.ingest.passages import length_lines
+
 from .runner import EvalResult
 
 COLUMNS = ("ndcg@10", "recall@100", "mrr@10", "p50_ms", "p99_ms")
@@ -24,7 +27,8 @@ def markdown(result: EvalResult, anchors: str | None = None) -> str:
     }
     lines = [
         f"**{result.dataset}** on {result.engine}: {result.documents:,} documents, "
-        f"{result.queries} judged queries",
+        f"{result.queries} judged queries"
+        + (", long documents split into passages" if result.passages else ""),
         "",
         "| method | fusion | nDCG@10 | R@100 | MRR@10 | p50 ms | p99 ms |",
         "|---|---|---|---|---|---|---|",
@@ -50,9 +54,17 @@ def markdown(result: EvalResult, anchors: str | None = None) -> str:
         }
         said = ", ".join(f"{v:+.1f}% over {names[k]}" for k, v in gains.items())
         lines += ["", f"Hybrid (the better of rrf and linear), nDCG@10: {said}."]
+    if result.lengths:
+        lines += ["", *(f"- {line}" for line in length_lines_of(result))]
     if anchors:
         lines += ["", f"Published anchors: {anchors}"]
     return "\n".join(lines) + "\n"
+
+
+def length_lines_of(result: EvalResult) -> list[str]:
+    """What long documents became, per model, as the ingest reported it."""
+    lengths = {model: Lengths(**seen) for model, seen in result.lengths.items()}
+    return length_lines(lengths, result.passages)
 
 
 def charts(result: EvalResult, folder: Path) -> list[Path]:

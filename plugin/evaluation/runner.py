@@ -17,8 +17,11 @@ from tandem.encoders.dense import DenseEncoder
 from tandem.encoders.sparse import SpladeEncoder
 from tandem.plugin.engines.base import EngineAdapter
 from tandem.plugin.index.mapping import sparse_type_for
+from tandem.plugin.index.spec import Passages
 from tandem.plugin.ingest.documents import Document
 from tandem.plugin.ingest.fill import fill_index, holds
+from tandem.plugin.ingest.passages import length_lines
+from tandem.plugin.ingest.pipeline import IngestReport
 from tandem.plugin.ingest.progress import ProgressLine
 from tandem.plugin.search.names import METHODS
 from tandem.plugin.search.options import SearchOptions
@@ -39,6 +42,8 @@ class EvalOptions:
     depth: int = DEPTH
     # Also score the stemmed BM25 reference (bm25s) on the same queries.
     reference: bool = True
+    # Split long documents into passages (nested dense vectors, max-pooled sparse).
+    passages: bool = False
 
     def __post_init__(self) -> None:
         unknown = [m for m in self.methods if m not in METHODS]
@@ -59,6 +64,9 @@ class EvalResult:
     methods: dict[str, dict[str, float]] = field(default_factory=dict)
     modes: dict[str, str] = field(default_factory=dict)
     reference: dict[str, float] | None = None
+    passages: bool = False
+    # Per model: texts longer than its window and the tokens past it (a fresh index only).
+    lengths: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def comparisons(self) -> dict[str, float]:
         """nDCG@10 gains, in percent, of the best hybrid (rrf or linear) over the best
@@ -90,6 +98,8 @@ class EvalResult:
             "modes": self.modes,
             "reference": self.reference,
             "comparisons": self.comparisons(),
+            "passages": self.passages,
+            "lengths": self.lengths,
         }
 
 
@@ -97,10 +107,13 @@ def _gain(value: float, base: float) -> float:
     return 100.0 * (value - base) / base if base else 0.0
 
 
-def index_name(dataset: Dataset, dense_model: str, sparse_model: str) -> str:
-    """``tandem-eval-<dataset>-<digest of corpus, models and mapping version>``."""
-    digest = content_hash([dataset.corpus], dense_model, sparse_model, "v2")
-    return f"tandem-eval-{dataset.name.lower()}-{digest}"
+def index_name(
+    dataset: Dataset, dense_model: str, sparse_model: str, passages: bool = False
+) -> str:
+    """``tandem-eval-<dataset>[-passages]-<digest of corpus, models and mapping version>``."""
+    layout = "-passages" if passages else ""
+    digest = content_hash([dataset.corpus], dense_model, sparse_model, f"v2{layout}")
+    return f"tandem-eval-{dataset.name.lower()}{layout}-{digest}"
 
 
 def ensure_index(
@@ -109,24 +122,29 @@ def ensure_index(
     dense: DenseEncoder,
     sparse: SpladeEncoder,
     say: Say,
-) -> tuple[str, int, bool]:
-    """The dataset's index (created and filled unless a complete one exists)."""
+    passages: bool = False,
+) -> tuple[str, int, IngestReport | None]:
+    """The dataset's index (created and filled unless a complete one exists), and the
+    ingest report when it was filled now."""
     docs = [d for d in dataset.documents() if isinstance(d, Document)]
     warning = coverage_warning(dataset, {d.id for d in docs})
     if warning is not None:
         print(warning, file=sys.stderr, flush=True)
-    name = index_name(dataset, dense.spec.name, sparse.spec.name)
+    name = index_name(dataset, dense.spec.name, sparse.spec.name, passages)
     if holds(adapter, name, len(docs)):
         say(f"reusing index {name} ({len(docs):,} documents, same content)")
-        return name, len(docs), True
-    say(f"indexing {len(docs):,} documents of {dataset.name} into {name}")
-    report = fill_index(adapter, name, docs, dense, sparse, ProgressLine())
+        return name, len(docs), None
+    layout = " (long documents split into passages)" if passages else ""
+    say(f"indexing {len(docs):,} documents of {dataset.name} into {name}{layout}")
+    report = fill_index(
+        adapter, name, docs, dense, sparse, ProgressLine(), Passages() if passages else None
+    )
     if report.failures:
         first = report.failures[0]
         raise RuntimeError(
             f"{len(report.failures)} documents failed to index (first: {first.id}: {first.reason})"
         )
-    return name, len(docs), False
+    return name, len(docs), report
 
 
 def _progress(method: str, done: int, total: int) -> None:
@@ -169,7 +187,7 @@ def evaluate(
     say: Say,
 ) -> EvalResult:
     """Index (or reuse), run each method, and score it."""
-    index, count, reused = ensure_index(adapter, dataset, dense, sparse, say)
+    index, count, report = ensure_index(adapter, dataset, dense, sparse, say, options.passages)
     caps = adapter.capabilities
     searcher = Searcher(adapter, dense, sparse, sparse_type_for(caps))
     result = EvalResult(
@@ -178,8 +196,13 @@ def evaluate(
         count,
         len(dataset.queries),
         index,
-        reused,
+        report is None,
+        passages=options.passages,
     )
+    if report is not None:
+        result.lengths = {model: seen.as_dict() for model, seen in report.lengths.items()}
+        for line in length_lines(report.lengths, options.passages):
+            say(line)
     for method in options.methods:
         run, seconds, mode = run_method(searcher, index, dataset, method, options)
         result.methods[method] = {**relevance(run, dataset.qrels), **latency(seconds)}

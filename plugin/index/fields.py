@@ -16,7 +16,7 @@ from typing import Any
 from tandem.plugin.engines.errors import CapabilityError
 from tandem.plugin.engines.kinds import EngineKind
 
-from .spec import IndexSpec
+from .spec import PASSAGE_VECTOR, IndexSpec, Passages
 
 META_KEY = "tandem"
 _DENSE_TYPES = ("knn_vector", "dense_vector")
@@ -36,6 +36,7 @@ def tandem_meta(spec: IndexSpec) -> dict[str, Any]:
             "text": [f.name for f in spec.text_fields],
             "dense": spec.dense.name if spec.dense is not None else None,
             "sparse": spec.sparse.name if spec.sparse is not None else None,
+            "passages": spec.passages.as_dict() if spec.passages is not None else None,
         }
     }
 
@@ -48,11 +49,14 @@ def created_by_tandem(mappings: Mapping[str, Any]) -> bool:
 
 @dataclass(frozen=True)
 class VectorFields:
-    """An index's vector fields (``None`` where it has none) and the dense field's dims."""
+    """An index's vector fields (``None`` where it has none) and the dense field's dims;
+    ``passages`` when the dense field is a ``nested`` field of passage vectors (with the
+    window and stride the index was created with, if Tandem created it)."""
 
     dense: str | None
     sparse: str | None
     dims: int | None = None
+    passages: Passages | None = None
 
 
 def _dims(field: Mapping[str, Any]) -> int | None:
@@ -65,6 +69,18 @@ def _of_type(properties: Mapping[str, Any], types: tuple[str, ...]) -> list[str]
         name
         for name, field in properties.items()
         if isinstance(field, Mapping) and field.get("type") in types
+    )
+
+
+def passage_fields(properties: Mapping[str, Any]) -> list[str]:
+    """The ``nested`` fields whose objects hold a dense vector under :data:`PASSAGE_VECTOR`
+    (Tandem's passage layout)."""
+    return sorted(
+        name
+        for name, field in properties.items()
+        if isinstance(field, Mapping)
+        and field.get("type") == "nested"
+        and _of_type(field.get("properties", {}), _DENSE_TYPES) == [PASSAGE_VECTOR]
     )
 
 
@@ -83,10 +99,17 @@ def vector_fields(index: str, mappings: Mapping[str, Any], engine: EngineKind) -
     if not isinstance(properties, Mapping):
         properties = {}
     meta = mappings.get("_meta", {}).get(META_KEY) if created_by_tandem(mappings) else None
+    passages = None
     if meta is not None:
         dense, sparse = meta.get("dense"), meta.get("sparse")
+        if isinstance(meta.get("passages"), Mapping):
+            passages = Passages(**meta["passages"])
     else:
-        dense = _one(index, "dense vector", _of_type(properties, _DENSE_TYPES))
+        dense = _one(
+            index,
+            "dense vector",
+            _of_type(properties, _DENSE_TYPES) + passage_fields(properties),
+        )
         sparse = _one(index, "sparse", _of_type(properties, _SPARSE_TYPES[engine]))
     if dense is None and sparse is None:
         raise CapabilityError(
@@ -95,4 +118,9 @@ def vector_fields(index: str, mappings: Mapping[str, Any], engine: EngineKind) -
             "rank_features field to its mapping"
         )
     field = properties.get(dense, {}) if dense else {}
-    return VectorFields(dense, sparse, _dims(field) if isinstance(field, Mapping) else None)
+    if not isinstance(field, Mapping):
+        field = {}
+    if field.get("type") == "nested":
+        field = field.get("properties", {}).get(PASSAGE_VECTOR, {})
+        passages = passages or Passages()
+    return VectorFields(dense, sparse, _dims(field), passages)

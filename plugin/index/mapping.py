@@ -20,6 +20,7 @@ from .fields import tandem_meta
 from .spec import (
     DEFAULT_ANALYZER,
     DEFAULT_SPARSE_FIELD,
+    PASSAGE_VECTOR,
     DenseField,
     IndexSpec,
     MetadataField,
@@ -225,6 +226,14 @@ def default_analyzer(caps: Capabilities) -> str:
     return "standard"
 
 
+def _passages_or(spec: IndexSpec, vector: Json) -> Json:
+    """The dense field's mapping: ``vector`` itself, or with passages a ``nested`` field
+    whose objects hold it (nested kNN scores a document by its best passage)."""
+    if spec.passages is None:
+        return vector
+    return {"type": "nested", "properties": {PASSAGE_VECTOR: vector}}
+
+
 def _metadata(field: MetadataField) -> Json:
     return {"type": field.type}
 
@@ -235,7 +244,7 @@ def _opensearch_body(spec: IndexSpec, caps: Capabilities) -> Json:
     properties: Json = dict(text)
     if spec.dense is not None:
         settings["knn"] = True
-        properties[spec.dense.name] = _knn_vector(spec.dense, caps)
+        properties[spec.dense.name] = _passages_or(spec, _knn_vector(spec.dense, caps))
     if spec.sparse is not None:
         properties[spec.sparse.name] = {"type": "rank_features"}
     properties.update(metadata)
@@ -267,7 +276,7 @@ def _elasticsearch_body(
     text, metadata = _common_properties(spec, caps)
     properties: Json = dict(text)
     if spec.dense is not None:
-        properties[spec.dense.name] = _dense_vector(spec.dense)
+        properties[spec.dense.name] = _passages_or(spec, _dense_vector(spec.dense))
     if spec.sparse is not None:
         properties[spec.sparse.name] = {"type": sparse_type}
     properties.update(metadata)

@@ -11,6 +11,7 @@ it lacks, the model's dimensions) is checked there.
 
     {"name": "docs", "shards": 1, "replicas": 0,
      "bm25": {"k1": 0.9, "b": 0.4},
+     "passages": {"window": 254, "stride": 127},
      "analysis": {"analyzer": {"folded": {"type": "custom", "tokenizer": "standard",
                                           "filter": ["lowercase", "asciifolding"]}}},
      "fields": [
@@ -25,7 +26,9 @@ Text fields default to the ``english`` analyzer (stemming and stop words): a pla
 stemmed BM25 beats the ``standard`` analyzer on every shared dataset. ``analysis``
 holds the index's own analyzers, tokenizers and filters in the engines' syntax
 (both engines share it), for a field to name; ``bm25`` sets the index's default
-similarity (Lucene's BM25 with these ``k1`` and ``b``).
+similarity (Lucene's BM25 with these ``k1`` and ``b``). ``passages`` makes the
+dense field hold one vector per passage of a long text (``{}`` takes the model's
+window), searched with nested kNN: see :class:`Passages`.
 """
 
 from __future__ import annotations
@@ -57,6 +60,9 @@ DEFAULT_ANALYZER = "english"
 # What an index's ``analysis`` settings may define (the engines' analysis sections).
 ANALYSIS_SECTIONS = ("analyzer", "tokenizer", "filter", "char_filter", "normalizer")
 MAX_K1 = 10.0  # Lucene accepts any finite k1 >= 0; past a few, term frequency stops saturating
+# A nested passage object keeps its vector under this name: "<dense field>.vector".
+PASSAGE_VECTOR = "vector"
+MAX_PASSAGE_WINDOW = 8192  # the longest window a model registry entry allows
 
 _FIELD_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,254}")
 _ANALYZER = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,254}")
@@ -230,6 +236,34 @@ AnyField = TextField | DenseField | SparseField | MetadataField
 
 
 @dataclass(frozen=True)
+class Passages:
+    """The dense field holds one vector per passage (a ``nested`` field whose objects
+    carry :data:`PASSAGE_VECTOR`) and documents score as their best passage.
+
+    ``window`` and ``stride`` are in tokens (see :class:`tandem.encoders.passages.PassageWindow`);
+    ``None`` takes the model's: its whole window, and half-overlapping passages."""
+
+    window: int | None = None
+    stride: int | None = None
+
+    def __post_init__(self) -> None:
+        for key in ("window", "stride"):
+            value = getattr(self, key)
+            if value is not None:
+                _check_int(value, key, "passages", 1, MAX_PASSAGE_WINDOW)
+        if self.window is not None and self.stride is not None and self.stride > self.window:
+            raise SpecError(
+                f"stride {self.stride} is longer than the window {self.window}: the tokens "
+                "between passages would be lost; use at most the window",
+                "stride",
+                "passages",
+            )
+
+    def as_dict(self) -> dict[str, int]:
+        return {k: v for k, v in (("window", self.window), ("stride", self.stride)) if v}
+
+
+@dataclass(frozen=True)
 class Bm25:
     """The index's BM25 parameters: ``k1`` (term-frequency saturation) and ``b`` (length
     normalisation, 0 to 1). The engines' own defaults are 1.2 and 0.75."""
@@ -279,6 +313,7 @@ class IndexSpec:
     shards: int = 1
     replicas: int = 0
     bm25: Bm25 | None = None
+    passages: Passages | None = None
     # The engines' analysis settings (left out of the hash: a dict is not hashable).
     analysis: Mapping[str, Any] | None = field(default=None, hash=False)
 
@@ -298,6 +333,11 @@ class IndexSpec:
             raise SpecError(f"expected a Bm25, got {self.bm25!r}", "bm25")
         if self.analysis is not None:
             check_analysis(self.analysis)
+        if self.passages is not None:
+            if not isinstance(self.passages, Passages):
+                raise SpecError(f"expected a Passages, got {self.passages!r}", "passages")
+            if self.dense is None:
+                raise SpecError("passages need a dense field to hold their vectors", "passages")
         self._check_kinds()
         if not (self.text_fields or self.dense or self.sparse):
             raise SpecError("an index needs at least one text, dense or sparse field", "fields")
@@ -371,6 +411,7 @@ class IndexSpec:
             sparse=sparse[0][1] if sparse else None,
             metadata=tuple(metadata),
             bm25=_bm25_from_dict(data["bm25"]) if "bm25" in data else None,
+            passages=_passages_from_dict(data["passages"]) if "passages" in data else None,
             **{k: data[k] for k in ("shards", "replicas", "analysis") if k in data},
         )
 
@@ -390,26 +431,34 @@ def default_spec(
     sparse: bool = True,
     analyzer: str | None = None,
     bm25: Bm25 | None = None,
+    passages: Passages | None = None,
 ) -> IndexSpec:
     """The index Tandem creates when none exists: text fields (with ``analyzer``, else
-    the default), a dense field (when ``dims`` is known) and a sparse field, under the
-    default names; ``bm25`` sets its BM25 parameters."""
+    the default), a dense field (when ``dims`` is known; of passages with ``passages``)
+    and a sparse field, under the default names; ``bm25`` sets its BM25 parameters."""
     return IndexSpec(
         name=name,
         text_fields=tuple(TextField(f, analyzer) for f in text_fields),
         dense=DenseField(DEFAULT_DENSE_FIELD, dims) if dims else None,
         sparse=SparseField(DEFAULT_SPARSE_FIELD) if sparse else None,
         bm25=bm25,
+        passages=passages if dims else None,
     )
 
 
-_SPEC_KEYS = ("name", "fields", "shards", "replicas", "bm25", "analysis")
+_SPEC_KEYS = ("name", "fields", "shards", "replicas", "bm25", "analysis", "passages")
 
 
 def _bm25_from_dict(raw: object) -> Bm25:
     _only_keys(raw, ("k1", "b"), "bm25", "bm25")
     assert isinstance(raw, Mapping)  # checked by _only_keys
     return Bm25(**raw)
+
+
+def _passages_from_dict(raw: object) -> Passages:
+    _only_keys(raw, ("window", "stride"), "passages", "passages")
+    assert isinstance(raw, Mapping)  # checked by _only_keys
+    return Passages(**raw)
 
 
 def _only_keys(data: object, allowed: tuple[str, ...], where: str, what: str) -> None:

@@ -16,6 +16,7 @@ from tandem.plugin.index.mapping import build_index_body
 from tandem.plugin.index.spec import IndexSpec
 
 from .bulk import BulkOptions, BulkWriter
+from .passages import Splitters
 from .pipeline import (
     DocumentDense,
     DocumentSparse,
@@ -42,12 +43,14 @@ def build_ingestor(
     options: IngestOptions = IngestOptions(),
     progress: Progress | None = None,
     on_result: ResultHook | None = None,
+    splitters: Splitters | None = None,
 ) -> Ingestor:
     """An ingestor that writes into ``index``, its vectors into ``fields`` (from the index's
-    spec, :meth:`FieldMap.of`, or read from its mapping)."""
+    spec, :meth:`FieldMap.of`, or read from its mapping); ``splitters`` measure texts
+    against each model's window and, for a passage index, split them."""
     return Ingestor(
         BulkWriter(adapter, index, bulk),
-        SourceBuilder(fields, dense, sparse, pruning),
+        SourceBuilder(fields, dense, sparse, pruning, splitters),
         options,
         progress,
         on_result,

@@ -12,10 +12,11 @@ from collections.abc import Sequence
 from tandem.encoders.dense import DenseEncoder
 from tandem.encoders.sparse import SpladeEncoder
 from tandem.plugin.engines.base import EngineAdapter
-from tandem.plugin.index.spec import default_spec
+from tandem.plugin.index.spec import Passages, default_spec
 
 from .assemble import Progress, build_ingestor, ensure_index
 from .documents import Document
+from .passages import Splitters
 from .pipeline import FieldMap, IngestReport
 
 
@@ -31,13 +32,24 @@ def fill_index(
     dense: DenseEncoder,
     sparse: SpladeEncoder,
     progress: Progress | None = None,
+    passages: Passages | None = None,
 ) -> IngestReport:
-    """(Re)create ``name`` in the default layout, index ``docs``, refresh; the report."""
+    """(Re)create ``name`` in the default layout (dense vectors per passage with
+    ``passages``), index ``docs``, refresh; the report."""
     adapter.delete_index(name)
     dims = len(dense.encode(["dims"])[0])
-    spec = default_spec(name, dims=dims)
+    spec = default_spec(name, dims=dims, passages=passages)
+    splitters = Splitters.for_index(dense, sparse, spec.passages)
     ensure_index(adapter, spec, dims)
-    ingestor = build_ingestor(adapter, name, FieldMap.of(spec), dense, sparse, progress=progress)
+    ingestor = build_ingestor(
+        adapter,
+        name,
+        FieldMap.of(spec),
+        dense,
+        sparse,
+        progress=progress,
+        splitters=splitters,
+    )
     report = ingestor.run(docs, total=len(docs))
     adapter.refresh(name)
     return report

@@ -13,34 +13,20 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Literal
 
-from tandem.encoders.pooling import FloatArray
-from tandem.encoders.registry import InputKind
-from tandem.encoders.sparse import Pruning, SparseVector
+from tandem.encoders.passages import Lengths
+from tandem.encoders.sparse import Pruning
 from tandem.plugin.engines.errors import EngineRequestError
-from tandem.plugin.index.spec import DEFAULT_DENSE_FIELD, DEFAULT_SPARSE_FIELD, IndexSpec
-from tandem.plugin.index.terms import encode_term
 
 from .bulk import BulkWriter, ChunkBuffer, DocResult, Pending
 from .documents import BadLine, Document
+from .passages import Splitters
 from .progress import Snapshot
+from .vectors import DocumentDense, DocumentSparse, FieldMap, VectorBuilder
 
-
-@dataclass(frozen=True)
-class FieldMap:
-    """Where each part of a document goes in the index."""
-
-    dense: str | None = DEFAULT_DENSE_FIELD
-    sparse: str | None = DEFAULT_SPARSE_FIELD
-
-    @classmethod
-    def of(cls, spec: IndexSpec) -> FieldMap:
-        """Where ``spec`` keeps its vectors (``None`` for a field it lacks)."""
-        return cls(
-            spec.dense.name if spec.dense is not None else None,
-            spec.sparse.name if spec.sparse is not None else None,
-        )
+# Where ingest's callers have always found these.
+__all__ = ["DocumentDense", "DocumentSparse", "FieldMap", "Ingestor", "SourceBuilder"]
 
 
 @dataclass(frozen=True)
@@ -78,6 +64,8 @@ class IngestReport:
     skipped: int = 0
     failures: list[Failure] = field(default_factory=list)
     seconds: float = 0.0
+    # Per model ("dense", "sparse"): texts longer than its window, and the passages.
+    lengths: dict[str, Lengths] = field(default_factory=dict)
 
     @property
     def docs_per_second(self) -> float:
@@ -89,20 +77,10 @@ class IngestReport:
         )
 
 
-class DocumentDense(Protocol):
-    """What ingest needs of a dense encoder (the encoder itself, or the sidecar's batcher)."""
-
-    def encode(self, texts: Sequence[str], kind: InputKind = ...) -> FloatArray: ...
-
-
-class DocumentSparse(Protocol):
-    """What ingest needs of a sparse encoder (the encoder itself, or the sidecar's batcher)."""
-
-    def encode(self, texts: Sequence[str], pruning: Pruning = ...) -> list[SparseVector]: ...
-
-
 class SourceBuilder:
-    """Turns documents into engine sources with their dense vector and sparse terms."""
+    """Turns documents into engine sources: their own fields, plus the vectors
+    :class:`~.vectors.VectorBuilder` makes from their text (``lengths`` counts, per
+    model, what the texts looked like against its window)."""
 
     def __init__(
         self,
@@ -110,29 +88,21 @@ class SourceBuilder:
         dense: DocumentDense | None,
         sparse: DocumentSparse | None,
         pruning: Pruning = Pruning(),
+        splitters: Splitters | None = None,
     ) -> None:
-        if dense is None and sparse is None:
-            raise ValueError("ingest needs a dense or a sparse encoder (or both)")
+        self.vectors = VectorBuilder(fields, dense, sparse, pruning, splitters)
         self.fields = fields
-        self.dense = dense
-        self.sparse = sparse
-        self.pruning = pruning
+
+    @property
+    def lengths(self) -> dict[str, Lengths]:
+        return self.vectors.lengths
 
     def build(self, docs: Sequence[Document]) -> list[Pending]:
-        passages = [d.passage() for d in docs]
-        sources: list[dict[str, Any]] = [{**d.metadata, **d.text} for d in docs]
-        if self.dense is not None and self.fields.dense:
-            vectors = self.dense.encode(passages, InputKind.DOCUMENT)
-            for source, vector in zip(sources, vectors, strict=True):
-                source[self.fields.dense] = vector.tolist()
-        if self.sparse is not None and self.fields.sparse:
-            for source, terms in zip(
-                sources, self.sparse.encode(passages, self.pruning), strict=True
-            ):
-                source[self.fields.sparse] = {
-                    encode_term(token): float(weight) for token, weight in terms.as_dict().items()
-                }
-        return [Pending.of(d.id, s) for d, s in zip(docs, sources, strict=True)]
+        vectors = self.vectors.build([d.passage() for d in docs])
+        return [
+            Pending.of(d.id, {**d.metadata, **d.text, **v})
+            for d, v in zip(docs, vectors, strict=True)
+        ]
 
 
 def batched(items: Iterable[Document | BadLine], size: int) -> Iterator[list[Document | BadLine]]:
@@ -232,6 +202,7 @@ class Ingestor:
             while inflight:
                 collect(inflight.popleft())
         report.seconds = time.monotonic() - started
+        report.lengths = self.builder.lengths
         if self.progress:
             self.progress(report.snapshot(total, started), True)
         return report

@@ -22,6 +22,7 @@ from typing import Any
 
 from tandem.plugin.engines.base import EngineAdapter
 from tandem.plugin.engines.errors import CapabilityError, EngineRequestError
+from tandem.plugin.index.spec import PASSAGE_VECTOR
 
 # How a caller names the options the advice points to: the API's field names here.
 API_TERMS: Mapping[str, str] = {
@@ -181,6 +182,9 @@ def problem(
     found = field_type(mappings, field)
     if found in wanted:
         return None
+    inner = field_type(mappings, f"{field}.{PASSAGE_VECTOR}")
+    if retriever == "dense" and found == "nested" and inner in wanted:
+        return None  # passages: a nested field of vectors
     if found is None:
         where = f"index {index!r} has no field {field!r}"
     else:
@@ -206,9 +210,30 @@ def missing_field(
     pattern naming several indices, a mapping the engine will not show): then
     the engine's own answer stands.
     """
+    mappings = read_mapping(adapter, index)
+    return first_problem(mappings, index, retrievers, fields, dense_field, sparse_field)
+
+
+def read_mapping(adapter: EngineAdapter, index: str) -> Mapping[str, Any] | None:
+    """``index``'s mapping, ``None`` when the engine will not show one (a pattern naming
+    several indices, a missing index)."""
     try:
-        mappings = adapter.get_mapping(index)
-    except EngineRequestError:
+        return adapter.get_mapping(index)
+    except (EngineRequestError, CapabilityError):
+        return None
+
+
+def first_problem(
+    mappings: Mapping[str, Any] | None,
+    index: str,
+    retrievers: Sequence[str],
+    fields: Sequence[str],
+    dense_field: str,
+    sparse_field: str,
+) -> MissingField | None:
+    """The first of ``retrievers`` whose field ``mappings`` lacks (``None`` without a
+    mapping: then the engine's own answer stands)."""
+    if mappings is None:
         return None
     for retriever in retrievers:
         found = problem(mappings, index, retriever, fields, dense_field, sparse_field)

@@ -22,7 +22,7 @@ from tandem.plugin.engines.base import Capabilities, Json
 from tandem.plugin.engines.errors import CapabilityError
 from tandem.plugin.engines.kinds import EngineKind
 from tandem.plugin.index.mapping import OPENSEARCH_SPARSE_VECTOR_REFUSAL
-from tandem.plugin.index.spec import SparseType
+from tandem.plugin.index.spec import PASSAGE_VECTOR, SparseType
 from tandem.plugin.index.terms import encode_term
 
 from .names import MAX_WINDOW
@@ -75,21 +75,36 @@ def bm25_query(req: SearchRequest) -> Json:
     return filtered(match, req)
 
 
+def knn_field(req: SearchRequest) -> str:
+    """The vector field kNN searches: the dense field, or its passages' vectors."""
+    return f"{req.dense_field}.{PASSAGE_VECTOR}" if req.passages else req.dense_field
+
+
 def opensearch_knn_query(req: SearchRequest, caps: Capabilities) -> Json:
-    """OpenSearch's ``knn`` query clause: ``window`` neighbours, filters inside as a pre-filter."""
+    """OpenSearch's ``knn`` query clause: ``window`` neighbours, filters inside as a pre-filter.
+
+    Over passages, the ``knn`` query sits in a ``nested`` query: kNN then returns
+    ``window`` documents (Lucene diversifies over parents) and each scores as its best
+    passage; filters on the document's own fields still apply before the cut."""
     vector = _query_vector(req, caps, EngineKind.OPENSEARCH)
     clause: Json = {"vector": vector, "k": req.window}
     filters = user_filters(req)
     if filters:
         clause["filter"] = {"bool": {"filter": filters}}
-    return {"knn": {req.dense_field: clause}}
+    knn: Json = {"knn": {knn_field(req): clause}}
+    if not req.passages:
+        return knn
+    return {"nested": {"path": req.dense_field, "query": knn, "score_mode": "max"}}
 
 
 def elasticsearch_knn(req: SearchRequest, caps: Capabilities) -> Json:
-    """Elasticsearch's ``knn`` object (the search section or a ``knn`` retriever's body)."""
+    """Elasticsearch's ``knn`` object (the search section or a ``knn`` retriever's body).
+
+    Over passages it names the nested vector field: Elasticsearch then returns
+    ``window`` documents, each scored as its best passage."""
     vector = _query_vector(req, caps, EngineKind.ELASTICSEARCH)
     knn: Json = {
-        "field": req.dense_field,
+        "field": knn_field(req),
         "query_vector": vector,
         "k": req.window,
         "num_candidates": num_candidates(req.window),

@@ -97,6 +97,7 @@ class SearchRequest:
     ``fields`` are the BM25 text fields (``"title^2"`` boosts work).
     ``filters`` are engine JSON query clauses that every retriever applies.
     ``vector`` / ``sparse_terms`` are ``None`` when that retriever is not used.
+    ``passages``: ``dense_field`` is nested, and a document scores as its best passage.
     Sequences are frozen to tuples and mappings to read-only copies.
     """
 
@@ -110,6 +111,8 @@ class SearchRequest:
     window: int = 100
     vector: Sequence[float] | None = None
     sparse_terms: Mapping[str, float] | None = None
+    # The dense field is nested, one vector per passage (see tandem.plugin.search.layout).
+    passages: bool = False
 
     def __post_init__(self) -> None:
         _check_name("index", self.index)

@@ -30,11 +30,12 @@ from tandem.plugin.engines.errors import CapabilityError, EngineBadRequest, erro
 from tandem.plugin.engines.responses import completeness
 from tandem.plugin.index.spec import DEFAULT_DENSE_FIELD, DEFAULT_SPARSE_FIELD, SparseType
 
-from .diagnose import engine_reason, missing_field
+from .diagnose import engine_reason, first_problem, read_mapping
 from .documents import fetch_documents
 from .extension import TandemQuery, embed_bodies, embed_native
 from .fusion import FusionConfig, RetrieverHits, fuse, paginate
 from .hits import FusedHit
+from .layout import LayoutChanged, PassageLayouts
 from .native import (
     NativePlan,
     auto_skips_native,
@@ -121,6 +122,7 @@ class Searcher:
         self.sparse_field = sparse_field
         self.policy = policy
         self.partial_results = check_partial_results(partial_results)
+        self.layouts = PassageLayouts()
 
     def admit(self, options: SearchOptions, dsl: TandemQuery | None = None) -> None:
         """Raise unless the operator's query policy allows ``options``' filters and ``dsl``."""
@@ -146,7 +148,12 @@ class Searcher:
             )
 
     def _request(
-        self, index: str, text: str, options: SearchOptions, encoded: EncodedQuery
+        self,
+        index: str,
+        text: str,
+        options: SearchOptions,
+        encoded: EncodedQuery,
+        passages: bool = False,
     ) -> SearchRequest:
         return SearchRequest(
             index=index,
@@ -159,6 +166,7 @@ class Searcher:
             window=options.window,
             vector=encoded.vector,
             sparse_terms=encoded.sparse_terms,
+            passages=passages,
         )
 
     def _bodies(self, request: SearchRequest, retrievers: Sequence[str]) -> dict[str, Json]:
@@ -223,27 +231,35 @@ class Searcher:
         self.admit(options, dsl)
         if encoded is None:
             encoded = self.encode(text, options)
-        request = self._request(index, text, options, encoded)
+        passages = "dense" in options.retrievers and self.layouts.read(
+            self.adapter, index, self.dense_field
+        )
+        request = self._request(index, text, options, encoded, passages)
         plan = self._native(request, options, dsl)
         if plan is not None:
             return Rewritten("native", {"hybrid": plan.body}, plan)
         return Rewritten("sidecar", self._retriever_bodies(request, options, dsl))
 
     def _search_native(
-        self, index: str, plan: NativePlan, options: SearchOptions, timeout: float | None
+        self,
+        request: SearchRequest,
+        plan: NativePlan,
+        options: SearchOptions,
+        timeout: float | None,
     ) -> tuple[list[FusedHit], Completeness]:
+        index = request.index
         try:
             with stage("engine round trip"):
                 response = self.adapter.search(index, plan.body, timeout=timeout)
         except EngineBadRequest:
-            self._check_fields(index, options.retrievers, options)
+            self._check_fields(request, options.retrievers, options)
             raise
         note("engine took", float(response.get("took", 0)))
         report = self._complete(index, completeness(response))
         with stage("response build"):
             hits = [FusedHit(h["_id"], float(h["_score"]), {}) for h in response["hits"]["hits"]]
         if not hits:
-            self._check_fields(index, options.retrievers, options)
+            self._check_fields(request, options.retrievers, options)
         return hits[options.start : options.start + options.size], report
 
     def _with_documents(
@@ -258,11 +274,19 @@ class Searcher:
             )
         return [replace(h, document=found.get(h.id, {})) for h in page]
 
-    def _check_fields(self, index: str, retrievers: Sequence[str], options: SearchOptions) -> None:
-        """Raise :class:`~.diagnose.MissingField` when ``index`` lacks the field one of
-        ``retrievers`` searches (called only when a search failed or found nothing)."""
-        missing = missing_field(
-            self.adapter, index, retrievers, options.fields, self.dense_field, self.sparse_field
+    def _check_fields(
+        self, request: SearchRequest, retrievers: Sequence[str], options: SearchOptions
+    ) -> None:
+        """Raise :class:`~.diagnose.MissingField` when the index lacks the field one of
+        ``retrievers`` searches, or :class:`~.layout.LayoutChanged` when the dense
+        field's layout is not the one ``request`` was written for (called only when a
+        search failed or found nothing)."""
+        index = request.index
+        mappings = read_mapping(self.adapter, index)
+        if mappings is not None and "dense" in retrievers:
+            self.layouts.check(mappings, index, self.dense_field, request.passages)
+        missing = first_problem(
+            mappings, index, retrievers, options.fields, self.dense_field, self.sparse_field
         )
         if missing is not None:
             raise missing
@@ -293,12 +317,29 @@ class Searcher:
         started = time.perf_counter()
         if encoded is None:
             encoded = self.encode(text, options)
+        try:
+            return self._search_once(index, text, options, encoded, dsl, timeout, started)
+        except LayoutChanged:
+            # The dense field's layout was learnt from the mapping just now: once more.
+            return self._search_once(index, text, options, encoded, dsl, timeout, started)
+
+    def _search_once(
+        self,
+        index: str,
+        text: str,
+        options: SearchOptions,
+        encoded: EncodedQuery,
+        dsl: TandemQuery | None,
+        timeout: float | None,
+        started: float,
+    ) -> SearchResult:
         encoded_at = time.perf_counter()
         with stage("request build"):
-            request = self._request(index, text, options, encoded)
+            passages = self.layouts.known(index, self.dense_field)
+            request = self._request(index, text, options, encoded, passages)
             plan = self._native(request, options, dsl)
         if plan is not None:
-            page, report = self._search_native(index, plan, options, timeout)
+            page, report = self._search_native(request, plan, options, timeout)
             page = self._with_documents(index, page, options, timeout)
             searched = time.perf_counter()
             return SearchResult(
@@ -320,11 +361,11 @@ class Searcher:
         # The sub-searches run side by side in the engine: the slowest is its time.
         note("engine took", max((float(r.get("took", 0)) for r in responses), default=0.0))
         with stage("response build"):
-            results, reports = self._retriever_hits(index, bodies, responses, options)
+            results, reports = self._retriever_hits(request, bodies, responses, options)
         report = self._complete(index, Completeness.merge(reports))
         found_nothing = [r.name for r in results if not r.hits]
         if found_nothing:
-            self._check_fields(index, found_nothing, options)
+            self._check_fields(request, found_nothing, options)
         config = FusionConfig(
             method="linear" if options.method == "linear" else "rrf",
             rank_constant=options.rank_constant,
@@ -356,17 +397,18 @@ class Searcher:
 
     def _retriever_hits(
         self,
-        index: str,
+        request: SearchRequest,
         bodies: Mapping[str, Json],
         responses: Sequence[Json],
         options: SearchOptions,
     ) -> tuple[list[RetrieverHits], list[Completeness]]:
         """Each retriever's ranked hits from its ``_msearch`` response, and its report."""
+        index = request.index
         results = []
         reports = []
         for name, response in zip(bodies, responses, strict=True):
             if "error" in response:
-                self._check_fields(index, (name,), options)
+                self._check_fields(request, (name,), options)
                 error = response["error"]
                 kind = error.get("type") if isinstance(error, dict) else None
                 raise error_for_status(

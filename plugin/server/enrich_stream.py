@@ -27,7 +27,8 @@ from tandem.plugin.enrich.marker import DEFAULT_MARKER_FIELD, model_label, model
 from tandem.plugin.enrich.plan import STRATEGIES, EnrichPlan, EnrichRefused, EnrichRequest, plan
 from tandem.plugin.enrich.report import EnrichReport
 from tandem.plugin.enrich.run import Enricher, EnrichOptions
-from tandem.plugin.index.spec import DEFAULT_DENSE_FIELD, DEFAULT_SPARSE_FIELD
+from tandem.plugin.index.spec import DEFAULT_DENSE_FIELD, DEFAULT_SPARSE_FIELD, Passages, SpecError
+from tandem.plugin.ingest.passages import Splitters
 from tandem.v1 import index_pb2
 
 from . import convert
@@ -95,9 +96,30 @@ class EnrichStream:
                 r.strategy or "auto",
                 resumed_target(saved, r.resume, r.target or None),
                 r.alias or None,
+                passages=self._passages(),
             )
         except EnrichRefused as err:
             raise InvalidRequest(str(err)) from err
+
+    def _passages(self) -> Passages | None:
+        r = self.request
+        if not r.passages:
+            if r.passage_window or r.passage_stride:
+                raise InvalidRequest("passage_window and passage_stride need passages: true")
+            return None
+        try:
+            passages = Passages(r.passage_window or None, r.passage_stride or None)
+            self._splitters(passages)  # a window longer than a model reads is refused now
+        except (SpecError, ValueError) as err:
+            raise InvalidRequest(str(err)) from err
+        return passages
+
+    def _splitters(self, passages: Passages | None) -> Splitters:
+        return Splitters.for_index(
+            self.dense.encoder if self.dense is not None else None,
+            self.sparse.encoder if self.sparse is not None else None,
+            passages,
+        )
 
     async def prepare(self) -> EnrichPlan:
         """Check the request and the index; raises before anything is written."""
@@ -128,6 +150,7 @@ class EnrichStream:
             self.checkpoint,
             progress=lambda _report, _final: self._wake(changed),
             stop=self.stop,
+            splitters=self._splitters(the_plan.request.passages),
         )
 
     def _wake(self, changed: asyncio.Event) -> None:

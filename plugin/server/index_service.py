@@ -24,6 +24,7 @@ from tandem.plugin.index.fields import VectorFields, created_by_tandem, vector_f
 from tandem.plugin.index.mapping import build_index_body
 from tandem.plugin.index.names import IndexNotAllowed
 from tandem.plugin.index.spec import IndexSpec
+from tandem.plugin.ingest.passages import Splitters
 from tandem.v1 import index_pb2, index_pb2_grpc
 
 from . import convert
@@ -59,6 +60,13 @@ class IndexServicer(Servicer, index_pb2_grpc.IndexServiceServicer):
                     f"sidecar's model {dense.name} produces {dense.dimensions}: leave dims out "
                     "to use the model's"
                 )
+            # A passage window longer than a model reads is refused before the index exists.
+            sparse = self.runtime.sparse
+            Splitters.for_index(
+                dense.encoder if dense is not None else None,
+                sparse.encoder if sparse is not None else None,
+                spec.passages,
+            )
         adapter = self.runtime.engine.require()
         with validating():
             body = build_index_body(

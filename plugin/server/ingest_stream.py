@@ -26,6 +26,7 @@ from tandem.plugin.engines.base import EngineAdapter
 from tandem.plugin.index.fields import VectorFields
 from tandem.plugin.ingest.assemble import build_ingestor
 from tandem.plugin.ingest.documents import Document
+from tandem.plugin.ingest.passages import Splitters
 from tandem.plugin.ingest.pipeline import FieldMap, IngestOptions, IngestReport, Outcome
 from tandem.v1 import index_pb2
 
@@ -132,12 +133,18 @@ class IngestStream:
             FieldMap(
                 fields.dense if dense is not None else None,
                 fields.sparse if sparse is not None else None,
+                fields.passages is not None,
             ),
             dense,
             sparse,
             pruning=Pruning(top_k=header.sparse_top_k or None),
             options=IngestOptions(resume=header.resume),
             on_result=self._settle,
+            splitters=Splitters.for_index(
+                runtime.dense.encoder if dense is not None and runtime.dense else None,
+                runtime.sparse.encoder if sparse is not None and runtime.sparse else None,
+                fields.passages,
+            ),
         )
         self.documents: queue.Queue[Any] = queue.Queue(maxsize=_QUEUE_DOCS)
         self.tally = _Tally()

@@ -14,6 +14,7 @@ from tandem.plugin.index.spec import (
     DenseField,
     IndexSpec,
     MetadataField,
+    Passages,
     SparseField,
     SpecError,
     TextField,
@@ -83,6 +84,7 @@ FULL_META = {
         "text": [f.name for f in FULL.text_fields],
         "dense": "vector",
         "sparse": "terms",
+        "passages": None,
     }
 }
 
@@ -145,11 +147,69 @@ def test_minimal_bodies() -> None:
                         "text": ["body"],
                         "dense": None,
                         "sparse": None,
+                        "passages": None,
                     }
                 },
                 "properties": {"body": {"type": "text", "analyzer": analyzer}},
             },
         }
+
+
+def test_passage_bodies_nest_the_dense_field() -> None:
+    spec = _spec(passages=Passages(window=200, stride=100))
+    meta = {"tandem": {**FULL_META["tandem"], "passages": {"window": 200, "stride": 100}}}
+    opensearch = build_index_body(spec, OPENSEARCH_219, model_dims=384)
+    assert opensearch["mappings"]["_meta"] == meta
+    assert opensearch["settings"]["index"]["knn"] is True
+    assert opensearch["mappings"]["properties"]["vector"] == {
+        "type": "nested",
+        "properties": {"vector": KNN_VECTOR_384},
+    }
+    elasticsearch = build_index_body(spec, ELASTICSEARCH_95, model_dims=384)
+    flat = build_index_body(FULL, ELASTICSEARCH_95, model_dims=384)
+    assert elasticsearch["mappings"]["properties"]["vector"] == {
+        "type": "nested",
+        "properties": {"vector": flat["mappings"]["properties"]["vector"]},
+    }
+    # Everything else is the flat index's body.
+    for body, caps in ((opensearch, OPENSEARCH_219), (elasticsearch, ELASTICSEARCH_95)):
+        plain = build_index_body(FULL, caps, model_dims=384)
+        del body["mappings"]["properties"]["vector"], plain["mappings"]["properties"]["vector"]
+        assert body["mappings"]["properties"] == plain["mappings"]["properties"]
+        assert body["settings"] == plain["settings"]
+
+
+def test_passages_in_the_json_form() -> None:
+    raw = {
+        "name": "docs",
+        "passages": {"window": 128},
+        "fields": [{"name": "v", "type": "dense", "dims": 3}],
+    }
+    assert IndexSpec.from_dict(raw).passages == Passages(window=128)
+    assert IndexSpec.from_dict({**raw, "passages": {}}).passages == Passages()
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ({"passages": {"window": 0}}, "passages.window: must be between 1 and 8192, got 0"),
+        ({"passages": {"size": 3}}, "passages.size: unknown key 'size' for passages"),
+        (
+            {"passages": {"window": 100, "stride": 101}},
+            "passages.stride: stride 101 is longer than the window 100",
+        ),
+        ({"passages": True}, "passages: passages must be a JSON object, got True"),
+        (
+            {"passages": {}, "fields": [{"name": "t", "type": "text"}]},
+            "passages: passages need a dense field",
+        ),
+    ],
+)
+def test_bad_passages_are_refused(raw: dict[str, Any], message: str) -> None:
+    data = {"name": "docs", "fields": [{"name": "v", "type": "dense", "dims": 3}], **raw}
+    with pytest.raises(SpecError) as caught:
+        IndexSpec.from_dict(data)
+    assert str(caught.value).startswith(message)
 
 
 @pytest.mark.parametrize(

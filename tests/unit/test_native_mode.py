@@ -40,6 +40,10 @@ class RecordingAdapter:
     def put_search_pipeline(self, name: str, body: Mapping[str, Any]) -> None:
         self.pipelines.append((name, body))
 
+    def get_mapping(self, name: str) -> dict[str, Any]:
+        # A flat index: rewrite reads the dense field's layout (passages or not).
+        return {"properties": {"embedding": {"type": "knn_vector"}}}
+
     def search(
         self,
         index: str,

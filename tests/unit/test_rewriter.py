@@ -163,6 +163,49 @@ def test_dense_body_elasticsearch() -> None:
     }
 
 
+def test_dense_body_over_passages() -> None:
+    # OpenSearch: the knn query inside a nested query, each document scored by its best
+    # passage; filters on the document's own fields stay a pre-filter inside knn.
+    assert dense_body(replace(FILTERED, passages=True), OPENSEARCH_219) == {
+        "size": 100,
+        "_source": False,
+        "query": {
+            "nested": {
+                "path": "embedding",
+                "query": {
+                    "knn": {
+                        "embedding.vector": {
+                            "vector": VECTOR,
+                            "k": 100,
+                            "filter": {"bool": {"filter": [FILTER, FILTER_2]}},
+                        }
+                    }
+                },
+                "score_mode": "max",
+            }
+        },
+    }
+    # Elasticsearch: kNN names the nested vector field and returns documents.
+    assert dense_body(request(passages=True, window=30), ELASTICSEARCH_95) == {
+        "size": 30,
+        "_source": False,
+        "knn": {
+            "field": "embedding.vector",
+            "query_vector": VECTOR,
+            "k": 30,
+            "num_candidates": 100,
+        },
+    }
+
+
+def test_hybrid_body_over_passages_nests_only_the_dense_leg() -> None:
+    body = hybrid_body(request(passages=True), OPENSEARCH_36, ["bm25", "dense"])
+    bm25, dense = body["query"]["hybrid"]["queries"]
+    assert bm25 == MULTI_MATCH
+    assert dense["nested"]["path"] == "embedding"
+    assert dense["nested"]["query"]["knn"]["embedding.vector"]["k"] == 100
+
+
 @pytest.mark.parametrize(("window", "expected"), [(1, 100), (50, 100), (51, 102), (5000, 10_000)])
 def test_num_candidates(window: int, expected: int) -> None:
     assert num_candidates(window) == expected

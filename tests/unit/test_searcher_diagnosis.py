@@ -116,3 +116,69 @@ def test_native_fusion_is_checked_when_it_fails_or_finds_nothing() -> None:
     found = Adapter([_hits("a")], caps=caps)
     assert _search(found, method="linear", mode="native").mode == "native"
     assert found.mapping_reads == 0
+
+
+NESTED = {
+    "properties": {
+        "text": {"type": "text"},
+        "embedding": {"type": "nested", "properties": {"vector": {"type": "knn_vector"}}},
+    }
+}
+
+
+class LayoutEngine(Adapter):
+    """Fails a kNN written for the wrong layout, as both engines do; records the bodies."""
+
+    def __init__(self, mapping: dict[str, Any], caps: Any = OPENSEARCH_36) -> None:
+        super().__init__([], mapping, caps)
+        self.bodies: list[Mapping[str, Any]] = []
+
+    def msearch(
+        self, searches: Sequence[tuple[str, Mapping[str, Any]]], timeout: float | None = None
+    ) -> list[dict[str, Any]]:
+        self.bodies.extend(body for _, body in searches)
+        nested = self.mapping is NESTED
+        out = []
+        for _, body in searches:
+            query = body.get("query", {})
+            if ("nested" in query) == nested:
+                out.append(_hits("a"))
+            else:
+                out.append(OS_ERROR)
+        return out
+
+
+def test_a_passage_index_is_learnt_from_the_failure_and_searched_again() -> None:
+    engine = LayoutEngine(NESTED)
+    searcher = Searcher(engine, Dense(), Sparse(), "rank_features")  # type: ignore[arg-type]
+    options = SearchOptions(method="dense")
+    assert [h.id for h in searcher.search("idx", "heart", options).hits] == ["a"]
+    assert engine.mapping_reads == 1
+    flat, nested = engine.bodies
+    assert "knn" in flat["query"]
+    assert nested["query"]["nested"]["path"] == "embedding"
+    # Learnt: the next search goes straight to the nested query, reading nothing.
+    assert [h.id for h in searcher.search("idx", "heart", options).hits] == ["a"]
+    assert engine.mapping_reads == 1 and len(engine.bodies) == 3
+    # The index recreated flat: the nested query fails, and the searcher learns again.
+    engine.mapping = {"properties": {"embedding": {"type": "knn_vector"}}}
+    assert [h.id for h in searcher.search("idx", "heart", options).hits] == ["a"]
+    assert engine.mapping_reads == 2
+    assert "knn" in engine.bodies[-1]["query"]
+
+
+def test_a_flat_index_is_never_asked_about_its_layout() -> None:
+    engine = LayoutEngine({"properties": {"embedding": {"type": "knn_vector"}}})
+    searcher = Searcher(engine, Dense(), Sparse(), "rank_features")  # type: ignore[arg-type]
+    for _ in range(3):
+        searcher.search("idx", "heart", SearchOptions(method="rrf", mode="sidecar"))
+    assert engine.mapping_reads == 0
+
+
+def test_rewrite_reads_the_layout_once() -> None:
+    engine = LayoutEngine(NESTED)
+    searcher = Searcher(engine, Dense(), Sparse(), "rank_features")  # type: ignore[arg-type]
+    for _ in range(2):
+        rewritten = searcher.rewrite("idx", "heart", SearchOptions(method="dense", mode="sidecar"))
+        assert rewritten.queries["dense"]["query"]["nested"]["path"] == "embedding"
+    assert engine.mapping_reads == 1
