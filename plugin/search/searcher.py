@@ -113,6 +113,7 @@ class Searcher:
         sparse_field: str = DEFAULT_SPARSE_FIELD,
         policy: QueryPolicy = QueryPolicy(),
         partial_results: PartialResults = "allow",
+        layouts: PassageLayouts | None = None,
     ) -> None:
         self.adapter = adapter
         self.dense = dense
@@ -122,7 +123,8 @@ class Searcher:
         self.sparse_field = sparse_field
         self.policy = policy
         self.partial_results = check_partial_results(partial_results)
-        self.layouts = PassageLayouts()
+        # Which indices hold passages; shared by the searchers of one sidecar.
+        self.layouts = layouts if layouts is not None else PassageLayouts()
 
     def admit(self, options: SearchOptions, dsl: TandemQuery | None = None) -> None:
         """Raise unless the operator's query policy allows ``options``' filters and ``dsl``."""

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from tandem.encoders.pooling import FloatArray
 from tandem.encoders.sparse import SparseVector
 from tandem.plugin.index.names import IndexPolicy
+from tandem.plugin.search.layout import PassageLayouts
 from tandem.plugin.search.partial import PartialResults
 from tandem.plugin.search.policy import QueryPolicy
 
@@ -42,6 +43,8 @@ class Runtime:
     query_cache: QueryCache[FloatArray | SparseVector] = field(
         default_factory=lambda: QueryCache(0, 0)
     )
+    # Which indices hold passages, as searches learnt it (searchers are made per call).
+    layouts: PassageLayouts = field(default_factory=PassageLayouts)
 
     def require_dense(self) -> DenseModel:
         if self.dense is None:

@@ -122,6 +122,7 @@ class QueryPlanner:
             call.sparse_field,
             policy=self.runtime.policy,
             partial_results=self.runtime.partial_results,
+            layouts=self.runtime.layouts,
         )
 
 

@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from tandem.client import ClientError, TandemClient
 from tandem.encoders.dense import DenseEncoder
 from tandem.encoders.loader import load_dense, load_sparse
 from tandem.encoders.registry import KNOWN_MODELS
@@ -37,8 +38,10 @@ from tandem.plugin.ingest.passages import Splitters, max_pool
 from tandem.plugin.ingest.pipeline import FieldMap, IngestReport
 from tandem.plugin.search.options import SearchOptions
 from tandem.plugin.search.searcher import Searcher
+from tandem.plugin.server.embedded import EmbeddedSidecar
 
 from .cli import tandem
+from .sidecar import spec_json
 from .user_index import create_user_index
 
 pytestmark = pytest.mark.integration
@@ -262,3 +265,34 @@ def test_enrich_writes_passages_into_a_users_index(
     )  # fmt: skip
     assert mixed.returncode != 0
     assert "holds one vector per document" in mixed.stderr
+
+
+def test_the_sidecar_creates_fills_and_searches_a_passage_index(
+    engine_sidecar: EmbeddedSidecar, engine_sidecar_client: TandemClient
+) -> None:
+    """CreateIndex with passages, IndexDocuments splitting by the index's own window,
+    and Search and Rewrite through the sidecar, which learns the layout once for all
+    its calls."""
+    client = engine_sidecar_client
+    name = f"passages-sidecar-{uuid.uuid4().hex[:10]}"
+    spec = {**spec_json(name), "passages": {"window": 128}}
+    too_long = {**spec_json(name), "passages": {"window": 300}}
+    with pytest.raises(ClientError, match="longer than the model reads \\(254 tokens"):
+        client.create_index(too_long)
+    body = client.create_index(spec)
+    assert body["mappings"]["properties"]["embedding"]["type"] == "nested"
+    try:
+        docs = [{"_id": d.id, **d.text} for d in DOCS]
+        result = client.index_documents(name, docs)
+        assert (result.indexed, result.failed) == (len(DOCS), 0)
+        layouts = engine_sidecar.sidecar.runtime.layouts
+        assert not layouts.known(name, "embedding")
+        for _ in range(2):
+            hits = client.search(name, QUERY, SearchOptions(method="dense", size=3)).hits
+            assert hits[0].id == "long"
+        assert layouts.known(name, "embedding")
+        rewritten = client.rewrite(name, QUERY, SearchOptions(method="rrf", mode="sidecar"))
+        dense_body = rewritten["queries"]["dense"]
+        assert "embedding.vector" in json.dumps(dense_body)
+    finally:
+        client.delete_index(name)
