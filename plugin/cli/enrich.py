@@ -283,7 +283,7 @@ def print_report(report: dict[str, Any], args: argparse.Namespace) -> int:
         if report["followed"]:
             print(f"followed: enriched {report['followed']:,} written after the backfill")
         lengths = {m: Lengths(**seen) for m, seen in report.get("lengths", {}).items()}
-        for line in length_lines(lengths, split=bool(getattr(args, "passages", False))):
+        for line in length_lines(lengths):
             print(line)
         for doc_id in report["no_text"][:20]:
             print(f"  no text: {doc_id}")

@@ -69,6 +69,7 @@ def settings_from(args: argparse.Namespace, text_fields: tuple[str, ...]) -> Enr
         passages=args.passages,
         passage_window=args.passage_window or 0,
         passage_stride=args.passage_stride or 0,
+        passage_sparse=args.sparse_passages,
     )
 
 

@@ -12,6 +12,7 @@ from tandem.encoders.loader import load_dense, load_sparse
 from tandem.encoders.registry import ModelKind, resolve_spec
 from tandem.plugin.engines.connect import connect
 from tandem.plugin.engines.targets import engine_url
+from tandem.plugin.index.spec import Passages
 from tandem.plugin.search.names import METHODS, MODES
 
 from .vocabulary import add_engine_argument
@@ -50,9 +51,14 @@ def register(commands: Any) -> None:
         "--passages",
         action=argparse.BooleanOptionalAction,
         default=False,
-        help="index long documents as overlapping passages (nested dense vectors, sparse "
-        "weights max-pooled), into an index of its own, to compare with --no-passages "
-        "(the default: texts truncated at each model's window)",
+        help="index long documents as overlapping passages (nested dense vectors) into an "
+        "index of its own, to compare with --no-passages (the default: texts truncated at "
+        "each model's window)",
+    )
+    parser.add_argument(
+        "--sparse-passages",
+        action="store_true",
+        help="with --passages, split for the sparse model too (weights max-pooled)",
     )
     parser.add_argument(
         "--json", action="store_true", help="print method -> metrics as JSON on stdout"
@@ -67,13 +73,20 @@ def _say(message: str) -> None:
 def _eval(args: argparse.Namespace) -> int:
     from tandem.plugin.evaluation.data import Dataset
     from tandem.plugin.evaluation.report import write
-    from tandem.plugin.evaluation.runner import EvalOptions, evaluate, methods_from
+    from tandem.plugin.evaluation.runner import (
+        EvalOptions,
+        evaluate,
+        methods_from,
+        passage_suffix,
+    )
 
+    if args.sparse_passages and not args.passages:
+        raise SystemExit("--sparse-passages needs --passages")
     options = EvalOptions(
         methods=methods_from(args.methods),
         mode=args.mode,
         reference=args.reference,
-        passages=args.passages,
+        passages=Passages(sparse=args.sparse_passages) if args.passages else None,
     )
     dataset = Dataset.load(args.data)
     _say(f"{dataset.name}: {len(dataset.queries)} judged queries")
@@ -84,7 +97,7 @@ def _eval(args: argparse.Namespace) -> int:
         result = evaluate(adapter, dataset, dense, sparse, options, _say)
     finally:
         adapter.close()
-    layout = "-passages" if args.passages else ""
+    layout = passage_suffix(options.passages)
     out = args.out or Path("tandem-eval") / f"{dataset.name}-{result.engine.split()[0]}{layout}"
     for path in write(result, out):
         _say(f"wrote {path}")

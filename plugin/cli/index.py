@@ -172,7 +172,7 @@ def _index(args: argparse.Namespace) -> int:
         adapter.refresh(args.index)
     finally:
         adapter.close()
-    for line_text in length_lines(report.lengths, fields.passages):
+    for line_text in length_lines(report.lengths):
         _say(line_text)
     return _report(report.indexed, report.skipped, report.failures, report.seconds, args.failures)
 

@@ -37,6 +37,7 @@ class EnrichSettings:
     passages: bool = False
     passage_window: int = 0
     passage_stride: int = 0
+    passage_sparse: bool = False
 
     def message(self) -> index_pb2.EnrichStart:
         return index_pb2.EnrichStart(
@@ -59,6 +60,7 @@ class EnrichSettings:
             passages=self.passages,
             passage_window=self.passage_window,
             passage_stride=self.passage_stride,
+            passage_sparse=self.passage_sparse,
         )
 
 

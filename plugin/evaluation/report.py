@@ -64,7 +64,7 @@ def markdown(result: EvalResult, anchors: str | None = None) -> str:
 def length_lines_of(result: EvalResult) -> list[str]:
     """What long documents became, per model, as the ingest reported it."""
     lengths = {model: Lengths(**seen) for model, seen in result.lengths.items()}
-    return length_lines(lengths, result.passages)
+    return length_lines(lengths)
 
 
 def charts(result: EvalResult, folder: Path) -> list[Path]:

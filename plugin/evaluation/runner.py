@@ -42,8 +42,9 @@ class EvalOptions:
     depth: int = DEPTH
     # Also score the stemmed BM25 reference (bm25s) on the same queries.
     reference: bool = True
-    # Split long documents into passages (nested dense vectors, max-pooled sparse).
-    passages: bool = False
+    # Split long documents into passages (nested dense vectors; max-pooled sparse too
+    # with passages.sparse).
+    passages: Passages | None = None
 
     def __post_init__(self) -> None:
         unknown = [m for m in self.methods if m not in METHODS]
@@ -107,11 +108,18 @@ def _gain(value: float, base: float) -> float:
     return 100.0 * (value - base) / base if base else 0.0
 
 
+def passage_suffix(passages: Passages | None) -> str:
+    """``-passages`` (``-passages-sparse`` when the sparse model splits too), or nothing."""
+    if passages is None:
+        return ""
+    return "-passages-sparse" if passages.sparse else "-passages"
+
+
 def index_name(
-    dataset: Dataset, dense_model: str, sparse_model: str, passages: bool = False
+    dataset: Dataset, dense_model: str, sparse_model: str, passages: Passages | None = None
 ) -> str:
     """``tandem-eval-<dataset>[-passages]-<digest of corpus, models and mapping version>``."""
-    layout = "-passages" if passages else ""
+    layout = passage_suffix(passages)
     digest = content_hash([dataset.corpus], dense_model, sparse_model, f"v2{layout}")
     return f"tandem-eval-{dataset.name.lower()}{layout}-{digest}"
 
@@ -122,7 +130,7 @@ def ensure_index(
     dense: DenseEncoder,
     sparse: SpladeEncoder,
     say: Say,
-    passages: bool = False,
+    passages: Passages | None = None,
 ) -> tuple[str, int, IngestReport | None]:
     """The dataset's index (created and filled unless a complete one exists), and the
     ingest report when it was filled now."""
@@ -134,11 +142,9 @@ def ensure_index(
     if holds(adapter, name, len(docs)):
         say(f"reusing index {name} ({len(docs):,} documents, same content)")
         return name, len(docs), None
-    layout = " (long documents split into passages)" if passages else ""
+    layout = " (long documents split into passages)" if passages is not None else ""
     say(f"indexing {len(docs):,} documents of {dataset.name} into {name}{layout}")
-    report = fill_index(
-        adapter, name, docs, dense, sparse, ProgressLine(), Passages() if passages else None
-    )
+    report = fill_index(adapter, name, docs, dense, sparse, ProgressLine(), passages)
     if report.failures:
         first = report.failures[0]
         raise RuntimeError(
@@ -197,11 +203,11 @@ def evaluate(
         len(dataset.queries),
         index,
         report is None,
-        passages=options.passages,
+        passages=options.passages is not None,
     )
     if report is not None:
         result.lengths = {model: seen.as_dict() for model, seen in report.lengths.items()}
-        for line in length_lines(report.lengths, options.passages):
+        for line in length_lines(report.lengths):
             say(line)
     for method in options.methods:
         run, seconds, mode = run_method(searcher, index, dataset, method, options)

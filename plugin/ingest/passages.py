@@ -47,30 +47,41 @@ class Splitters:
         split: bool,
         window: int | None = None,
         stride: int | None = None,
+        split_sparse: bool | None = None,
     ) -> Splitters:
         """Splitters for the models given; with ``split=False`` they only measure.
 
-        ``window`` and ``stride`` apply to every model (each refuses a window longer
-        than it reads); ``None`` takes each model's whole window, half-overlapping.
+        ``split_sparse`` (default: ``split``) decides for the sparse model alone.
+        ``window`` and ``stride`` apply to every model that splits (each refuses a
+        window longer than it reads); ``None`` takes each model's whole window,
+        half-overlapping. A model that only measures is measured against its own window.
         """
+        sparse_splits = split if split_sparse is None else split_sparse
 
-        def one(model: TextModel | None) -> Splitter | None:
+        def one(model: TextModel | None, splits: bool) -> Splitter | None:
             if model is None:
                 return None
+            if not splits:
+                return Splitter(
+                    model.batcher.tokenizer, PassageWindow.for_model(model.spec.max_length), False
+                )
             fit = PassageWindow.for_model(model.spec.max_length, window, stride)
-            return Splitter(model.batcher.tokenizer, fit, split)
+            return Splitter(model.batcher.tokenizer, fit, True)
 
-        return cls(one(dense), one(sparse))
+        return cls(one(dense, split), one(sparse, sparse_splits))
 
     @classmethod
     def for_index(
         cls, dense: TextModel | None, sparse: TextModel | None, passages: Passages | None
     ) -> Splitters:
         """Splitters for an index: splitting with its window and stride when it holds
-        passages, measuring only when it does not."""
+        passages (the sparse model's texts too when ``passages.sparse``), measuring only
+        when it does not."""
         if passages is None:
             return cls.of(dense, sparse, split=False)
-        return cls.of(dense, sparse, True, passages.window, passages.stride)
+        return cls.of(
+            dense, sparse, True, passages.window, passages.stride, split_sparse=passages.sparse
+        )
 
 
 def flatten(splits: Sequence[Split]) -> tuple[list[str], list[int]]:
@@ -116,9 +127,9 @@ def measure(splitter: Splitter | None, texts: Sequence[str], lengths: Lengths) -
     return splits
 
 
-def length_lines(lengths: Mapping[str, Lengths], split: bool) -> list[str]:
+def length_lines(lengths: Mapping[str, Lengths]) -> list[str]:
     """One line per model: texts longer than its window, the tokens past it, and whether
-    they were split into passages or truncated."""
+    they were split into passages (more passages than texts) or truncated."""
     lines = []
     for model, seen in lengths.items():
         if not seen.texts:
@@ -130,8 +141,9 @@ def length_lines(lengths: Mapping[str, Lengths], split: bool) -> list[str]:
             f"{model}: {seen.long:,} of {seen.texts:,} texts are longer than the model's "
             f"window, {seen.tokens_past_window:,} tokens past it"
         )
-        if split:
+        if seen.passages > seen.texts:
             lines.append(f"{head}; split into {seen.passages:,} passages")
         else:
-            lines.append(f"{head}; truncated (index with --passages to keep them)")
+            hint = "--passages" if model == "dense" else "--passages --sparse-passages"
+            lines.append(f"{head}; truncated ({hint} keeps them)")
     return lines

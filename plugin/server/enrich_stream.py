@@ -104,11 +104,15 @@ class EnrichStream:
     def _passages(self) -> Passages | None:
         r = self.request
         if not r.passages:
-            if r.passage_window or r.passage_stride:
-                raise InvalidRequest("passage_window and passage_stride need passages: true")
+            if r.passage_window or r.passage_stride or r.passage_sparse:
+                raise InvalidRequest(
+                    "passage_window, passage_stride and passage_sparse need passages: true"
+                )
             return None
         try:
-            passages = Passages(r.passage_window or None, r.passage_stride or None)
+            passages = Passages(
+                r.passage_window or None, r.passage_stride or None, r.passage_sparse
+            )
             self._splitters(passages)  # a window longer than a model reads is refused now
         except (SpecError, ValueError) as err:
             raise InvalidRequest(str(err)) from err

@@ -12,6 +12,7 @@ from tandem.integration.handle import EngineHandle
 from tandem.plugin.engines.connect import connect
 from tandem.plugin.evaluation.data import Dataset
 from tandem.plugin.evaluation.runner import index_name
+from tandem.plugin.index.spec import Passages
 
 from .cli import tandem
 from .shared_data import shared_dir
@@ -86,6 +87,42 @@ def _run_twice(args: tuple[str, ...], out: Path) -> None:
     assert again.returncode == 0, again.stderr
     assert f"reusing index {saved['index']}" in again.stderr
     assert "| bm25 |" in again.stdout and "| dense |" not in again.stdout
+
+
+def test_eval_with_passages_indexes_and_scores_its_own_index(
+    engine: EngineHandle, small_beir: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "passages"
+    adapter = connect(engine.url)
+    dataset = Dataset.load(small_beir)
+    index = index_name(dataset, "minilm", "splade-tiny", passages=Passages())
+    assert index != index_name(dataset, "minilm", "splade-tiny")
+    adapter.delete_index(index)
+    try:
+        args = ("eval", "--data", str(small_beir), "--engine", engine.url, "--out", str(out))
+        done = tandem(*args, "--passages", "--methods", "dense,sparse,rrf")
+        assert done.returncode == 0, done.stderr
+        saved = json.loads((out / "results.json").read_text())
+        assert saved["passages"] is True and saved["index"] == index
+        # SciFact abstracts run past MiniLM's 254 tokens: some are split, and said so.
+        dense = saved["lengths"]["dense"]
+        assert dense["texts"] == saved["documents"]
+        assert 0 < dense["long"] < dense["texts"] and dense["tokens_past_window"] > 0
+        assert dense["passages"] > dense["texts"]
+        # splade-tiny keeps whole texts by default (--sparse-passages splits them).
+        assert saved["lengths"]["sparse"]["passages"] == saved["documents"]
+        for method in ("dense", "sparse", "rrf"):
+            assert 0.3 < saved["methods"][method]["ndcg@10"] <= 1.0, method
+        text = (out / "results.md").read_text()
+        assert "long documents split into passages" in text
+        assert "dense: " in text and "split into" in text
+        mapping = adapter.get_mapping(index)
+        assert mapping["properties"]["embedding"]["type"] == "nested"
+        assert mapping["_meta"]["tandem"]["passages"] == {}
+        assert adapter.count(index) == saved["documents"]
+    finally:
+        adapter.delete_index(index)
+        adapter.close()
 
 
 def test_eval_refuses_what_it_cannot_run(tmp_path: Path) -> None:

@@ -172,7 +172,7 @@ def test_passages_find_what_truncation_hides(
 def test_fusion_and_filters_over_passages(
     adapter: EngineAdapter, names: list[str], dense: DenseEncoder, sparse: SpladeEncoder
 ) -> None:
-    index, _ = _index(adapter, names, dense, sparse, Passages(window=128, stride=64))
+    index, _ = _index(adapter, names, dense, sparse, Passages(128, 64, sparse=True))
     searcher = Searcher(adapter, dense, sparse, sparse_type_for(adapter.capabilities))
     animals = ({"term": {"kind": "animal"}},)
     native = adapter.capabilities.kind is EngineKind.OPENSEARCH
@@ -185,10 +185,10 @@ def test_fusion_and_filters_over_passages(
             assert [h.id for h in result.hits] == ["long", "penguin"], (mode, method)
     # The dense leg alone, filtered before the kNN cut: only animals come back.
     assert _ids(searcher, index, method="dense", size=5, filters=animals) == ["long", "penguin"]
-    # With a 128-token window splade-tiny splits too: the long text's weights are the
-    # max over its passages' (SPLADE's pooling across windows), not the whole text's.
+    # With sparse passages splade-tiny splits too: the long text's weights are the max
+    # over its passages' (SPLADE's pooling across windows), not the whole text's.
     stored = _source(adapter, index, "long")["sparse"]
-    splitter = Splitters.for_index(None, sparse, Passages(window=128, stride=64)).sparse
+    splitter = Splitters.for_index(None, sparse, Passages(128, 64, sparse=True)).sparse
     assert splitter is not None
     (split,) = splitter.split([DOCS[0].passage()])
     assert len(split.passages) >= 3

@@ -187,6 +187,8 @@ def test_passages_in_the_json_form() -> None:
     }
     assert IndexSpec.from_dict(raw).passages == Passages(window=128)
     assert IndexSpec.from_dict({**raw, "passages": {}}).passages == Passages()
+    both = IndexSpec.from_dict({**raw, "passages": {"sparse": True}}).passages
+    assert both == Passages(sparse=True) and both.as_dict() == {"sparse": True}
 
 
 @pytest.mark.parametrize(
@@ -199,6 +201,7 @@ def test_passages_in_the_json_form() -> None:
             "passages.stride: stride 101 is longer than the window 100",
         ),
         ({"passages": True}, "passages: passages must be a JSON object, got True"),
+        ({"passages": {"sparse": "yes"}}, "passages.sparse: must be true or false"),
         (
             {"passages": {}, "fields": [{"name": "t", "type": "text"}]},
             "passages: passages need a dense field",

@@ -177,11 +177,11 @@ def test_a_flat_index_truncates_and_says_what_it_dropped(tokenizer: Tokenizer) -
     (pending,) = builder.build([Document("long", {"text": LONG}, {})])
     assert pending.source["embedding"] == [float(len(LONG.strip())), 1.0]
     assert dense.seen == [LONG.strip()]
-    lines = length_lines(builder.lengths, split=False)
+    lines = length_lines(builder.lengths)
     assert lines == [
         f"dense: 1 of 1 texts are longer than the model's window, "
         f"{builder.lengths['dense'].tokens_past_window:,} tokens past it; truncated "
-        "(index with --passages to keep them)"
+        "(--passages keeps them)"
     ]
 
 
@@ -222,6 +222,9 @@ def test_passage_flags() -> None:
     assert passages_from(_flags("--no-passages")) is None
     assert passages_from(_flags("--passages")) == Passages()
     assert passages_from(_flags("--passages", "--passage-window", "100")) == Passages(100)
+    assert passages_from(_flags("--passages", "--sparse-passages")) == Passages(sparse=True)
+    with pytest.raises(SystemExit, match="need --passages"):
+        passages_from(_flags("--sparse-passages"))
     with pytest.raises(SystemExit, match="need --passages"):
         passages_from(_flags("--passage-window", "100"))
     with pytest.raises(SystemExit, match="--passage-stride: stride 200 is longer"):

@@ -370,6 +370,7 @@ class EnrichStart(_message.Message):
     PASSAGES_FIELD_NUMBER: _builtins.int
     PASSAGE_WINDOW_FIELD_NUMBER: _builtins.int
     PASSAGE_STRIDE_FIELD_NUMBER: _builtins.int
+    PASSAGE_SPARSE_FIELD_NUMBER: _builtins.int
     index: _builtins.str
     """The index, or an alias over one index."""
     strategy: _builtins.str
@@ -400,12 +401,13 @@ class EnrichStart(_message.Message):
     skip_sparse: _builtins.bool
     passages: _builtins.bool
     """Write the dense field as passages: texts longer than the model's window are split
-    into overlapping passages, one vector each in a nested field (sparse weights are
-    max-pooled over them). Window and stride in tokens (0: the model's whole window,
-    and half of the window).
+    into overlapping passages, one vector each in a nested field. Window and stride in
+    tokens (0: the model's whole window, and half of the window). passage_sparse splits
+    for the sparse model too, max-pooling its weights over passages.
     """
     passage_window: _builtins.int
     passage_stride: _builtins.int
+    passage_sparse: _builtins.bool
     @_builtins.property
     def text_fields(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Fields whose text is encoded, joined in this order (dotted paths for objects)."""
@@ -432,10 +434,11 @@ class EnrichStart(_message.Message):
         passages: _builtins.bool = ...,
         passage_window: _builtins.int = ...,
         passage_stride: _builtins.int = ...,
+        passage_sparse: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_joiner", b"_joiner", "joiner", b"joiner"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_joiner", b"_joiner", "alias", b"alias", "dense_field", b"dense_field", "dry_run", b"dry_run", "follow", b"follow", "index", b"index", "joiner", b"joiner", "marker_field", b"marker_field", "passage_stride", b"passage_stride", "passage_window", b"passage_window", "passages", b"passages", "poll_seconds", b"poll_seconds", "resume", b"resume", "skip_dense", b"skip_dense", "skip_sparse", b"skip_sparse", "sparse_field", b"sparse_field", "sparse_top_k", b"sparse_top_k", "strategy", b"strategy", "target", b"target", "text_fields", b"text_fields"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_joiner", b"_joiner", "alias", b"alias", "dense_field", b"dense_field", "dry_run", b"dry_run", "follow", b"follow", "index", b"index", "joiner", b"joiner", "marker_field", b"marker_field", "passage_sparse", b"passage_sparse", "passage_stride", b"passage_stride", "passage_window", b"passage_window", "passages", b"passages", "poll_seconds", b"poll_seconds", "resume", b"resume", "skip_dense", b"skip_dense", "skip_sparse", b"skip_sparse", "sparse_field", b"sparse_field", "sparse_top_k", b"sparse_top_k", "strategy", b"strategy", "target", b"target", "text_fields", b"text_fields"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__joiner: _TypeAlias = _typing.Literal["joiner"]  # noqa: Y015
     _WhichOneofArgType__joiner: _TypeAlias = _typing.Literal["_joiner", b"_joiner"]  # noqa: Y015
