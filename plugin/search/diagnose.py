@@ -196,24 +196,6 @@ def problem(
     )
 
 
-def missing_field(
-    adapter: EngineAdapter,
-    index: str,
-    retrievers: Sequence[str],
-    fields: Sequence[str],
-    dense_field: str,
-    sparse_field: str,
-) -> MissingField | None:
-    """The first of ``retrievers`` whose field ``index`` lacks, read from its mapping.
-
-    ``None`` when every field is there, or when the mapping cannot say (an index
-    pattern naming several indices, a mapping the engine will not show): then
-    the engine's own answer stands.
-    """
-    mappings = read_mapping(adapter, index)
-    return first_problem(mappings, index, retrievers, fields, dense_field, sparse_field)
-
-
 def read_mapping(adapter: EngineAdapter, index: str) -> Mapping[str, Any] | None:
     """``index``'s mapping, ``None`` when the engine will not show one (a pattern naming
     several indices, a missing index)."""
@@ -231,8 +213,12 @@ def first_problem(
     dense_field: str,
     sparse_field: str,
 ) -> MissingField | None:
-    """The first of ``retrievers`` whose field ``mappings`` lacks (``None`` without a
-    mapping: then the engine's own answer stands)."""
+    """The first of ``retrievers`` whose field ``mappings`` lacks.
+
+    ``None`` when every field is there, or when there is no mapping to read (an
+    index pattern naming several indices, a mapping the engine will not show): then
+    the engine's own answer stands.
+    """
     if mappings is None:
         return None
     for retriever in retrievers:
