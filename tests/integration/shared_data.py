@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import itertools
 import json
 import os
@@ -38,3 +39,27 @@ def load_fixture(name: str) -> dict[str, Any]:
         pytest.skip(message)
     data: dict[str, Any] = json.loads(path.read_text())
     return data
+
+
+def scifact_slice(folder: Path, docs: int) -> Path:
+    """A BEIR folder under ``folder`` (``folder/scifact``) with the first ``docs`` SciFact
+    documents and the judged queries that point into them; ``folder`` is returned."""
+    source = shared_dir() / "data" / "scifact"
+    target = folder / "scifact"
+    (target / "qrels").mkdir(parents=True)
+    lines = (source / "corpus.jsonl").read_text().splitlines()[:docs]
+    (target / "corpus.jsonl").write_text("\n".join(lines) + "\n")
+    ids = {json.loads(line)["_id"] for line in lines}
+    with (source / "qrels" / "test.tsv").open() as handle:
+        rows = [r for r in csv.DictReader(handle, delimiter="\t") if r["corpus-id"] in ids]
+    with (target / "qrels" / "test.tsv").open("w") as out:
+        out.write("query-id\tcorpus-id\tscore\n")
+        out.writelines(f"{r['query-id']}\t{r['corpus-id']}\t{r['score']}\n" for r in rows)
+    queries = {r["query-id"] for r in rows}
+    kept = [
+        line
+        for line in (source / "queries.jsonl").read_text().splitlines()
+        if line.strip() and json.loads(line)["_id"] in queries
+    ]
+    (target / "queries.jsonl").write_text("\n".join(kept) + "\n")
+    return folder
