@@ -61,6 +61,8 @@ class Setting:
     @property
     def label(self) -> str:
         how = "rrf" if self.method == "rrf" else f"linear {self.normalization}"
+        if len(set(self.weights)) == 1:
+            return f"{how}, equal weights"
         w = "/".join(f"{x:.1f}" for x in self.weights)
         return f"{how}, weights bm25/dense/sparse {w}"
 
@@ -152,7 +154,7 @@ def report(scores: list[Score], top: int = 15) -> str:
         mark = "* " if setting == chosen else "  "
         rows.append([mark + setting.label, *(f"{values[d]:.4f}" for d in names)])
     if baseline:
-        rows.append(["  (before) " + TODAY.label, *(f"{baseline[d]:.4f}" for d in names)])
+        rows.append(["  (today) " + TODAY.label, *(f"{baseline[d]:.4f}" for d in names)])
     headers = [f"setting (* chosen on {first})", first, *(f"{d} (held out)" for d in names[1:])]
     return table(headers, rows) + f"\n\nchosen on {first}: {chosen.label}"
 

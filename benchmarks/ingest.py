@@ -8,8 +8,11 @@ End-to-end means the whole ``tandem index`` path: read, encode (dense and
 sparse), bulk-write with retries, and wait for every acknowledgement. Encode-only
 runs the same encoders over the same documents with the same batch size and
 writes nothing. Their ratio shows how much of the engine's work hides behind
-encoding (the target is at least 0.85). Without ``--engine URL`` the benchmark
-starts (or attaches to) a local engine through the launcher.
+encoding (the target is at least 0.85). Two more end-to-end runs price the length
+report (every text measured against each model's window, as ``tandem index`` does)
+and dense passages (long texts split, one vector per passage). Without
+``--engine URL`` the benchmark starts (or attaches to) a local engine through the
+launcher.
 """
 
 from __future__ import annotations
@@ -29,9 +32,10 @@ from tandem.integration.launcher import Launcher
 from tandem.integration.specs import parse_kind
 from tandem.plugin.engines.connect import connect
 from tandem.plugin.engines.kinds import EngineKind
-from tandem.plugin.index.spec import default_spec
+from tandem.plugin.index.spec import Passages, default_spec
 from tandem.plugin.ingest.assemble import build_ingestor, ensure_index
 from tandem.plugin.ingest.documents import Document, read_documents
+from tandem.plugin.ingest.passages import Splitters
 from tandem.plugin.ingest.pipeline import FieldMap, IngestOptions
 
 INDEX = "tandem-bench-ingest"
@@ -47,6 +51,11 @@ class IngestBench:
     failures: int
     # The same ingest with partly filled bulk requests held until full (no time flush).
     unflushed_docs_per_s: float
+    # What tandem index runs: texts measured against each model's window (the length
+    # report), and the same with long texts split into dense passages.
+    measured_docs_per_s: float = 0.0
+    passages_docs_per_s: float = 0.0
+    dense_passages: int = 0
 
     @property
     def ratio(self) -> float:
@@ -85,21 +94,48 @@ def run(data: Path, count: int, engine: str, batch_size: int) -> IngestBench:
     try:
         spec = default_spec(INDEX, ("title", "text"), 384, True)
         log(f"end-to-end into {adapter.kind.value} {adapter.capabilities.version_text} at {url}")
-        for flush in (IngestOptions().flush_seconds, 1e9):
+        split = default_spec(INDEX, ("title", "text"), 384, True, passages=Passages())
+        variants = [
+            (spec, IngestOptions().flush_seconds, None),
+            (spec, 1e9, None),
+            (spec, IngestOptions().flush_seconds, Splitters.for_index(dense, sparse, None)),
+            (split, IngestOptions().flush_seconds, Splitters.for_index(dense, sparse, Passages())),
+        ]
+        passages = 0
+        for layout, flush, splitters in variants:
             adapter.delete_index(INDEX)
-            ensure_index(adapter, spec, 384)
+            ensure_index(adapter, layout, 384)
             options = IngestOptions(batch_size=batch_size, flush_seconds=flush)
             ingestor = build_ingestor(
-                adapter, INDEX, FieldMap.of(spec), dense, sparse, options=options
+                adapter,
+                INDEX,
+                FieldMap.of(layout),
+                dense,
+                sparse,
+                options=options,
+                splitters=splitters,
             )
             report = ingestor.run(docs)
             rates.append((report.docs_per_second, len(report.failures)))
+            if "dense" in report.lengths:
+                passages = report.lengths["dense"].passages
         adapter.delete_index(INDEX)
         kind = f"{adapter.kind.value} {adapter.capabilities.version_text}"
     finally:
         adapter.close()
-    (flushed, failures), (unflushed, _) = rates
-    return IngestBench(kind, len(docs), batch_size, encode_only, flushed, failures, unflushed)
+    (flushed, failures), (unflushed, _), (measured, _), (split_rate, _) = rates
+    return IngestBench(
+        kind,
+        len(docs),
+        batch_size,
+        encode_only,
+        flushed,
+        failures,
+        unflushed,
+        measured,
+        split_rate,
+        passages,
+    )
 
 
 def main() -> int:
@@ -122,7 +158,12 @@ def main() -> int:
         f"(failures: {result.failures})\n"
         f"  ratio         {result.ratio:7.2f}  (target >= 0.85)\n"
         f"  without the time flush {result.unflushed_docs_per_s:7.1f} docs/s "
-        f"(ratio {result.unflushed_docs_per_s / result.encode_only_docs_per_s:.2f})"
+        f"(ratio {result.unflushed_docs_per_s / result.encode_only_docs_per_s:.2f})\n"
+        f"  measuring lengths      {result.measured_docs_per_s:7.1f} docs/s "
+        f"({result.measured_docs_per_s / result.end_to_end_docs_per_s:.2f} of end-to-end)\n"
+        f"  with dense passages    {result.passages_docs_per_s:7.1f} docs/s "
+        f"({result.passages_docs_per_s / result.end_to_end_docs_per_s:.2f} of end-to-end; "
+        f"{result.dense_passages} passages for {result.docs} documents)"
     )
     return 0
 

@@ -40,7 +40,7 @@ def test_every_fusion_setting_is_scored(
         assert len({round(s["ndcg10"], 6) for s in scores}) > 1
         assert fusion.main(args) == 0
         out = capsys.readouterr().out
-        assert "chosen on scifact:" in out and "(before) linear min_max" in out
+        assert "chosen on scifact:" in out and "(today) linear min_max, equal weights" in out
     finally:
         adapter.delete_index(index)
         adapter.close()
