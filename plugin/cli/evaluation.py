@@ -81,7 +81,7 @@ def _eval(args: argparse.Namespace) -> int:
     )
 
     if args.sparse_passages and not args.passages:
-        raise SystemExit("--sparse-passages needs --passages")
+        raise ValueError("--sparse-passages needs --passages")
     options = EvalOptions(
         methods=methods_from(args.methods),
         mode=args.mode,

@@ -42,11 +42,12 @@ def add_passage_arguments(parser: argparse.ArgumentParser) -> None:
 
 def passages_from(args: argparse.Namespace) -> Passages | None:
     """The ``Passages`` the flags ask for (``None`` without ``--passages``); a window,
-    stride or ``--sparse-passages`` without ``--passages`` is refused rather than ignored."""
+    stride or ``--sparse-passages`` without ``--passages`` is refused (``ValueError``)
+    rather than ignored."""
     window, stride = args.passage_window, args.passage_stride
     if not args.passages:
         if window is not None or stride is not None or args.sparse_passages:
-            raise SystemExit(
+            raise ValueError(
                 "--passage-window, --passage-stride and --sparse-passages need --passages "
                 "(they shape the passages)"
             )
@@ -54,4 +55,4 @@ def passages_from(args: argparse.Namespace) -> Passages | None:
     try:
         return Passages(window, stride, args.sparse_passages)
     except SpecError as err:
-        raise SystemExit(f"--passage-{err.key}: {err.problem}") from None
+        raise ValueError(f"--passage-{err.key}: {err.problem}") from None

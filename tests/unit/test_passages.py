@@ -223,9 +223,9 @@ def test_passage_flags() -> None:
     assert passages_from(_flags("--passages")) == Passages()
     assert passages_from(_flags("--passages", "--passage-window", "100")) == Passages(100)
     assert passages_from(_flags("--passages", "--sparse-passages")) == Passages(sparse=True)
-    with pytest.raises(SystemExit, match="need --passages"):
+    with pytest.raises(ValueError, match="need --passages"):
         passages_from(_flags("--sparse-passages"))
-    with pytest.raises(SystemExit, match="need --passages"):
+    with pytest.raises(ValueError, match="need --passages"):
         passages_from(_flags("--passage-window", "100"))
-    with pytest.raises(SystemExit, match="--passage-stride: stride 200 is longer"):
+    with pytest.raises(ValueError, match="--passage-stride: stride 200 is longer"):
         passages_from(_flags("--passages", "--passage-window", "100", "--passage-stride", "200"))
