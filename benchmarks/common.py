@@ -244,3 +244,24 @@ def pick(args: argparse.Namespace, name: str, default: int, small: int) -> int:
     """Option ``name`` as given, else its default: ``small`` with ``--quick``."""
     value = getattr(args, name)
     return int(value) if value is not None else (small if args.quick else default)
+
+
+HELD_OUT_DATASETS = ("scifact", "cranfield", "cisi")
+
+
+def held_out_arguments(description: str, argv: list[str] | None) -> argparse.Namespace:
+    """The flags of a benchmark that chooses a default on one dataset and holds the
+    others out (``benchmarks.lexical``, ``benchmarks.fusion``); ``args.datasets`` is the
+    list of names, the first being where the choice is made."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--engine", default="opensearch", help="opensearch, elasticsearch or URL")
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA.parent, help="BEIR folders")
+    parser.add_argument(
+        "--datasets",
+        default=",".join(HELD_OUT_DATASETS),
+        help="comma-separated folders under --data; the choice is made on the first",
+    )
+    parser.add_argument("--json", action="store_true", help="print JSON")
+    args = parser.parse_args(argv)
+    args.datasets = [d.strip() for d in args.datasets.split(",") if d.strip()]
+    return args

@@ -17,7 +17,6 @@ searches are done.
 
 from __future__ import annotations
 
-import argparse
 import itertools
 import json
 import sys
@@ -29,7 +28,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:  # also runnable as a plain script
     sys.path.insert(0, str(REPO))
 
-from benchmarks.common import DEFAULT_DATA, log, table  # noqa: E402
+from benchmarks.common import held_out_arguments, log, table  # noqa: E402
 from tandem.encoders.loader import load_dense, load_sparse  # noqa: E402
 from tandem.encoders.registry import KNOWN_MODELS  # noqa: E402
 from tandem.plugin.engines.connect import connect  # noqa: E402
@@ -42,7 +41,6 @@ from tandem.plugin.search.fusion import FusionConfig, RetrieverHits, fuse  # noq
 from tandem.plugin.search.options import SearchOptions  # noqa: E402
 from tandem.plugin.search.searcher import Searcher  # noqa: E402
 
-DATASETS = ("scifact", "cranfield", "cisi")
 RETRIEVERS = ("bm25", "dense", "sparse")
 DEPTH = 100
 STEPS = 10  # weights in tenths
@@ -160,18 +158,8 @@ def report(scores: list[Score], top: int = 15) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    parser.add_argument("--engine", default="opensearch", help="opensearch, elasticsearch or URL")
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA.parent, help="BEIR folders")
-    parser.add_argument(
-        "--datasets",
-        default=",".join(DATASETS),
-        help="comma-separated folders under --data; the choice is made on the first",
-    )
-    parser.add_argument("--json", action="store_true", help="print JSON")
-    args = parser.parse_args(argv)
-    names = [d.strip() for d in args.datasets.split(",") if d.strip()]
-    scores = list(measure(args.engine, args.data, names))
+    args = held_out_arguments((__doc__ or "").split("\n\n")[0], argv)
+    scores = list(measure(args.engine, args.data, args.datasets))
     if args.json:
         print(json.dumps([{**asdict(s), "label": s.setting.label} for s in scores]))
     else:

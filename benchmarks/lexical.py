@@ -16,7 +16,6 @@ minute on two cores.
 
 from __future__ import annotations
 
-import argparse
 import itertools
 import json
 import sys
@@ -29,7 +28,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:  # also runnable as a plain script
     sys.path.insert(0, str(REPO))
 
-from benchmarks.common import DEFAULT_DATA, log, table  # noqa: E402
+from benchmarks.common import HELD_OUT_DATASETS, held_out_arguments, log, table  # noqa: E402
 from tandem.plugin.engines.base import EngineAdapter  # noqa: E402
 from tandem.plugin.engines.connect import connect  # noqa: E402
 from tandem.plugin.engines.errors import EngineBadRequest  # noqa: E402
@@ -38,7 +37,7 @@ from tandem.plugin.evaluation.data import Dataset  # noqa: E402
 from tandem.plugin.evaluation.metrics import relevance  # noqa: E402
 from tandem.plugin.ingest.documents import Document  # noqa: E402
 
-DATASETS = ("scifact", "cranfield", "cisi")
+DATASETS = HELD_OUT_DATASETS
 ANALYZERS = ("standard", "english")
 SIMILARITIES = {"k1=1.2 b=0.75": (1.2, 0.75), "k1=0.9 b=0.4": (0.9, 0.4)}
 QUERY_TYPES = ("best_fields", "most_fields", "cross_fields", "combined_fields")
@@ -169,20 +168,10 @@ def report(scores: list[Score]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    parser.add_argument("--engine", default="opensearch", help="opensearch, elasticsearch or URL")
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA.parent, help="BEIR folders")
-    parser.add_argument(
-        "--datasets",
-        default=",".join(DATASETS),
-        help="comma-separated folders under --data; the choice is made on the first",
-    )
-    parser.add_argument("--json", action="store_true", help="print JSON")
-    args = parser.parse_args(argv)
+    args = held_out_arguments((__doc__ or "").split("\n\n")[0], argv)
     adapter = connect(engine_url(args.engine))
     try:
-        names = [d.strip() for d in args.datasets.split(",") if d.strip()]
-        scores = list(measure(adapter, args.data, names))
+        scores = list(measure(adapter, args.data, args.datasets))
     finally:
         adapter.close()
     if args.json:
