@@ -29,7 +29,7 @@ from tandem.plugin.index.spec import (
 from tandem.plugin.ingest.assemble import build_ingestor, ensure_index
 from tandem.plugin.ingest.bulk import BulkOptions
 from tandem.plugin.ingest.documents import BadLine, corpus_file, read_documents
-from tandem.plugin.ingest.passages import Splitters, length_lines
+from tandem.plugin.ingest.passages import Splitters, check_windows, length_lines
 from tandem.plugin.ingest.pipeline import Failure, FieldMap, IngestOptions
 from tandem.plugin.ingest.progress import ProgressLine, Snapshot
 
@@ -133,7 +133,8 @@ def _index(args: argparse.Namespace) -> int:
         spec = default_spec(
             args.index, text_fields, dims, sparse is not None, args.analyzer, bm25, passages
         )
-        splitters = Splitters.for_index(dense, sparse, spec.passages)  # checks the window
+        check_windows(dense, sparse, spec.passages)  # before the index exists
+        layout = spec.passages
         fields = FieldMap.of(spec)
         if ensure_index(adapter, spec, dims):
             _say(f"created index {spec.name} on {adapter.url}")
@@ -142,7 +143,7 @@ def _index(args: argparse.Namespace) -> int:
                 spec.name, adapter.get_mapping(spec.name), adapter.capabilities.kind
             )
             _say(f"index {spec.name} exists; writing into it{_layout_note(found, passages)}")
-            splitters = Splitters.for_index(dense, sparse, found.passages)
+            layout = found.passages
             fields = FieldMap(
                 found.dense if dense is not None else None,
                 found.sparse if sparse is not None else None,
@@ -162,7 +163,7 @@ def _index(args: argparse.Namespace) -> int:
             ),
             options=IngestOptions(batch_size=args.batch_size, resume=args.resume),
             progress=watch,
-            splitters=splitters,
+            splitters=Splitters.for_index(dense, sparse, layout),
         )
         try:
             report = ingestor.run(read_documents(corpus, text_fields), total=_count_lines(corpus))

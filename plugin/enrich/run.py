@@ -454,7 +454,9 @@ class Enricher:
             chunk = todos[start : start + self.options.batch_size]
             texts = [t.text for t in chunk if t.text is not None]
             began = time.monotonic()
-            fields: list[Json] = self.vectors.build(texts) if self.vectors else [{} for _ in chunk]
+            fields: list[Json] = (
+                self.vectors.fields_for(texts) if self.vectors else [{} for _ in chunk]
+            )
             self.report.stages.encode += time.monotonic() - began
             self.report.encoded += len(chunk)
             self._audit(chunk)

@@ -40,48 +40,41 @@ class Splitters:
     sparse: Splitter | None = None
 
     @classmethod
-    def of(
-        cls,
-        dense: TextModel | None,
-        sparse: TextModel | None,
-        split: bool,
-        window: int | None = None,
-        stride: int | None = None,
-        split_sparse: bool | None = None,
-    ) -> Splitters:
-        """Splitters for the models given; with ``split=False`` they only measure.
-
-        ``split_sparse`` (default: ``split``) decides for the sparse model alone.
-        ``window`` and ``stride`` apply to every model that splits (each refuses a
-        window longer than it reads); ``None`` takes each model's whole window,
-        half-overlapping. A model that only measures is measured against its own window.
-        """
-        sparse_splits = split if split_sparse is None else split_sparse
-
-        def one(model: TextModel | None, splits: bool) -> Splitter | None:
-            if model is None:
-                return None
-            if not splits:
-                return Splitter(
-                    model.batcher.tokenizer, PassageWindow.for_model(model.spec.max_length), False
-                )
-            fit = PassageWindow.for_model(model.spec.max_length, window, stride)
-            return Splitter(model.batcher.tokenizer, fit, True)
-
-        return cls(one(dense, split), one(sparse, sparse_splits))
-
-    @classmethod
     def for_index(
         cls, dense: TextModel | None, sparse: TextModel | None, passages: Passages | None
     ) -> Splitters:
         """Splitters for an index: splitting with its window and stride when it holds
-        passages (the sparse model's texts too when ``passages.sparse``), measuring only
-        when it does not."""
-        if passages is None:
-            return cls.of(dense, sparse, split=False)
-        return cls.of(
-            dense, sparse, True, passages.window, passages.stride, split_sparse=passages.sparse
-        )
+        passages (the sparse model's texts too when ``passages.sparse``), measuring only,
+        against the model's own window, when it does not. Raises ``ValueError`` for a
+        window longer than a splitting model reads (see :func:`check_windows`)."""
+
+        def one(model: TextModel | None, splits: bool) -> Splitter | None:
+            if model is None:
+                return None
+            return Splitter(model.batcher.tokenizer, _window(model, passages, splits), splits)
+
+        split_sparse = passages is not None and passages.sparse
+        return cls(one(dense, passages is not None), one(sparse, split_sparse))
+
+
+def check_windows(
+    dense: TextModel | None, sparse: TextModel | None, passages: Passages | None
+) -> None:
+    """Raise ``ValueError`` when ``passages`` asks a model that splits for a window longer
+    than it reads; what :meth:`Splitters.for_index` checks, without building splitters."""
+    if passages is None:
+        return
+    for model, splits in ((dense, True), (sparse, passages.sparse)):
+        if model is not None:
+            _window(model, passages, splits)
+
+
+def _window(model: TextModel, passages: Passages | None, splits: bool) -> PassageWindow:
+    """The window ``model`` splits by (``passages``' window and stride), or, when it only
+    measures, its own whole window."""
+    if not splits or passages is None:
+        return PassageWindow.for_model(model.spec.max_length)
+    return PassageWindow.for_model(model.spec.max_length, passages.window, passages.stride)
 
 
 def flatten(splits: Sequence[Split]) -> tuple[list[str], list[int]]:

@@ -21,7 +21,6 @@ from tandem.plugin.engines.errors import EngineRequestError
 
 from .bulk import BulkWriter, ChunkBuffer, DocResult, Pending
 from .documents import BadLine, Document
-from .passages import Splitters
 from .progress import Snapshot
 from .vectors import DocumentDense, DocumentSparse, FieldMap, VectorBuilder
 
@@ -77,28 +76,12 @@ class IngestReport:
         )
 
 
-class SourceBuilder:
-    """Turns documents into engine sources: their own fields, plus the vectors
-    :class:`~.vectors.VectorBuilder` makes from their text (``lengths`` counts, per
-    model, what the texts looked like against its window)."""
-
-    def __init__(
-        self,
-        fields: FieldMap,
-        dense: DocumentDense | None,
-        sparse: DocumentSparse | None,
-        pruning: Pruning = Pruning(),
-        splitters: Splitters | None = None,
-    ) -> None:
-        self.vectors = VectorBuilder(fields, dense, sparse, pruning, splitters)
-        self.fields = fields
-
-    @property
-    def lengths(self) -> dict[str, Lengths]:
-        return self.vectors.lengths
+class SourceBuilder(VectorBuilder):
+    """Turns documents into engine sources: their own fields, plus the vector fields
+    :class:`~.vectors.VectorBuilder` makes from their text."""
 
     def build(self, docs: Sequence[Document]) -> list[Pending]:
-        vectors = self.vectors.build([d.passage() for d in docs])
+        vectors = self.fields_for([d.passage() for d in docs])
         return [
             Pending.of(d.id, {**d.metadata, **d.text, **v})
             for d, v in zip(docs, vectors, strict=True)

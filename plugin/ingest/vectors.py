@@ -83,7 +83,7 @@ class VectorBuilder:
     def _splits(self, model: str, splitter: Splitter | None, texts: list[str]) -> list[Split]:
         return measure(splitter, texts, self.lengths.setdefault(model, Lengths()))
 
-    def build(self, texts: list[str]) -> list[dict[str, Any]]:
+    def fields_for(self, texts: list[str]) -> list[dict[str, Any]]:
         """One ``{field: value}`` per text, in order."""
         out: list[dict[str, Any]] = [{} for _ in texts]
         if self.dense is not None and self.fields.dense:

@@ -28,7 +28,7 @@ from tandem.plugin.enrich.plan import STRATEGIES, EnrichPlan, EnrichRefused, Enr
 from tandem.plugin.enrich.report import EnrichReport
 from tandem.plugin.enrich.run import Enricher, EnrichOptions
 from tandem.plugin.index.spec import DEFAULT_DENSE_FIELD, DEFAULT_SPARSE_FIELD, Passages, SpecError
-from tandem.plugin.ingest.passages import Splitters
+from tandem.plugin.ingest.passages import Splitters, check_windows
 from tandem.v1 import index_pb2
 
 from . import convert
@@ -113,17 +113,15 @@ class EnrichStream:
             passages = Passages(
                 r.passage_window or None, r.passage_stride or None, r.passage_sparse
             )
-            self._splitters(passages)  # a window longer than a model reads is refused now
+            # A window longer than a model reads is refused now, before the plan.
+            check_windows(
+                self.dense.encoder if self.dense is not None else None,
+                self.sparse.encoder if self.sparse is not None else None,
+                passages,
+            )
         except (SpecError, ValueError) as err:
             raise InvalidRequest(str(err)) from err
         return passages
-
-    def _splitters(self, passages: Passages | None) -> Splitters:
-        return Splitters.for_index(
-            self.dense.encoder if self.dense is not None else None,
-            self.sparse.encoder if self.sparse is not None else None,
-            passages,
-        )
 
     async def prepare(self) -> EnrichPlan:
         """Check the request and the index; raises before anything is written."""
@@ -154,7 +152,11 @@ class EnrichStream:
             self.checkpoint,
             progress=lambda _report, _final: self._wake(changed),
             stop=self.stop,
-            splitters=self._splitters(the_plan.request.passages),
+            splitters=Splitters.for_index(
+                self.dense.encoder if self.dense is not None else None,
+                self.sparse.encoder if self.sparse is not None else None,
+                the_plan.request.passages,
+            ),
         )
 
     def _wake(self, changed: asyncio.Event) -> None:

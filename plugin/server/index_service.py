@@ -24,7 +24,7 @@ from tandem.plugin.index.fields import VectorFields, created_by_tandem, vector_f
 from tandem.plugin.index.mapping import build_index_body
 from tandem.plugin.index.names import IndexNotAllowed
 from tandem.plugin.index.spec import IndexSpec
-from tandem.plugin.ingest.passages import Splitters
+from tandem.plugin.ingest.passages import check_windows
 from tandem.v1 import index_pb2, index_pb2_grpc
 
 from . import convert
@@ -62,7 +62,7 @@ class IndexServicer(Servicer, index_pb2_grpc.IndexServiceServicer):
                 )
             # A passage window longer than a model reads is refused before the index exists.
             sparse = self.runtime.sparse
-            Splitters.for_index(
+            check_windows(
                 dense.encoder if dense is not None else None,
                 sparse.encoder if sparse is not None else None,
                 spec.passages,
