@@ -201,7 +201,7 @@ def read_mapping(adapter: EngineAdapter, index: str) -> Mapping[str, Any] | None
     several indices, a missing index)."""
     try:
         return adapter.get_mapping(index)
-    except (EngineRequestError, CapabilityError):
+    except EngineRequestError:  # CapabilityError too: a pattern naming several indices
         return None
 
 

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from tandem.plugin.engines.base import EngineAdapter
-from tandem.plugin.engines.errors import CapabilityError, EngineRequestError
+from tandem.plugin.engines.errors import EngineRequestError
 
 
 def holds_passages(mappings: Mapping[str, Any], field: str) -> bool:
@@ -58,7 +58,7 @@ class PassageLayouts:
                 return self._known[(index, field)]
         try:
             found = holds_passages(adapter.get_mapping(index), field)
-        except (EngineRequestError, CapabilityError):
+        except EngineRequestError:  # CapabilityError too: a pattern naming several indices
             # An index pattern or alias over several indices, or no such index: write
             # the flat query, and let the engine's answer (or the diagnosis) speak.
             return False
