@@ -1,20 +1,29 @@
-# syntax=docker/dockerfile:1
-# Tandem sidecar image: build wheels in one stage, run as a non-root user in the next.
+# Tandem sidecar image: install into a virtual environment in one stage, copy it into a
+# clean one that runs as a non-root user.
+#
+# BASE is any Debian-family image with Python 3.11+ and its venv module; python:3.11-slim
+# by default. CI, which reaches no container registry, builds on Debian bookworm's own
+# python3 (.ci/docker/base.Dockerfile; docs/engines.md). There is no `# syntax=` line:
+# the file uses only what the builder has built in, so neither BuildKit nor the legacy
+# builder has to pull a frontend image first.
+ARG BASE=python:3.11-slim
 
-FROM python:3.11-slim AS build
+FROM ${BASE} AS build
 WORKDIR /src
+RUN python3 -m venv /opt/tandem
 COPY pyproject.toml README.md ./
 COPY plugin plugin
 COPY encoders encoders
 COPY integration integration
 COPY proto proto
-# The server extra is the sidecar; export turns the pulled checkpoints into ONNX in the image.
-RUN pip wheel --no-cache-dir --wheel-dir /wheels ".[server,export]"
+# The server extra is the sidecar; export turns pulled checkpoints into ONNX (here at
+# build time, and at run time for models pulled later).
+RUN /opt/tandem/bin/pip install --no-cache-dir --disable-pip-version-check ".[server,export]"
 
-FROM python:3.11-slim AS runtime
+FROM ${BASE} AS runtime
 RUN useradd --create-home --uid 10001 tandem
-COPY --from=build /wheels /wheels
-RUN pip install --no-cache-dir /wheels/*.whl && rm -rf /wheels
+COPY --from=build /opt/tandem /opt/tandem
+ENV PATH=/opt/tandem/bin:$PATH
 USER 10001
 WORKDIR /home/tandem
 # PULL_MODELS=1 bakes minilm and splade-tiny (pulled, exported to ONNX) into the image;

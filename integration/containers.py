@@ -1,11 +1,12 @@
 """Engines from Docker images through testcontainers, where a Docker engine exists.
 
-This path cannot run on machines without a Docker daemon (such as Tandem's CI
-machines), which use :mod:`tandem.integration.launcher`'s local processes
-instead. The official images carry every module and plugin, so no
-workarounds from docs/engines.md apply here. A daemon that answers but cannot
-get the image (no registry reachable, nothing tagged locally) raises one of
-:func:`docker_errors`, and the launcher runs a local process instead.
+Machines without a Docker daemon use :mod:`tandem.integration.launcher`'s local
+processes instead. The image is the official one, or another repository with
+the same tags (``--image``, ``TANDEM_OPENSEARCH_IMAGE``): ``tandem engines
+image`` builds one from Maven Central (:mod:`tandem.integration.images`), which
+is how CI, with no registry in reach, runs this path. Where the daemon has the
+image neither locally nor from a registry, :func:`image_problem` says why, and
+the launcher runs a local process instead.
 """
 
 from __future__ import annotations
@@ -21,10 +22,16 @@ from .errors import EngineStartError
 from .handle import EngineHandle
 from .specs import EngineSpec
 
-IMAGES = {
-    EngineKind.OPENSEARCH: "opensearchproject/opensearch:{version}",
-    EngineKind.ELASTICSEARCH: "docker.elastic.co/elasticsearch/elasticsearch:{version}",
+# The official images' repositories; the tag is always the engine version.
+REPOSITORIES = {
+    EngineKind.OPENSEARCH: "opensearchproject/opensearch",
+    EngineKind.ELASTICSEARCH: "docker.elastic.co/elasticsearch/elasticsearch",
 }
+
+
+def repository_env(kind: EngineKind) -> str:
+    """``TANDEM_OPENSEARCH_IMAGE``: the variable naming another repository for ``kind``."""
+    return f"TANDEM_{kind.value.upper()}_IMAGE"
 
 
 def container_env(spec: EngineSpec, heap: str = "512m") -> dict[str, str]:
@@ -42,8 +49,30 @@ def container_env(spec: EngineSpec, heap: str = "512m") -> dict[str, str]:
     return env
 
 
-def image(spec: EngineSpec) -> str:
-    return IMAGES[spec.kind].format(version=spec.version)
+def image(spec: EngineSpec, repository: str | None = None) -> str:
+    """``repository:version``; the repository is ``repository``, else the kind's variable
+    (``TANDEM_OPENSEARCH_IMAGE``), else the official one."""
+    chosen = repository or os.environ.get(repository_env(spec.kind)) or REPOSITORIES[spec.kind]
+    return f"{chosen}:{spec.version}"
+
+
+def image_problem(reference: str) -> str | None:
+    """``None`` when the Docker engine has ``reference`` or can pull it, else why not
+    (the daemon's words), so that ``auto`` runs a local process instead."""
+    import docker
+
+    try:
+        client = docker.from_env(timeout=120)
+        try:
+            client.images.get(reference)
+            return None
+        except docker.errors.ImageNotFound:
+            pass
+        repository, _, tag = reference.rpartition(":")
+        client.images.pull(repository, tag=tag)
+    except docker_errors() as err:
+        return describe_error(err)
+    return None
 
 
 def docker_errors() -> tuple[type[Exception], ...]:
@@ -79,8 +108,8 @@ def docker_available() -> bool:
     return True
 
 
-def start(spec: EngineSpec, timeout: float = 240.0) -> EngineHandle:
-    """Start ``spec`` in a container and return an engine handle for it.
+def start(spec: EngineSpec, reference: str, timeout: float = 240.0) -> EngineHandle:
+    """Start ``spec`` in a container of the image ``reference``; return its handle.
 
     Ryuk is disabled so a container started by ``tandem engines up`` survives
     the command; ``tandem engines down`` removes it by id.
@@ -88,7 +117,7 @@ def start(spec: EngineSpec, timeout: float = 240.0) -> EngineHandle:
     from testcontainers.core.container import DockerContainer
 
     os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
-    container = DockerContainer(image(spec))
+    container = DockerContainer(reference)
     container.with_envs(**container_env(spec)).with_bind_ports(9200, spec.http_port)
     try:
         container.start()

@@ -1,11 +1,11 @@
 """Bring engines up, report on them and take them down.
 
 ``up`` attaches when possible (an engine URL in the environment, or the right
-engine already answering on the port), uses testcontainers where a Docker
-engine exists, and otherwise runs the engine from its Maven Central zip as a
-local process; so it does too when Docker cannot start the container (say, the
-image cannot be pulled), unless ``TANDEM_ENGINE_PROVIDER=docker`` asks for
-Docker only.
+engine already answering on the port). Otherwise the runtime decides (``auto``
+unless ``TANDEM_ENGINE_PROVIDER`` or ``--runtime`` says ``process`` or
+``docker``): ``auto`` uses testcontainers where a Docker engine answers and has
+the image or can pull it, and runs the engine from its Maven Central zip as a
+local process otherwise, saying which and why; ``docker`` never falls back.
 
 Every engine started is recorded in its instance folder with its owner (the
 launcher's ``owner``): ``down`` stops only its own owner's engines unless told
@@ -50,7 +50,10 @@ from .process import (
 from .specs import EngineSpec, engine_spec
 
 Progress = Callable[[str], None]
-ContainerStarter = Callable[[EngineSpec], EngineHandle]
+RUNTIMES = ("auto", "process", "docker")
+PROCESS_HINT = "--runtime process (TANDEM_ENGINE_PROVIDER=process)"
+ContainerStarter = Callable[[EngineSpec, str], EngineHandle]
+ImageCheck = Callable[[str], "str | None"]
 ProcessStarter = Callable[[EngineSpec, StartOptions], EngineHandle]
 
 
@@ -106,14 +109,16 @@ class Launcher:
         owner: str | None = None,
         start_container: ContainerStarter | None = None,
         start_process: ProcessStarter | None = None,
+        image_problem: ImageCheck | None = None,
     ) -> None:
         self.root = root or engines_dir()
         self.progress = progress
         self.owner = owner or default_owner()
         self._start_container = start_container or containers.start
         self._start_local = start_process or self._start_process
+        self._image_problem = image_problem or containers.image_problem
         self.provider = provider or os.environ.get("TANDEM_ENGINE_PROVIDER", "auto")
-        if self.provider not in ("auto", "process", "docker"):
+        if self.provider not in RUNTIMES:
             raise ValueError(
                 f"TANDEM_ENGINE_PROVIDER must be auto, process or docker, got {self.provider!r}"
             )
@@ -128,11 +133,13 @@ class Launcher:
         port: int | None = None,
         options: StartOptions | None = None,
         extras: tuple[Extra, ...] = (),
+        image: str | None = None,
     ) -> EngineHandle:
         """Return a healthy engine of ``kind``, attaching or starting as needed.
 
         ``extras`` (ML Commons) are installed into a home of their own; an engine that is
-        attached to must already have them.
+        attached to must already have them. ``image`` is the repository of a container
+        (tagged with the version; default: the official one).
         """
         extras = check_extras(kind, extras)
         env_url = os.environ.get(kind.url_env)
@@ -144,27 +151,39 @@ class Launcher:
             return attached
         options = options or StartOptions()
         if self._use_docker(spec):
-            return self._up_container(spec, options)
+            return self._up_container(spec, options, containers.image(spec, image))
         return self._start_local(spec, options)
 
-    def _up_container(self, spec: EngineSpec, options: StartOptions) -> EngineHandle:
+    def _up_container(self, spec: EngineSpec, options: StartOptions, image: str) -> EngineHandle:
         """A container; a local process instead when Docker cannot start one (provider auto)."""
-        image = containers.image(spec)
-        self.progress(f"starting {spec.kind.label} {spec.version} with testcontainers ({image})")
+        problem = self._image_problem(image)
+        if problem is not None:
+            if self.provider == "docker":
+                raise EngineStartError(
+                    f"Docker has no {image} and cannot pull it: {problem}. Build one with "
+                    f"'tandem engines image {spec.kind.value}' and pass --image, docker load "
+                    f"or docker tag one, or run engines as local processes: {PROCESS_HINT}"
+                )
+            self.progress(
+                f"Docker has no {image} and cannot pull it ({problem}); running "
+                f"{spec.kind.label} {spec.version} as a local process instead ({PROCESS_HINT} "
+                "skips Docker)"
+            )
+            return self._start_local(spec, options)
+        self.progress(f"starting {spec.kind.label} {spec.version} in a container from {image}")
         try:
-            handle = self._start_container(spec)
+            handle = self._start_container(spec, image)
         except containers.docker_errors() as err:
             reason = containers.describe_error(err)
             if self.provider == "docker":
                 raise EngineStartError(
                     f"Docker could not start {image}: {reason}. Make the image available to "
                     "the Docker engine (docker pull, docker load, or docker tag a local build), "
-                    "or run engines as local processes: TANDEM_ENGINE_PROVIDER=process"
+                    f"or run engines as local processes: {PROCESS_HINT}"
                 ) from None
             self.progress(
                 f"Docker could not start {image} ({reason}); running {spec.kind.label} "
-                f"{spec.version} as a local process instead (TANDEM_ENGINE_PROVIDER=process "
-                "skips Docker)"
+                f"{spec.version} as a local process instead ({PROCESS_HINT} skips Docker)"
             )
             return self._start_local(spec, options)
         # Recorded like a process, so that `down` finds it and removes it by id.
@@ -183,14 +202,15 @@ class Launcher:
             if self.provider == "docker":
                 raise EngineError(
                     f"{names} run only as a local process, not with Docker; "
-                    "use TANDEM_ENGINE_PROVIDER=process (or auto)"
+                    "use --runtime process (or auto)"
                 )
             return False
         available = containers.docker_available()
         if self.provider == "docker" and not available:
             raise EngineError(
-                "TANDEM_ENGINE_PROVIDER=docker but no Docker engine answers; "
-                "start Docker or use TANDEM_ENGINE_PROVIDER=process"
+                "the docker runtime was asked for (--runtime docker, or "
+                f"TANDEM_ENGINE_PROVIDER=docker) but no Docker engine answers; start Docker or "
+                f"use {PROCESS_HINT}"
             )
         return available
 

@@ -35,7 +35,7 @@ def _applies(item: pytest.Item) -> bool:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         suite = Path(item.path).relative_to(_HERE).parts[0]
-        if suite in ("unit", "integration"):
+        if suite in ("unit", "integration", "docker"):
             item.add_marker(suite)
     # Engine-specific tests are not generated for the other engine (not skipped).
     dropped = [item for item in items if not _applies(item)]

@@ -23,10 +23,28 @@ def register(commands: Any) -> None:
     )
     parser.add_argument("--query", help="answer this one query and exit")
     parser.add_argument("--engine", help="opensearch, elasticsearch or a URL (default: start one)")
-    parser.add_argument("--docs", type=int, help="index at most N docstrings")
+    parser.add_argument(
+        "--docs",
+        type=_docs,
+        metavar="N",
+        help="index at most N docstrings (default: all, about 3,600)",
+    )
     parser.add_argument("--size", type=int, default=5, help="hits per column")
     parser.add_argument("--method", choices=FUSION_METHODS, default="rrf", help="fusion")
     parser.set_defaults(handler=_demo)
+
+
+def _docs(text: str) -> int | None:
+    """A positive count, or ``all`` (compose passes ``${DEMO_DOCS:-all}``)."""
+    if text.strip().lower() == "all":
+        return None
+    try:
+        count = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number or 'all', got {text!r}") from None
+    if count < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1 (or 'all'), got {count}")
+    return count
 
 
 def _say(message: str) -> None:
@@ -36,8 +54,6 @@ def _say(message: str) -> None:
 def _demo(args: argparse.Namespace) -> int:
     from tandem.plugin.demo.app import prepare, render
 
-    if args.docs is not None and args.docs < 1:
-        raise ValueError("--docs must be at least 1")
     if args.query is not None and not args.query.strip():
         raise ValueError("--query is empty: give the words to search for")
     demo = prepare(args.engine, args.docs, _say)

@@ -13,7 +13,8 @@ from typing import Any, TypeVar
 from tandem.integration.config import StartOptions, parse_heap, parse_setting
 from tandem.integration.errors import EngineError
 from tandem.integration.extras import EXTRAS, check_extras
-from tandem.integration.launcher import Launcher
+from tandem.integration.images import DEFAULT_BASE
+from tandem.integration.launcher import RUNTIMES, Launcher
 from tandem.integration.specs import parse_kind
 from tandem.plugin.engines.base import Capabilities
 from tandem.plugin.engines.capabilities import capabilities_json
@@ -53,7 +54,7 @@ def register(commands: Any) -> None:
         help="start engines (or attach to running ones)",
         description=(
             "Start OpenSearch and/or Elasticsearch from Maven Central artifacts as local "
-            "processes (testcontainers where Docker runs). Attaches instead when "
+            "processes, or in containers with testcontainers. Attaches instead when "
             "TANDEM_OPENSEARCH_URL / TANDEM_ELASTICSEARCH_URL is set or the engine already "
             "answers on its port."
         ),
@@ -88,7 +89,49 @@ def register(commands: Any) -> None:
             "installed in a home of its own"
         ),
     )
+    up.add_argument(
+        "--runtime",
+        choices=RUNTIMES,
+        help=(
+            "auto: a container where Docker answers and has or can pull the image, else a "
+            "local process (and says which); process; docker: containers only "
+            "(default: TANDEM_ENGINE_PROVIDER, else auto)"
+        ),
+    )
+    up.add_argument(
+        "--image",
+        metavar="REPOSITORY",
+        help=(
+            "container image repository, tagged with the version (only with one engine; "
+            "default: TANDEM_OPENSEARCH_IMAGE / TANDEM_ELASTICSEARCH_IMAGE, else the official "
+            "image; 'tandem engines image' builds one)"
+        ),
+    )
     up.set_defaults(handler=_up)
+
+    image = verbs.add_parser(
+        "image",
+        help="build a Docker image of an engine from its Maven Central artifacts",
+        description=(
+            "Build a container image of OpenSearch or Elasticsearch from the same Maven "
+            "Central artifacts and JDK that 'tandem engines up' runs as a local process, for "
+            "machines that reach no container registry. The image takes the official "
+            "images' environment (discovery.type, OPENSEARCH_JAVA_OPTS / ES_JAVA_OPTS, "
+            "xpack.security.enabled, ELASTIC_PASSWORD): see docs/engines.md."
+        ),
+    )
+    image.add_argument("which", choices=_WHICH[:2], metavar="{opensearch,elasticsearch}")
+    image.add_argument("--version", help="engine version (default: the newest supported)")
+    image.add_argument(
+        "--repository",
+        help="image repository; the tag is the version (default: tandem/<engine>)",
+    )
+    image.add_argument(
+        "--base",
+        default=DEFAULT_BASE,
+        help=f"a Debian-family base image with bash (default {DEFAULT_BASE})",
+    )
+    image.set_defaults(handler=_image)
 
     status = verbs.add_parser("status", help="list engines and their health")
     status.add_argument("--json", action="store_true", help="print JSON")
@@ -143,18 +186,37 @@ def _say(message: str) -> None:
 
 def _up(args: argparse.Namespace) -> int:
     kinds = _kinds(args.which)
-    if len(kinds) > 1 and (args.version or args.port):
+    if len(kinds) > 1 and (args.version or args.port or args.image):
         raise ValueError(
-            "--version and --port need one engine: 'tandem engines up opensearch --version 3.6.0'"
+            "--version, --port and --image need one engine: "
+            "'tandem engines up opensearch --version 3.6.0'"
         )
     extras = tuple(EXTRAS[name] for name in args.extras)
     for kind in kinds:  # before anything starts
         check_extras(kind, extras)
-    launcher = Launcher(progress=_say, owner=ENGINES_UP)
+    launcher = Launcher(progress=_say, provider=args.runtime, owner=ENGINES_UP)
     options = StartOptions(heap=args.heap, timeout=args.timeout, settings=tuple(args.setting))
     for kind in kinds:
-        handle = launcher.up(kind, args.version, args.port, options, extras)
+        handle = launcher.up(kind, args.version, args.port, options, extras, args.image)
         print(f"{handle.name}\t{handle.url}\t{handle.origin}")
+    return 0
+
+
+def _image(args: argparse.Namespace) -> int:
+    from tandem.integration.images import build_image, default_repository
+    from tandem.integration.paths import engines_dir
+    from tandem.integration.specs import engine_spec
+
+    spec = engine_spec(parse_kind(args.which), args.version, None, ())
+    repository = args.repository or default_repository(spec.kind)
+    tag = f"{repository}:{spec.version}"
+    build_image(spec, engines_dir(), tag, args.base, _say)
+    _say(
+        f"built {tag}; run it with 'tandem engines up {spec.kind.value} --version "
+        f"{spec.version} --runtime docker --image {repository}' or in compose.yaml "
+        f"({spec.kind.value.upper()}_IMAGE={repository})"
+    )
+    print(tag)
     return 0
 
 

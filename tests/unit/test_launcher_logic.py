@@ -171,9 +171,11 @@ class Starters:
         self.error = error
         self.containers: list[EngineSpec] = []
         self.processes: list[EngineSpec] = []
+        self.images: list[str] = []
 
-    def container(self, spec: EngineSpec) -> EngineHandle:
+    def container(self, spec: EngineSpec, image: str) -> EngineHandle:
         self.containers.append(spec)
+        self.images.append(image)
         if self.error is not None:
             raise self.error
         return EngineHandle(spec.kind, spec.version, spec.url, "container", container_id="c0ffee")
@@ -181,6 +183,10 @@ class Starters:
     def process(self, spec: EngineSpec, options: StartOptions) -> EngineHandle:
         self.processes.append(spec)
         return EngineHandle(spec.kind, spec.version, spec.url, "started", pid=4242)
+
+
+def _present(image: str) -> str | None:
+    return None
 
 
 REGISTRY_DOWN = (
@@ -209,6 +215,7 @@ def test_a_failed_pull_falls_back_to_a_local_process(
         provider="auto",
         start_container=starters.container,
         start_process=starters.process,
+        image_problem=_present,
     )
     handle = launcher.up(EngineKind.OPENSEARCH)
     assert (handle.origin, handle.pid) == ("started", 4242)
@@ -229,6 +236,7 @@ def test_a_failed_pull_with_docker_asked_says_what_to_do(
         provider="docker",
         start_container=starters.container,
         start_process=starters.process,
+        image_problem=_present,
     )
     with pytest.raises(EngineStartError) as err:
         launcher.up(EngineKind.OPENSEARCH)
@@ -248,6 +256,7 @@ def test_an_unhealthy_container_is_not_hidden_by_a_fallback(
         provider="auto",
         start_container=starters.container,
         start_process=starters.process,
+        image_problem=_present,
     )
     with pytest.raises(EngineStartError, match="not healthy"):
         launcher.up(EngineKind.OPENSEARCH)
@@ -261,7 +270,12 @@ def test_a_started_container_is_recorded_for_down(
     removed: list[str] = []
     monkeypatch.setattr(launcher_module.containers, "stop", removed.append)
     starters = Starters()
-    launcher = Launcher(tmp_path, owner="tandem engines up", start_container=starters.container)
+    launcher = Launcher(
+        tmp_path,
+        owner="tandem engines up",
+        start_container=starters.container,
+        image_problem=_present,
+    )
     handle = launcher.up(EngineKind.OPENSEARCH)
     assert (handle.origin, handle.started_by) == ("container", "tandem engines up")
     assert load_handle(tmp_path / "instances" / "opensearch-3.6.0-9200" / "state.json") == handle
@@ -269,6 +283,79 @@ def test_a_started_container_is_recorded_for_down(
     assert [(row.origin, row.state) for row in launcher.status()] == [("container", "running")]
     assert launcher.down().stopped == ["opensearch-3.6.0"]
     assert removed == ["c0ffee"]
+
+
+# -- which image, and whether Docker has it ---------------------------------------------
+
+
+def test_auto_runs_a_local_process_when_the_image_cannot_be_had(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _nothing_on_the_port(monkeypatch)
+    starters = Starters()
+    said: list[str] = []
+    launcher = Launcher(
+        tmp_path,
+        said.append,
+        provider="auto",
+        start_container=starters.container,
+        start_process=starters.process,
+        image_problem=lambda image: f"pull access denied for {image}",
+    )
+    handle = launcher.up(EngineKind.OPENSEARCH)
+    assert handle.origin == "started" and starters.containers == []
+    (line,) = [s for s in said if "as a local process instead" in s]
+    assert "Docker has no opensearchproject/opensearch:3.6.0 and cannot pull it" in line
+    assert "pull access denied" in line and "--runtime process" in line
+
+
+def test_the_docker_runtime_without_the_image_says_how_to_build_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _nothing_on_the_port(monkeypatch)
+    starters = Starters()
+    launcher = Launcher(
+        tmp_path,
+        provider="docker",
+        start_container=starters.container,
+        start_process=starters.process,
+        image_problem=lambda image: "no such host",
+    )
+    with pytest.raises(EngineStartError) as err:
+        launcher.up(EngineKind.ELASTICSEARCH, image="tandem/elasticsearch")
+    assert "Docker has no tandem/elasticsearch:9.5.4" in str(err.value)
+    assert "tandem engines image elasticsearch" in str(err.value)
+    assert starters.processes == starters.containers == []
+
+
+def test_the_image_repository_comes_from_the_call_then_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _nothing_on_the_port(monkeypatch)
+    checked: list[str] = []
+    starters = Starters()
+
+    def check(image: str) -> None:
+        checked.append(image)
+
+    launcher = Launcher(
+        tmp_path,
+        provider="auto",
+        start_container=starters.container,
+        start_process=starters.process,
+        image_problem=check,
+    )
+    monkeypatch.setenv("TANDEM_OPENSEARCH_IMAGE", "registry.example/os")
+    launcher.up(EngineKind.OPENSEARCH, port=9301)
+    launcher.up(EngineKind.OPENSEARCH, port=9302, image="tandem/opensearch")
+    monkeypatch.delenv("TANDEM_OPENSEARCH_IMAGE")
+    launcher.up(EngineKind.OPENSEARCH, port=9303)
+    expected = [
+        "registry.example/os:3.6.0",
+        "tandem/opensearch:3.6.0",
+        "opensearchproject/opensearch:3.6.0",
+    ]
+    assert checked == starters.images == expected
 
 
 # -- down stops its own owner's engines ------------------------------------------------
