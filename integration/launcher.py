@@ -212,6 +212,11 @@ class Launcher:
                 f"TANDEM_ENGINE_PROVIDER=docker) but no Docker engine answers; start Docker or "
                 f"use {PROCESS_HINT}"
             )
+        if not available:
+            self.progress(
+                f"no Docker engine answers: running {spec.kind.label} {spec.version} as a "
+                "local process"
+            )
         return available
 
     def _attach_env(

@@ -43,3 +43,30 @@ def test_the_image_is_multi_stage_and_runs_as_non_root() -> None:
     users = [line.split()[1] for line in lines if line.startswith("USER ")]
     assert users and users[-1] not in ("root", "0")
     assert any(line.startswith("HEALTHCHECK") for line in lines)
+
+
+def test_the_image_base_is_an_argument_and_needs_no_frontend_image() -> None:
+    """No ``# syntax=`` line (BuildKit would pull its frontend image); the base is BASE."""
+    lines = (REPO / "Dockerfile").read_text().splitlines()
+    assert not any(line.lower().startswith("# syntax") for line in lines)
+    assert "ARG BASE=python:3.11-slim" in lines
+    assert [line for line in lines if line.startswith("FROM ")] == [
+        "FROM ${BASE} AS build",
+        "FROM ${BASE} AS runtime",
+    ]
+
+
+def test_every_published_port_is_on_loopback_and_a_variable() -> None:
+    for name, service in _compose()["services"].items():
+        for port in service.get("ports", []):
+            assert port.startswith("127.0.0.1:${") and port.endswith(("}:9200", "}:50051",
+                   "}:9464", "}:8080")), f"{name}: {port}"  # fmt: skip
+
+
+def test_the_loader_is_healthy_only_once_its_index_is_ready() -> None:
+    """`up --wait` then means search works; a loader that exited would fail `--wait`."""
+    loader = _compose()["services"]["loader"]
+    assert loader["init"] is True
+    (script,) = loader["command"]
+    assert "&& touch /tmp/demo-ready && exec sleep infinity" in script
+    assert loader["healthcheck"]["test"] == ["CMD", "test", "-f", "/tmp/demo-ready"]

@@ -358,6 +358,26 @@ def test_the_image_repository_comes_from_the_call_then_the_environment(
     assert checked == starters.images == expected
 
 
+def test_auto_without_docker_says_it_runs_a_local_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _nothing_on_the_port(monkeypatch)
+    monkeypatch.setattr(launcher_module.containers, "docker_available", lambda: False)
+    starters = Starters()
+    said: list[str] = []
+    launcher = Launcher(
+        tmp_path,
+        said.append,
+        provider="auto",
+        start_container=starters.container,
+        start_process=starters.process,
+        image_problem=_present,
+    )
+    assert launcher.up(EngineKind.ELASTICSEARCH).origin == "started"
+    assert said == ["no Docker engine answers: running Elasticsearch 9.5.4 as a local process"]
+    assert starters.containers == []
+
+
 # -- down stops its own owner's engines ------------------------------------------------
 
 
