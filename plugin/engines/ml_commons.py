@@ -178,8 +178,21 @@ class MlCommons:
         self.progress(f"deleting model {model.get('name')} ({model_id})")
         self._call("POST", f"{ML}/models/{model_id}/_undeploy")
         self._call("DELETE", f"{ML}/models/{model_id}")
-        if model.get("connector_id"):
-            self._call("DELETE", f"{ML}/connectors/{model['connector_id']}")
+        connector_id = model.get("connector_id")
+        if not connector_id:
+            return
+        try:
+            self._call("DELETE", f"{ML}/connectors/{connector_id}")
+        except EngineRequestError as err:
+            # Another model (one left by an interrupted run, say) still uses it: a connector
+            # costs nothing unused, so the replacement goes on and says so.
+            if err.status != 409 or "still using this connector" not in str(err):
+                raise
+            reason = str(err).split("status_exception: ", 1)[-1]
+            self.progress(
+                f"left connector {connector_id} in place: another model still uses it "
+                f"(ML Commons: {reason})"
+            )
 
     def ensure_model(self, target: Target, role: str, replace: bool) -> tuple[str, bool]:
         """The model id for ``role``, deployed; whether an existing one was reused."""

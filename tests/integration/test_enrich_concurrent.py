@@ -55,7 +55,7 @@ class Writer(threading.Thread):
         self.rng = random.Random(7)
 
     def run(self) -> None:
-        while not self.halt.wait(0.03):
+        while not self.halt.wait(0.08):
             try:
                 self._one()
             except Exception as err:
@@ -105,7 +105,7 @@ def test_a_concurrent_writer_loses_nothing_and_leaves_nothing_stale(
 ) -> None:
     index = alias.removesuffix("-live")
     create_user_index(engine_client, engine, index, knn=strategy == "in-place", shards=3)
-    docs = scifact_docs(240)
+    docs = scifact_docs(160)
     bulk(engine_client, engine, index, docs)
     engine_client.indices.put_alias(index=index, name=alias)
     adapter = connect(engine.url)

@@ -1,7 +1,7 @@
 """``tandem enrich --follow`` behind an application writing 20 documents a second.
 
 The application (a thread of plain client calls) starts writing as the command
-starts, so its first writes land during the backfill, and keeps writing for 60
+starts, so its first writes land during the backfill, and keeps writing for 30
 seconds: new documents, and edits of the text of documents already there. The
 command runs as a user runs it, in a subprocess, until Ctrl-C. At the end nothing
 is missed (every document is there with vectors and a marker of its current text),
@@ -41,8 +41,8 @@ from .user_index import bulk, create_user_index, scifact_docs, stale, stored
 pytestmark = pytest.mark.integration
 
 RATE = 20.0  # writes a second
-SECONDS = 60.0
-START_DOCS = 200
+SECONDS = 30.0
+START_DOCS = 100
 SHORT = 200  # characters of each new document's abstract
 
 

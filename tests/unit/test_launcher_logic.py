@@ -159,6 +159,10 @@ def test_stale_state_never_signals_a_reused_pid(tmp_path: Path) -> None:
 
 def _nothing_on_the_port(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("TANDEM_OPENSEARCH_URL", raising=False)
+    monkeypatch.delenv("TANDEM_ELASTICSEARCH_URL", raising=False)
+    # CI runs the matrix as processes (TANDEM_ENGINE_PROVIDER=process); these tests are
+    # about the default, auto.
+    monkeypatch.delenv("TANDEM_ENGINE_PROVIDER", raising=False)
     monkeypatch.setattr(probe, "identify", lambda url, timeout=3.0: None)
     monkeypatch.setattr(probe, "port_is_free", lambda port, host="127.0.0.1": True)
     monkeypatch.setattr(launcher_module.containers, "docker_available", lambda: True)
