@@ -8,6 +8,8 @@ from typing import Any
 
 from tandem.plugin.search.names import FUSION_METHODS
 
+from .vocabulary import positive
+
 
 def register(commands: Any) -> None:
     parser = commands.add_parser(
@@ -39,12 +41,9 @@ def _docs(text: str) -> int | None:
     if text.strip().lower() == "all":
         return None
     try:
-        count = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number or 'all', got {text!r}") from None
-    if count < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1 (or 'all'), got {count}")
-    return count
+        return positive(text)
+    except argparse.ArgumentTypeError as err:
+        raise argparse.ArgumentTypeError(f"{err} (or 'all')") from None
 
 
 def _say(message: str) -> None:

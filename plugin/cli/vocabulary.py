@@ -44,7 +44,8 @@ def _input(text: str) -> str:
     return text
 
 
-def _positive(text: str) -> int:
+def positive(text: str) -> int:
+    """An argparse type: a whole number of at least 1."""
     try:
         value = int(text)
     except ValueError:
@@ -106,7 +107,7 @@ def add_encode_arguments(parser: argparse.ArgumentParser, kind: str | None) -> N
     )
     parser.add_argument(
         "--top-k",
-        type=_positive,
+        type=positive,
         metavar="K",
         help="sparse: keep the K heaviest terms (default: all)",
     )

@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 import stat
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import docker.errors
@@ -193,6 +194,23 @@ def _present(image: str) -> str | None:
     return None
 
 
+def _launcher(
+    tmp_path: Path,
+    starters: Starters,
+    said: list[str] | None = None,
+    provider: str = "auto",
+    image_problem: Callable[[str], str | None] = _present,
+) -> Launcher:
+    return Launcher(
+        tmp_path,
+        (said if said is not None else []).append,
+        provider=provider,
+        start_container=starters.container,
+        start_process=starters.process,
+        image_problem=image_problem,
+    )
+
+
 REGISTRY_DOWN = (
     'Get "https://registry-1.docker.io/v2/": dial tcp: lookup registry-1.docker.io: no such host'
 )
@@ -213,14 +231,7 @@ def test_a_failed_pull_falls_back_to_a_local_process(
     _nothing_on_the_port(monkeypatch)
     starters = Starters(error)
     said: list[str] = []
-    launcher = Launcher(
-        tmp_path,
-        said.append,
-        provider="auto",
-        start_container=starters.container,
-        start_process=starters.process,
-        image_problem=_present,
-    )
+    launcher = _launcher(tmp_path, starters, said)
     handle = launcher.up(EngineKind.OPENSEARCH)
     assert (handle.origin, handle.pid) == ("started", 4242)
     assert len(starters.containers) == len(starters.processes) == 1
@@ -235,13 +246,7 @@ def test_a_failed_pull_with_docker_asked_says_what_to_do(
 ) -> None:
     _nothing_on_the_port(monkeypatch)
     starters = Starters(FAILED_PULLS[0])
-    launcher = Launcher(
-        tmp_path,
-        provider="docker",
-        start_container=starters.container,
-        start_process=starters.process,
-        image_problem=_present,
-    )
+    launcher = _launcher(tmp_path, starters, provider="docker")
     with pytest.raises(EngineStartError) as err:
         launcher.up(EngineKind.OPENSEARCH)
     message = str(err.value)
@@ -255,13 +260,7 @@ def test_an_unhealthy_container_is_not_hidden_by_a_fallback(
 ) -> None:
     _nothing_on_the_port(monkeypatch)
     starters = Starters(EngineStartError("container was not healthy after 240s"))
-    launcher = Launcher(
-        tmp_path,
-        provider="auto",
-        start_container=starters.container,
-        start_process=starters.process,
-        image_problem=_present,
-    )
+    launcher = _launcher(tmp_path, starters)
     with pytest.raises(EngineStartError, match="not healthy"):
         launcher.up(EngineKind.OPENSEARCH)
     assert starters.processes == []
@@ -298,13 +297,8 @@ def test_auto_runs_a_local_process_when_the_image_cannot_be_had(
     _nothing_on_the_port(monkeypatch)
     starters = Starters()
     said: list[str] = []
-    launcher = Launcher(
-        tmp_path,
-        said.append,
-        provider="auto",
-        start_container=starters.container,
-        start_process=starters.process,
-        image_problem=lambda image: f"pull access denied for {image}",
+    launcher = _launcher(
+        tmp_path, starters, said, image_problem=lambda image: f"pull access denied for {image}"
     )
     handle = launcher.up(EngineKind.OPENSEARCH)
     assert handle.origin == "started" and starters.containers == []
@@ -318,12 +312,8 @@ def test_the_docker_runtime_without_the_image_says_how_to_build_one(
 ) -> None:
     _nothing_on_the_port(monkeypatch)
     starters = Starters()
-    launcher = Launcher(
-        tmp_path,
-        provider="docker",
-        start_container=starters.container,
-        start_process=starters.process,
-        image_problem=lambda image: "no such host",
+    launcher = _launcher(
+        tmp_path, starters, provider="docker", image_problem=lambda image: "no such host"
     )
     with pytest.raises(EngineStartError) as err:
         launcher.up(EngineKind.ELASTICSEARCH, image="tandem/elasticsearch")
@@ -342,13 +332,7 @@ def test_the_image_repository_comes_from_the_call_then_the_environment(
     def check(image: str) -> None:
         checked.append(image)
 
-    launcher = Launcher(
-        tmp_path,
-        provider="auto",
-        start_container=starters.container,
-        start_process=starters.process,
-        image_problem=check,
-    )
+    launcher = _launcher(tmp_path, starters, image_problem=check)
     monkeypatch.setenv("TANDEM_OPENSEARCH_IMAGE", "registry.example/os")
     launcher.up(EngineKind.OPENSEARCH, port=9301)
     launcher.up(EngineKind.OPENSEARCH, port=9302, image="tandem/opensearch")
@@ -369,14 +353,7 @@ def test_auto_without_docker_says_it_runs_a_local_process(
     monkeypatch.setattr(launcher_module.containers, "docker_available", lambda: False)
     starters = Starters()
     said: list[str] = []
-    launcher = Launcher(
-        tmp_path,
-        said.append,
-        provider="auto",
-        start_container=starters.container,
-        start_process=starters.process,
-        image_problem=_present,
-    )
+    launcher = _launcher(tmp_path, starters, said)
     assert launcher.up(EngineKind.ELASTICSEARCH).origin == "started"
     assert said == ["no Docker engine answers: running Elasticsearch 9.5.4 as a local process"]
     assert starters.containers == []
