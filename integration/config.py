@@ -158,8 +158,14 @@ def write_instance_config(
     options_dir = layout.config / "jvm.options.d"
     options_dir.mkdir(exist_ok=True)
     (options_dir / "tandem-heap.options").write_text(heap_options(options.heap))
-    if jvm_extra:
-        (options_dir / "tandem-runtime.options").write_text("".join(f"{o}\n" for o in jvm_extra))
+    write_runtime_options(options_dir, jvm_extra)
+
+
+def write_runtime_options(options_dir: Path, options: tuple[str, ...]) -> None:
+    """The JVM options a runtime needs beyond the engine's own (Thai locale providers)."""
+    if options:
+        options_dir.mkdir(exist_ok=True)
+        (options_dir / "tandem-runtime.options").write_text("".join(f"{o}\n" for o in options))
 
 
 def parse_setting(text: str) -> tuple[str, str]:

@@ -26,10 +26,10 @@ from pathlib import Path
 
 from tandem.plugin.engines.kinds import EngineKind
 
-from .config import cluster_name, drop_missing_modules, render_yaml
+from .config import cluster_name, drop_missing_modules, render_yaml, write_runtime_options
 from .errors import EngineError, ToolMissingError
-from .install import LOCALE_PROVIDERS_OPTION, ensure_installed, ensure_thai_providers
-from .jdk import Jdk, choose_jdk, discover_jdks, has_locale
+from .install import prepare
+from .jdk import Jdk
 from .specs import EngineSpec
 
 DEFAULT_BASE = "debian:bookworm-slim"
@@ -135,10 +135,7 @@ def write_context(
     options = config / "jvm.options"
     options.write_text(drop_missing_modules(options.read_text(), jdk))
     (config / f"{spec.kind.value}.yml").write_text(render_yaml(image_settings(spec)))
-    if jvm_extra:
-        extra_dir = config / "jvm.options.d"
-        extra_dir.mkdir(exist_ok=True)
-        (extra_dir / "tandem-runtime.options").write_text("".join(f"{o}\n" for o in jvm_extra))
+    write_runtime_options(config / "jvm.options.d", jvm_extra)
     script = folder / "entrypoint.sh"
     script.write_text(entrypoint(spec))
     script.chmod(0o755)  # COPY keeps the mode (the legacy builder has no --chmod)
@@ -159,20 +156,14 @@ def build_image(
             "tandem engines image needs the docker command (and a Docker engine); "
             "install Docker, or run engines as local processes with tandem engines up"
         )
-    jdk = choose_jdk(spec, discover_jdks(), os.environ.get(spec.java_home_env))
-    progress(f"{spec.kind.label} {spec.version} will run on {jdk.describe()} in the image")
     setup_log = root / "images" / f"{spec.name}.log"
     setup_log.parent.mkdir(parents=True, exist_ok=True)
-    home = ensure_installed(spec, root, jdk, setup_log, progress)
-    jvm_extra: tuple[str, ...] = ()
-    if spec.kind is EngineKind.OPENSEARCH and not has_locale(jdk, "th"):
-        ensure_thai_providers(home, root, setup_log, progress)
-        jvm_extra = (LOCALE_PROVIDERS_OPTION,)
+    prepared = prepare(spec, root, setup_log, progress)
     context = root / "images" / f".{spec.name}.context"
     shutil.rmtree(context, ignore_errors=True)
     context.mkdir(parents=True)
     try:
-        write_context(spec, home, jdk, context, jvm_extra)
+        write_context(spec, prepared.home, prepared.jdk, context, prepared.jvm_extra)
         progress(f"building {tag} on {base}")
         command = [docker, "build", "--quiet", "--build-arg", f"BASE={base}", "-t", tag, "."]
         # The legacy builder needs no buildx plugin and pulls no frontend image.

@@ -12,11 +12,15 @@ import shutil
 import subprocess
 import zipfile
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
+from tandem.plugin.engines.kinds import EngineKind
+
 from . import maven
+from .config import missing_modules
 from .errors import EngineError
-from .jdk import Jdk
+from .jdk import Jdk, choose_jdk, discover_jdks, has_locale
 from .specs import EngineSpec, MavenArtifact, ModuleJar
 
 _MARKER = ".tandem-installed.json"
@@ -174,3 +178,38 @@ def installed_modules(home: Path) -> list[str]:
         if (home / folder).is_dir():
             names += sorted(p.name for p in (home / folder).iterdir() if not p.name.startswith("."))
     return names
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """An engine home ready to run on ``jdk``, with the JVM options that runtime needs."""
+
+    home: Path
+    jdk: Jdk
+    jvm_extra: tuple[str, ...]
+
+
+def prepare(
+    spec: EngineSpec, root: Path, log_path: Path, progress: Callable[[str], None]
+) -> Prepared:
+    """Choose the JDK for ``spec``, install the engine for it and say what that runtime
+    lacks: what a local process and an image (``tandem engines image``) both start from."""
+    jdk = choose_jdk(spec, discover_jdks(), os.environ.get(spec.java_home_env))
+    progress(f"{spec.kind.label} {spec.version} will run on {jdk.describe()}")
+    home = ensure_installed(spec, root, jdk, log_path, progress)
+    lacking = missing_modules((home / "config" / "jvm.options").read_text(), jdk)
+    if lacking:
+        progress(
+            f"this Java runtime lacks {', '.join(lacking)}: Lucene scores vectors with its "
+            "scalar code, not SIMD; a full JDK 21+ on PATH or in "
+            f"{spec.java_home_env} turns SIMD on"
+        )
+    jvm_extra: tuple[str, ...] = ()
+    if spec.kind is EngineKind.OPENSEARCH and not has_locale(jdk, "th"):
+        progress(
+            "this Java runtime has no Thai locale data, which OpenSearch's thai analyzer "
+            "needs before any index can be created: adding ICU4J's locale providers"
+        )
+        ensure_thai_providers(home, root, log_path, progress)
+        jvm_extra = (LOCALE_PROVIDERS_OPTION,)
+    return Prepared(home, jdk, jvm_extra)

@@ -26,7 +26,7 @@ from pathlib import Path
 from tandem.plugin.engines.kinds import EngineKind
 
 from . import containers, probe
-from .config import InstanceLayout, StartOptions, missing_modules, write_instance_config
+from .config import InstanceLayout, StartOptions, write_instance_config
 from .errors import (
     EngineError,
     EngineStartError,
@@ -35,8 +35,7 @@ from .errors import (
 )
 from .extras import Extra, check_extras
 from .handle import EngineHandle, load_handle
-from .install import LOCALE_PROVIDERS_OPTION, ensure_installed, ensure_thai_providers
-from .jdk import choose_jdk, discover_jdks, has_locale
+from .install import prepare
 from .paths import engines_dir
 from .process import (
     chown_tree,
@@ -158,40 +157,48 @@ class Launcher:
         """A container; a local process instead when Docker cannot start one (provider auto)."""
         problem = self._image_problem(image)
         if problem is not None:
-            if self.provider == "docker":
-                raise EngineStartError(
-                    f"Docker has no {image} and cannot pull it: {problem}. Build one with "
-                    f"'tandem engines image {spec.kind.value}' and pass --image, docker load "
-                    f"or docker tag one, or run engines as local processes: {PROCESS_HINT}"
-                )
-            self.progress(
-                f"Docker has no {image} and cannot pull it ({problem}); running "
-                f"{spec.kind.label} {spec.version} as a local process instead ({PROCESS_HINT} "
-                "skips Docker)"
+            return self._without_container(
+                spec,
+                options,
+                f"Docker has no {image} and cannot pull it: {problem}",
+                f"Build one with 'tandem engines image {spec.kind.value}' and pass --image, "
+                "docker load or docker tag one",
             )
-            return self._start_local(spec, options)
         self.progress(f"starting {spec.kind.label} {spec.version} in a container from {image}")
+        failure: str | None = None
         try:
             handle = self._start_container(spec, image)
-        except containers.docker_errors() as err:
-            reason = containers.describe_error(err)
-            if self.provider == "docker":
-                raise EngineStartError(
-                    f"Docker could not start {image}: {reason}. Make the image available to "
-                    "the Docker engine (docker pull, docker load, or docker tag a local build), "
-                    f"or run engines as local processes: {PROCESS_HINT}"
-                ) from None
-            self.progress(
-                f"Docker could not start {image} ({reason}); running {spec.kind.label} "
-                f"{spec.version} as a local process instead ({PROCESS_HINT} skips Docker)"
+        except containers.docker_errors() as err:  # decided outside, so no chained traceback
+            failure = f"Docker could not start {image}: {containers.describe_error(err)}"
+        if failure is not None:
+            return self._without_container(
+                spec,
+                options,
+                failure,
+                "Make the image available to the Docker engine (docker pull, docker load, or "
+                "docker tag a local build)",
             )
-            return self._start_local(spec, options)
         # Recorded like a process, so that `down` finds it and removes it by id.
         layout = InstanceLayout(self._instance_dir(spec))
         layout.root.mkdir(parents=True, exist_ok=True)
         handle = dataclasses.replace(handle, instance=layout.root.name, started_by=self.owner)
         handle.save(layout.state_file)
         return handle
+
+    def _without_container(
+        self, spec: EngineSpec, options: StartOptions, failure: str, advice: str
+    ) -> EngineHandle:
+        """Docker could not give ``spec`` a container: under ``--runtime docker`` an error
+        with ``advice``; under ``auto`` a local process, saying why."""
+        if self.provider == "docker":
+            raise EngineStartError(
+                f"{failure}. {advice}, or run engines as local processes: {PROCESS_HINT}"
+            )
+        self.progress(
+            f"{failure}; running {spec.kind.label} {spec.version} as a local process instead "
+            f"({PROCESS_HINT} skips Docker)"
+        )
+        return self._start_local(spec, options)
 
     def _use_docker(self, spec: EngineSpec) -> bool:
         if self.provider == "process":
@@ -298,26 +305,9 @@ class Launcher:
     def _start_process(self, spec: EngineSpec, options: StartOptions) -> EngineHandle:
         layout = InstanceLayout(self._instance_dir(spec))
         layout.logs.mkdir(parents=True, exist_ok=True)
-        setup_log = layout.logs / "setup.log"
-        jdk = choose_jdk(spec, discover_jdks(), os.environ.get(spec.java_home_env))
-        self.progress(f"{spec.kind.label} {spec.version} will run on {jdk.describe()}")
-        home = ensure_installed(spec, self.root, jdk, setup_log, self.progress)
-        lacking = missing_modules((home / "config" / "jvm.options").read_text(), jdk)
-        if lacking:
-            self.progress(
-                f"this Java runtime lacks {', '.join(lacking)}: Lucene scores vectors with its "
-                "scalar code, not SIMD; a full JDK 21+ on PATH or in "
-                f"{spec.java_home_env} turns SIMD on"
-            )
-        jvm_extra: tuple[str, ...] = ()
-        if spec.kind is EngineKind.OPENSEARCH and not has_locale(jdk, "th"):
-            self.progress(
-                "this Java runtime has no Thai locale data, which OpenSearch's thai analyzer "
-                "needs before any index can be created: adding ICU4J's locale providers"
-            )
-            ensure_thai_providers(home, self.root, setup_log, self.progress)
-            jvm_extra = (LOCALE_PROVIDERS_OPTION,)
-        write_instance_config(spec, home, layout, options, jdk, jvm_extra)
+        prepared = prepare(spec, self.root, layout.logs / "setup.log", self.progress)
+        jdk = prepared.jdk
+        write_instance_config(spec, prepared.home, layout, options, jdk, prepared.jvm_extra)
         user = ensure_service_user() if os.geteuid() == 0 else None
         if user is not None:
             chown_tree(layout.root, user)
@@ -330,7 +320,8 @@ class Launcher:
         }
         self.progress(f"starting {spec.kind.label} {spec.version} on {spec.url}")
         # cwd is the instance: jvm.options writes logs/gc.log and heap dumps relative to it.
-        popen = spawn([str(home / spec.executable)], env, layout.root, layout.stdout_log, user)
+        executable = prepared.home / spec.executable
+        popen = spawn([str(executable)], env, layout.root, layout.stdout_log, user)
         self._popens[popen.pid] = popen
         server_log = layout.server_log(spec)
 
