@@ -8,6 +8,8 @@ import subprocess
 import uuid
 from pathlib import Path
 
+from tandem.plugin.engines.identify import redact
+
 ROOT = Path(__file__).resolve().parents[2]
 HOST_PORTS = (
     "OPENSEARCH_HOST_PORT",
@@ -61,8 +63,9 @@ class Stack:
             check=False,
         )
         if done.returncode != 0:
+            shown = " ".join(redact(arg) if "://" in arg else arg for arg in args)
             raise ComposeError(
-                f"docker compose {' '.join(args)} exited {done.returncode}:\n"
+                f"docker compose {shown} exited {done.returncode}:\n"
                 f"{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
             )
         return done
