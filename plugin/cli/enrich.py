@@ -16,7 +16,12 @@ from tandem.encoders.registry import ModelKind, resolve_spec
 from tandem.encoders.sparse import Pruning
 from tandem.plugin.engines.connect import connect
 from tandem.plugin.engines.targets import engine_url
-from tandem.plugin.enrich.checkpoint import Checkpoint, default_path, resumed_target
+from tandem.plugin.enrich.checkpoint import (
+    Checkpoint,
+    default_path,
+    lift_left_block,
+    resumed_target,
+)
 from tandem.plugin.enrich.marker import DEFAULT_MARKER_FIELD, model_label, models_id
 from tandem.plugin.enrich.plan import STRATEGIES, EnrichRequest, plan
 from tandem.plugin.enrich.run import Enricher, EnrichOptions
@@ -188,6 +193,9 @@ def _enrich_here(args: argparse.Namespace, adapter: Any, text_fields: tuple[str,
         args.alias,
         passages=passages_from(args),
     )
+    lifted = lift_left_block(adapter, saved, args.resume)
+    if lifted:
+        _say(f"lifted the write block the interrupted run's switch left on {lifted!r}")
     the_plan = plan(adapter, request, resuming=bool(args.resume and saved))
     _say(f"plan: {the_plan.describe()}")
     if args.dry_run:

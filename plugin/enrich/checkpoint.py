@@ -15,6 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from tandem.encoders.cache import cache_dir
+from tandem.plugin.engines.base import EngineAdapter
+
+from .dialect import lift_write_block
 
 VERSION = 1
 
@@ -58,3 +61,15 @@ def resumed_target(saved: dict[str, Any] | None, resume: bool, target: str | Non
     if resume and identity.get("strategy") == "reindex":
         return str(identity["target"])
     return target
+
+
+def lift_left_block(
+    adapter: EngineAdapter, saved: dict[str, Any] | None, resume: bool
+) -> str | None:
+    """When resuming a reindex killed during its switch (the source write-blocked for a
+    moment), lift that block; the index lifted, or ``None``."""
+    blocked = (saved or {}).get("state", {}).get("write_block")
+    if not resume or not blocked:
+        return None
+    lift_write_block(adapter, str(blocked))
+    return str(blocked)

@@ -214,3 +214,22 @@ def mget(
 def update_aliases(adapter: EngineAdapter, actions: Sequence[Mapping[str, Any]]) -> None:
     """Apply alias actions in one atomic request."""
     adapter.request("POST", "/_aliases", {"actions": list(actions)}, what="switching the alias")
+
+
+def block_writes(adapter: EngineAdapter, index: str) -> None:
+    """Refuse writes to ``index`` (``index.blocks.write``).
+
+    The add-index-block API returns once writes already in flight have completed, so
+    what the index holds afterwards is final until :func:`lift_write_block`."""
+    adapter.request("PUT", f"/{index}/_block/write", what=f"pausing writes to {index}")
+
+
+def lift_write_block(adapter: EngineAdapter, index: str) -> None:
+    """Take ``index.blocks.write`` back to its default (writes allowed)."""
+    adapter.request(
+        "PUT",
+        f"/{index}/_settings",
+        {"index": {"blocks": {"write": None}}},
+        what=f"lifting the write block of {index} (if this fails: PUT {index}/_settings "
+        '{"index.blocks.write": null})',
+    )

@@ -171,7 +171,8 @@ def _check_writable(index: str, settings: Mapping[str, Any]) -> None:
             raise EnrichRefused(
                 f"index {index!r} is read-only (index.blocks.{block} is true), so enrich "
                 f"cannot add vectors to it; lift the block (PUT {index}/_settings "
-                f'{{"index.blocks.{block}": false}}) or enrich another index'
+                f'{{"index.blocks.{block}": null}}) or enrich another index. If a reindex '
+                "killed during its switch left it, the same command with --resume lifts it"
             )
 
 

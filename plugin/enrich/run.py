@@ -56,9 +56,6 @@ class EnrichOptions:
     pruning: Pruning = field(default_factory=Pruning)
     bulk: BulkOptions = field(default_factory=BulkOptions)
     conflict_retries: int = 5
-    # After the alias moves, writes the application had already sent to the old index
-    # land within this long; the last catch-up pass reads them after it.
-    settle_seconds: float = 1.0
     # Append the id of every document as it is encoded, one a line (an audit of what a
     # run, or a killed and resumed pair of runs, encoded).
     audit: Path | None = None
@@ -233,38 +230,32 @@ class Enricher:
     def _catch_up_phase(self, state: dict[str, Any]) -> None:
         self.report.phase = "catch-up"
         for _ in range(_CATCH_UP_PASSES):
-            wrote = self._pass(self.plan.source, state, "after", conditional=False)
+            wrote = self._pass(self.plan.source, state, "after")
             if not wrote:
                 break
         state["phase"] = "switch" if self.plan.strategy == "reindex" else "follow"
         self._save(state)
 
     def _switch(self, state: dict[str, Any]) -> None:
-        """Point the alias at the copy, then copy what reached the old index meanwhile."""
+        """Copy the source's last writes and point the alias at the copy, with the
+        source briefly write-blocked so that nothing reaches it in between."""
         self.report.phase = "switch"
         alias = self.plan.alias
         assert alias is not None
         state["target_after"] = _keys(dialect.watermarks(self.adapter, self.plan.target))
-        pointed = dialect.alias_exists(self.adapter, alias)
-        if pointed != [self.plan.target]:
-            options = dialect.aliases_of(self.adapter, self.plan.source).get(alias, {})
-            keep = {
-                k: v
-                for k, v in options.items()
-                if k in ("filter", "routing", "index_routing", "search_routing", "is_hidden")
-            }
-            actions: list[Json] = []
-            if self.plan.source in pointed:
-                actions.append({"remove": {"index": self.plan.source, "alias": alias}})
-            actions.append(
-                {"add": {"index": self.plan.target, "alias": alias, "is_write_index": True, **keep}}
-            )
-            dialect.update_aliases(self.adapter, actions)
-        self._save(state)
-        self.stop.wait(self.options.settle_seconds)
-        for _ in range(_CATCH_UP_PASSES):
-            if not self._pass(self.plan.source, state, "after", conditional=True):
-                break
+        if dialect.alias_exists(self.adapter, alias) != [self.plan.target]:
+            state["write_block"] = self.plan.source  # --resume lifts it if the run is killed
+            self._save(state)
+            started = time.monotonic()
+            dialect.block_writes(self.adapter, self.plan.source)
+            try:
+                self._copy_as_is(state)
+                self._move_alias(alias)
+            finally:
+                dialect.lift_write_block(self.adapter, self.plan.source)
+                self.report.write_pause_seconds += time.monotonic() - started
+            state.pop("write_block")
+            self._save(state)
         self.report.deleted += carry_deletes(
             self.adapter,
             self.plan.source,
@@ -275,15 +266,53 @@ class Enricher:
         )
         # Writes the application made through the alias after the switch.
         self.report.phase = "catch-up"
-        self._pass(self.plan.target, state, "target_after", conditional=False, in_place=True)
+        self._pass(self.plan.target, state, "target_after", in_place=True)
         state["phase"] = "follow"
         self._save(state)
+
+    def _copy_as_is(self, state: dict[str, Any]) -> None:
+        """Copy what the source took since the last pass, without vectors: with writes
+        blocked what it holds is final, and nothing is encoded while they wait. The pass
+        over the copy after the switch encodes these documents (they have no marker)."""
+        after = _ints(state["after"])
+        upto = dialect.watermarks(self.adapter, self.plan.source)
+        if all(upto[s] <= after.get(s, -1) for s in upto):
+            return
+        self.adapter.refresh(self.plan.source)
+        scan = SeqNoScan(
+            self.adapter, self.plan.source, True, upto=upto, after=after, page=self.options.page
+        )
+        for hits in scan.pages():
+            self.report.scanned += len(hits)
+            items = [self._pending(_Todo(hit, None, ""), {}, copying=True) for hit in hits]
+            for result in self.writer.send(items):
+                if not result.ok:
+                    self.report.failures.append(Failure(result.id, result.reason or "rejected"))
+        state["after"] = _keys(upto)
+        self._save(state)
+
+    def _move_alias(self, alias: str) -> None:
+        """One atomic ``_aliases`` call: off the source, onto the copy as write index,
+        keeping the alias's filter and routing."""
+        options = dialect.aliases_of(self.adapter, self.plan.source).get(alias, {})
+        keep = {
+            k: v
+            for k, v in options.items()
+            if k in ("filter", "routing", "index_routing", "search_routing", "is_hidden")
+        }
+        actions: list[Json] = []
+        if self.plan.source in dialect.alias_exists(self.adapter, alias):
+            actions.append({"remove": {"index": self.plan.source, "alias": alias}})
+        actions.append(
+            {"add": {"index": self.plan.target, "alias": alias, "is_write_index": True, **keep}}
+        )
+        dialect.update_aliases(self.adapter, actions)
 
     def _follow(self, state: dict[str, Any]) -> None:
         self.report.phase = "follow"
         key = "target_after" if self.plan.strategy == "reindex" else "after"
         while not self.stop.wait(self.options.poll_seconds):
-            self._pass(self.plan.target, state, key, conditional=False, in_place=True)
+            self._pass(self.plan.target, state, key, in_place=True)
             self.report.follow_passes += 1
             if self.progress:
                 self.progress(self.report, False)
@@ -294,7 +323,6 @@ class Enricher:
         index: str,
         state: dict[str, Any],
         key: str,
-        conditional: bool,
         in_place: bool | None = None,
     ) -> int:
         """Read what ``index`` took since ``state[key]``; how many documents it wrote."""
@@ -309,7 +337,7 @@ class Enricher:
             True if copying else [*self.request.text_fields, self.request.marker_field]
         )
         scan = SeqNoScan(self.adapter, index, read, upto=upto, after=after, page=self.options.page)
-        self._pages(scan, None, self.report.phase, conditional=conditional, copying=copying)
+        self._pages(scan, None, self.report.phase, copying=copying)
         state[key] = _keys(upto)
         self._save(state)
         wrote = self.report.enriched - before
@@ -326,7 +354,6 @@ class Enricher:
         scan: PitScan | SeqNoScan,
         state: dict[str, Any] | None,
         phase: str,
-        conditional: bool = False,
         copying: bool | None = None,
     ) -> None:
         copying = self.plan.strategy == "reindex" if copying is None else copying
@@ -338,7 +365,7 @@ class Enricher:
             started = time.monotonic()
             results = future.result()
             self.report.stages.write += time.monotonic() - started
-            self._settle(results, todos, copying, conditional)
+            self._settle(results, todos, copying)
             if state is not None and position is not None:
                 state["position"] = position
                 self._save(state)
@@ -355,15 +382,15 @@ class Enricher:
                 if hits is None:
                     break
                 self.report.scanned += len(hits)
-                todos = self._todo(hits, copying, conditional)
-                items = self._encode(list(todos.values()), copying, conditional)
+                todos = self._todo(hits, copying)
+                items = self._encode(list(todos.values()), copying)
                 while len(inflight) >= concurrency:
                     settle(inflight.popleft())
                 inflight.append((pool.submit(self.writer.send, items), scan.position, todos))
             while inflight:
                 settle(inflight.popleft())
 
-    def _todo(self, hits: Sequence[Hit], copying: bool, conditional: bool) -> dict[str, _Todo]:
+    def _todo(self, hits: Sequence[Hit], copying: bool) -> dict[str, _Todo]:
         """The documents of a page that need vectors, by id."""
         todos: dict[str, _Todo] = {}
         for hit in hits:
@@ -392,12 +419,12 @@ class Enricher:
                     continue
             todos[hit.id] = _Todo(hit, text.text, digest)
         if copying and todos:
-            todos = self._not_copied(todos, conditional)
+            todos = self._not_copied(todos)
         return todos
 
-    def _not_copied(self, todos: dict[str, _Todo], conditional: bool) -> dict[str, _Todo]:
+    def _not_copied(self, todos: dict[str, _Todo]) -> dict[str, _Todo]:
         """Leave out documents the target already holds from this very source version
-        (a resumed copy), and, after the switch, those the application wrote there."""
+        (a resumed copy)."""
         stored = dialect.mget(
             self.adapter,
             self.plan.target,
@@ -410,13 +437,6 @@ class Enricher:
             held = stored.get(doc_id)
             marker = Marker.read(held.source.get(self.request.marker_field)) if held else None
             if (
-                held is not None
-                and conditional
-                and (marker is None or marker.source_seq_no is None)
-            ):
-                self.report.unchanged += 1  # written through the alias after the switch: newer
-                continue
-            if (
                 marker is not None
                 and marker.source_seq_no is not None
                 and (
@@ -426,29 +446,11 @@ class Enricher:
             ):
                 self.report.unchanged += 1
                 continue
-            if conditional and held is not None:
-                todo.hit = Hit(
-                    todo.hit.id,
-                    todo.hit.source,
-                    todo.hit.seq_no,
-                    todo.hit.primary_term,
-                    todo.hit.routing,
-                    ("target", held.seq_no, held.primary_term),
-                )
-            elif conditional:
-                todo.hit = Hit(
-                    todo.hit.id,
-                    todo.hit.source,
-                    todo.hit.seq_no,
-                    todo.hit.primary_term,
-                    todo.hit.routing,
-                    ("create",),
-                )
             keep[doc_id] = todo
         return keep
 
-    def _encode(self, todos: list[_Todo], copying: bool, conditional: bool) -> list[Pending]:
-        items = [self._pending(t, {}, copying, conditional) for t in todos if t.text is None]
+    def _encode(self, todos: list[_Todo], copying: bool) -> list[Pending]:
+        items = [self._pending(t, {}, copying) for t in todos if t.text is None]
         todos = [t for t in todos if t.text is not None]
         for start in range(0, len(todos), self.options.batch_size):
             chunk = todos[start : start + self.options.batch_size]
@@ -461,7 +463,7 @@ class Enricher:
             self.report.encoded += len(chunk)
             self._audit(chunk)
             for todo, out in zip(chunk, fields, strict=True):
-                items.append(self._pending(todo, out, copying, conditional))
+                items.append(self._pending(todo, out, copying))
         return items
 
     def _audit(self, chunk: Sequence[_Todo]) -> None:
@@ -470,7 +472,7 @@ class Enricher:
         with self.options.audit.open("a") as out:
             out.write("".join(f"{t.hit.id}\n" for t in chunk))
 
-    def _pending(self, todo: _Todo, vectors: Json, copying: bool, conditional: bool) -> Pending:
+    def _pending(self, todo: _Todo, vectors: Json, copying: bool) -> Pending:
         hit = todo.hit
         meta: Json = {"_index": self.plan.target, "_id": hit.id}
         if hit.routing:
@@ -487,10 +489,6 @@ class Enricher:
         marker = Marker.now(todo.digest, self.models, source_seq_no=hit.seq_no)
         if todo.text is not None:
             source[self.request.marker_field] = marker.as_source()
-        if conditional and hit.sort and hit.sort[0] == "target":
-            meta.update(if_seq_no=hit.sort[1], if_primary_term=hit.sort[2])
-        elif conditional:
-            return Pending.of(hit.id, source, {"create": meta})
         return Pending.of(hit.id, source, {"index": meta})
 
     def _settle(
@@ -498,7 +496,6 @@ class Enricher:
         results: Iterable[DocResult],
         todos: Mapping[str, _Todo],
         copying: bool,
-        conditional: bool,
     ) -> None:
         conflicted: list[_Todo] = []
         for result in results:
@@ -507,10 +504,7 @@ class Enricher:
             elif result.ok:
                 self.report.enriched += 1
             elif result.status == 409:
-                if conditional:
-                    self.report.unchanged += 1  # the application wrote a newer version
-                else:
-                    conflicted.append(todos[result.id])
+                conflicted.append(todos[result.id])
             elif result.status == 404 and not copying:
                 self.report.deleted += 1  # deleted since it was read
             else:
@@ -530,10 +524,10 @@ class Enricher:
                 {t.hit.id: t.hit.routing for t in conflicted},
             )
             self.report.deleted += len(conflicted) - len(fresh)
-            todos = self._todo(list(fresh.values()), copying, False)
+            todos = self._todo(list(fresh.values()), copying)
             if not todos:
                 return
-            items = self._encode(list(todos.values()), copying, False)
+            items = self._encode(list(todos.values()), copying)
             results = self.writer.send(items)
             conflicted = []
             for result in results:

@@ -22,7 +22,12 @@ from typing import Any
 
 from tandem.encoders.sparse import Pruning
 from tandem.plugin.engines.base import EngineAdapter
-from tandem.plugin.enrich.checkpoint import Checkpoint, default_path, resumed_target
+from tandem.plugin.enrich.checkpoint import (
+    Checkpoint,
+    default_path,
+    lift_left_block,
+    resumed_target,
+)
 from tandem.plugin.enrich.marker import DEFAULT_MARKER_FIELD, model_label, models_id
 from tandem.plugin.enrich.plan import STRATEGIES, EnrichPlan, EnrichRefused, EnrichRequest, plan
 from tandem.plugin.enrich.report import EnrichReport
@@ -127,6 +132,7 @@ class EnrichStream:
         """Check the request and the index; raises before anything is written."""
         saved = await asyncio.to_thread(self.checkpoint.load)
         request = self._enrich_request(saved)
+        await asyncio.to_thread(lift_left_block, self.adapter, saved, self.request.resume)
         return await asyncio.to_thread(
             plan, self.adapter, request, bool(self.request.resume and saved)
         )

@@ -7,6 +7,7 @@ index written with the engine's own client.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -15,7 +16,7 @@ from tandem.client import EnrichResult, EnrichSettings, TandemClient
 from tandem.integration.handle import EngineHandle
 from tandem.plugin.engines.kinds import EngineKind
 
-from .user_index import bulk, create_user_index, scifact_docs, stale, stored
+from .user_index import bulk, create_user_index, refused_by_a_block, scifact_docs, stale, stored
 
 pytestmark = pytest.mark.integration
 
@@ -63,9 +64,24 @@ def test_documents_deleted_during_a_copy_stay_deleted(
     index_name: str,
 ) -> None:
     create_user_index(engine_client, engine, index_name)
-    bulk(engine_client, engine, index_name, scifact_docs(300))
+    # Two pages (256 each): the deletes come after the first, well before the switch.
+    bulk(engine_client, engine, index_name, scifact_docs(500))
+    alias = f"{index_name}-live"
+    engine_client.indices.put_alias(index=index_name, name=alias)  # the application's
     target = f"{index_name}-tandem-1"
-    deleted: list[str] = []
+    deleted: dict[str, str] = {}  # id: the index the delete landed in
+
+    def delete(doc_id: str) -> str:
+        """Through the alias, sent again if the switch's write block refused it."""
+        while True:
+            try:
+                done = engine_client.delete(index=alias, id=doc_id)
+            except Exception as err:
+                if not refused_by_a_block(err):
+                    raise
+                time.sleep(0.05)
+                continue
+            return str((done.body if hasattr(done, "body") else done)["_index"])
 
     def delete_some_copied(so_far: EnrichResult) -> None:
         """Once the copy holds documents, the application deletes five of them."""
@@ -75,18 +91,18 @@ def test_documents_deleted_during_a_copy_stay_deleted(
         copied = engine_client.search(index=target, body={"size": 5, "_source": False})
         body = copied.body if hasattr(copied, "body") else copied
         for hit in body["hits"]["hits"]:
-            engine_client.delete(index=index_name, id=hit["_id"], refresh=True)
-            deleted.append(str(hit["_id"]))
+            deleted[str(hit["_id"])] = delete(str(hit["_id"]))
 
     done = engine_sidecar_client.enrich_index(
-        EnrichSettings(
-            index_name, ["title", "body"], strategy="reindex", alias=f"{index_name}-live"
-        ),
+        EnrichSettings(alias, ["title", "body"], strategy="reindex"),
         progress=delete_some_copied,
     )
     assert done.report is not None
     assert len(deleted) == 5, "the application deleted while the copy ran"
-    held = stored(engine_client, f"{index_name}-live")
+    held = stored(engine_client, alias)
     assert sorted(set(deleted) & set(held)) == [], "deleted documents came back"
-    assert len(held) == 295 and stale(held) == []
-    assert done.report["deleted"] >= 5
+    assert len(held) == 495 and stale(held) == []
+    # Deletes that reached the source before the switch are carried into the copy.
+    before_switch = [i for i, landed in deleted.items() if landed == index_name]
+    assert before_switch, f"no delete reached the source during the copy: {deleted}"
+    assert done.report["deleted"] >= len(before_switch)

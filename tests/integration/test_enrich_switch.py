@@ -26,11 +26,12 @@ from tandem.integration.handle import EngineHandle
 from tandem.plugin.engines.base import EngineAdapter
 from tandem.plugin.engines.connect import connect
 from tandem.plugin.enrich import dialect
+from tandem.plugin.enrich.checkpoint import lift_left_block
 from tandem.plugin.enrich.marker import models_id
 from tandem.plugin.enrich.plan import EnrichRequest, plan
 from tandem.plugin.enrich.run import Enricher, EnrichOptions
 
-from .user_index import bulk, create_user_index, scifact_docs, stale, stored
+from .user_index import bulk, create_user_index, refused_by_a_block, scifact_docs, stale, stored
 
 pytestmark = pytest.mark.integration
 
@@ -47,11 +48,6 @@ def alias(engine_client: Any) -> Iterator[str]:
     found = engine_client.indices.get(index=f"{name}*", ignore_unavailable=True)
     for index in dict(found):
         engine_client.indices.delete(index=index, ignore_unavailable=True)
-
-
-def _refused_by_a_block(err: Exception) -> bool:
-    text = str(err)
-    return "cluster_block_exception" in text or "index write" in text
 
 
 def test_a_write_just_before_the_switch_is_in_the_copy_when_the_alias_moves(
@@ -79,7 +75,7 @@ def test_a_write_just_before_the_switch_is_in_the_copy_when_the_alias_moves(
             app.index(index=alias, id="late", body=late)
             seen["acknowledged"] = True
         except Exception as err:  # the engine refused it: the application knows
-            assert _refused_by_a_block(err), err
+            assert refused_by_a_block(err), err
             seen["acknowledged"] = False
         real_move(on, actions)
         if seen["acknowledged"]:
@@ -103,4 +99,24 @@ def test_a_write_just_before_the_switch_is_in_the_copy_when_the_alias_moves(
     else:
         assert "late" not in held
     assert report.as_dict()["write_pause_seconds"] > 0
+    adapter.close()
+
+
+def test_resume_lifts_the_block_a_run_killed_mid_switch_left(
+    engine: EngineHandle, engine_client: Any, alias: str
+) -> None:
+    index = alias.removesuffix("-live")
+    create_user_index(engine_client, engine, index)
+    adapter = connect(engine.url)
+    dialect.block_writes(adapter, index)  # where a killed run's switch leaves it
+    with pytest.raises(Exception) as refused:
+        client_for(engine).index(index=index, id="a", body={"title": "t", "body": "b"})
+    assert refused_by_a_block(refused.value)
+    saved = {"identity": {"strategy": "reindex"}, "state": {"write_block": index}}
+
+    assert lift_left_block(adapter, saved, resume=False) is None  # only when resuming
+    assert lift_left_block(adapter, saved, resume=True) == index
+    client_for(engine).index(index=index, id="a", body={"title": "t", "body": "b"})
+    settings = engine_client.indices.get_settings(index=index)
+    assert "blocks" not in dict(settings)[index]["settings"]["index"]
     adapter.close()

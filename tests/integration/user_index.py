@@ -136,3 +136,8 @@ def stale(docs: Mapping[str, Mapping[str, Any]], dense_field: str = "embedding")
         if marker.get("hash") != text_hash(passage_of(source)) or dense_field not in source:
             out.append(doc_id)
     return sorted(out)
+
+
+def refused_by_a_block(err: Exception) -> bool:
+    """Whether a write failed on an index write block (HTTP 403 ``cluster_block_exception``)."""
+    return "cluster_block_exception" in str(err)
