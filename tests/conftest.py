@@ -5,6 +5,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+# The tests run sidecars in this process and spawn CLI processes beside them. With gRPC's
+# fork support on, a child forked while gRPC threads run restarts gRPC's poller before
+# exec, and subprocess has closed its epoll fd by then: the child aborts with "epoll_wait
+# error: Bad file descriptor" (grpc/grpc#43055; CI saw it once in 1,826 tests). The
+# children exec at once and need none of gRPC's fork handling. Set before gRPC loads.
+os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
+
 import pytest
 
 from tandem.plugin.engines.kinds import EngineKind
