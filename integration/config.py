@@ -69,19 +69,27 @@ class StartOptions:
 
 
 def cluster_name(spec: EngineSpec) -> str:
-    return f"tandem-{spec.kind.value}"
+    """``tandem-opensearch``; a cluster's name also has its first port, so that two local
+    clusters never join each other."""
+    return f"tandem-{spec.kind.value}" + (f"-{spec.http_port}" if spec.nodes > 1 else "")
 
 
-def engine_settings(spec: EngineSpec, layout: InstanceLayout) -> dict[str, str]:
-    """The node settings: loopback, single node, no disk watermark, and those of the
-    spec's extras (ML Commons' trusted connector endpoints and breakers)."""
+def node_name(spec: EngineSpec, node: int) -> str:
+    return "tandem-node" if spec.nodes == 1 else f"tandem-node-{node}"
+
+
+def engine_settings(spec: EngineSpec, layout: InstanceLayout, node: int = 0) -> dict[str, str]:
+    """The settings of ``node``: loopback, no disk watermark, those of the spec's extras
+    (ML Commons' trusted connector endpoints and breakers), and single-node discovery,
+    or for a cluster its seed hosts and the nodes that elect its first manager."""
+    http_port, transport_port = spec.ports(node)
     settings = {
         "cluster.name": cluster_name(spec),
-        "node.name": "tandem-node",
+        "node.name": node_name(spec, node),
         "network.host": "127.0.0.1",
-        "http.port": str(spec.http_port),
-        "transport.port": str(spec.transport_port),
-        "discovery.type": "single-node",
+        "http.port": str(http_port),
+        "transport.port": str(transport_port),
+        **_discovery(spec),
         "path.data": str(layout.data),
         "path.logs": str(layout.logs),
         # Small CI disks would otherwise push shards read-only.
@@ -92,6 +100,19 @@ def engine_settings(spec: EngineSpec, layout: InstanceLayout) -> dict[str, str]:
     for extra in spec.extras:
         settings.update(extra.settings)
     return settings
+
+
+def _discovery(spec: EngineSpec) -> dict[str, str]:
+    if spec.nodes == 1:
+        return {"discovery.type": "single-node"}
+    seeds = ", ".join(f'"127.0.0.1:{spec.ports(n)[1]}"' for n in range(spec.nodes))
+    names = ", ".join(f'"{node_name(spec, n)}"' for n in range(spec.nodes))
+    initial = (
+        "cluster.initial_cluster_manager_nodes"
+        if spec.kind is EngineKind.OPENSEARCH
+        else "cluster.initial_master_nodes"
+    )
+    return {"discovery.seed_hosts": f"[{seeds}]", initial: f"[{names}]"}
 
 
 def render_yaml(settings: dict[str, str]) -> str:
@@ -143,8 +164,10 @@ def write_instance_config(
     options: StartOptions,
     jdk: Jdk,
     jvm_extra: tuple[str, ...] = (),
+    node: int = 0,
 ) -> None:
-    """Copy the distribution's config to the instance and overwrite what Tandem sets."""
+    """Copy the distribution's config to the instance (of ``node``, in a cluster) and
+    overwrite what Tandem sets."""
     shutil.rmtree(layout.config, ignore_errors=True)
     shutil.copytree(home / "config", layout.config)
     for folder in (layout.data, layout.logs):
@@ -153,7 +176,7 @@ def write_instance_config(
     text = absolute_jvm_paths(jvm_options.read_text(), layout)
     jvm_options.write_text(drop_missing_modules(text, jdk))
     yml = layout.config / f"{spec.kind.value}.yml"
-    settings = {**engine_settings(spec, layout), **dict(options.settings)}
+    settings = {**engine_settings(spec, layout, node), **dict(options.settings)}
     yml.write_text(render_yaml(settings))
     options_dir = layout.config / "jvm.options.d"
     options_dir.mkdir(exist_ok=True)

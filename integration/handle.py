@@ -32,10 +32,22 @@ class EngineHandle:
     started_by: str | None = None
     # Names of the optional plugin sets it was started with (``ml``).
     extras: tuple[str, ...] = ()
+    # A local cluster: its size, and the other nodes started with the first (``pid``),
+    # each as (process group, start ticks).
+    nodes: int = 1
+    peers: tuple[tuple[int, int | None], ...] = ()
 
     @property
     def name(self) -> str:
-        return f"{self.kind.value}-{self.version}" + "".join(f"-with-{e}" for e in self.extras)
+        nodes = f"-{self.nodes}-nodes" if self.nodes > 1 else ""
+        extras = "".join(f"-with-{e}" for e in self.extras)
+        return f"{self.kind.value}-{self.version}{nodes}{extras}"
+
+    @property
+    def processes(self) -> tuple[tuple[int, int | None], ...]:
+        """Every node process this handle started: (process group, start ticks)."""
+        first = ((self.pid, self.pid_start),) if self.pid is not None else ()
+        return first + self.peers
 
     @property
     def port(self) -> int | None:
@@ -53,6 +65,7 @@ def load_handle(path: Path) -> EngineHandle | None:
         data = json.loads(path.read_text())
         data["kind"] = EngineKind(data["kind"])
         data["extras"] = tuple(data.get("extras", ()))
+        data["peers"] = tuple((int(p[0]), p[1]) for p in data.get("peers", ()))
         return EngineHandle(**data)
     except (OSError, ValueError, TypeError, KeyError):
         return None

@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import pwd
 import subprocess
 import sys
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,7 +37,7 @@ from .errors import (
 )
 from .extras import Extra, check_extras
 from .handle import EngineHandle, load_handle
-from .install import prepare
+from .install import Prepared, prepare
 from .paths import engines_dir
 from .process import (
     chown_tree,
@@ -69,6 +71,10 @@ class EngineStatus:
     # What the engine reports in _cat/plugins (opensearch-ml with --with ml); None if it
     # does not answer.
     plugins: list[str] | None = None
+    # Nodes in the cluster (None if it does not answer), and of a local cluster's node
+    # processes, how many are running.
+    nodes: int | None = None
+    processes: str | None = None
 
 
 @dataclass(frozen=True)
@@ -133,18 +139,20 @@ class Launcher:
         options: StartOptions | None = None,
         extras: tuple[Extra, ...] = (),
         image: str | None = None,
+        nodes: int = 1,
     ) -> EngineHandle:
         """Return a healthy engine of ``kind``, attaching or starting as needed.
 
         ``extras`` (ML Commons) are installed into a home of their own; an engine that is
         attached to must already have them. ``image`` is the repository of a container
-        (tagged with the version; default: the official one).
+        (tagged with the version; default: the official one). ``nodes`` above 1 starts a
+        local cluster of that many processes on consecutive ports.
         """
         extras = check_extras(kind, extras)
         env_url = os.environ.get(kind.url_env)
         if env_url:
             return self._attach_env(kind, version, env_url, extras)
-        spec = engine_spec(kind, version, port, extras)
+        spec = engine_spec(kind, version, port, extras, nodes)
         attached = self._attach_port(spec, explicit_version=version is not None)
         if attached is not None:
             return attached
@@ -202,6 +210,13 @@ class Launcher:
 
     def _use_docker(self, spec: EngineSpec) -> bool:
         if self.provider == "process":
+            return False
+        if spec.nodes > 1:
+            if self.provider == "docker":
+                raise EngineError(
+                    "a local cluster (--nodes) runs only as local processes, not with Docker; "
+                    "use --runtime process (or auto)"
+                )
             return False
         if spec.extras:
             # The container path passes no node settings, and ML Commons needs some.
@@ -265,7 +280,8 @@ class Launcher:
                 f"free it or pass --port"
             ) from None
         if identity is None:
-            for port in (spec.http_port, spec.transport_port):
+            ports = [port for node in range(spec.nodes) for port in spec.ports(node)]
+            for port in ports:
                 if not probe.port_is_free(port):
                     raise PortInUseError(
                         f"port {port} (needed by {spec.kind.label} {spec.version}) is in use by "
@@ -285,10 +301,23 @@ class Launcher:
                 f"port {spec.http_port} answers with {identity.kind.label} {identity.version} "
                 f"without {lacking}; stop it or pass --port"
             )
-        self.progress(f"attached to {identity.kind.label} {identity.version} already on {spec.url}")
         # Attached, even if an earlier `up` started it: only `down` stops it then.
         state = load_handle(self._instance_dir(spec) / "state.json")
         known = state is not None and state.url == spec.url
+        joined = probe.node_count(spec.url)
+        if joined is not None and joined != spec.nodes:
+            what = f"a {joined}-node {identity.kind.label} {identity.version}"
+            if known and joined < spec.nodes:
+                raise PortInUseError(
+                    f"port {spec.http_port} answers with {what}: a node of the {spec.nodes}-node "
+                    f"cluster started there has stopped. 'tandem engines down --port "
+                    f"{spec.http_port} --all' and up again restart it on its data"
+                )
+            raise PortInUseError(
+                f"port {spec.http_port} answers with {what}, not {spec.nodes} nodes; stop it "
+                "or pass --port"
+            )
+        self.progress(f"attached to {identity.kind.label} {identity.version} already on {spec.url}")
         return EngineHandle(
             spec.kind,
             identity.version,
@@ -297,18 +326,93 @@ class Launcher:
             pid=state.pid if state and known else None,
             log=state.log if state and known else None,
             extras=tuple(e.name for e in spec.extras),
+            nodes=spec.nodes,
+            peers=state.peers if state and known else (),
         )
 
     def _instance_dir(self, spec: EngineSpec) -> Path:
-        return self.root / "instances" / f"{spec.name}-{spec.http_port}"
+        return self.root / "instances" / spec.instance
 
     def _start_process(self, spec: EngineSpec, options: StartOptions) -> EngineHandle:
-        layout = InstanceLayout(self._instance_dir(spec))
-        layout.logs.mkdir(parents=True, exist_ok=True)
-        prepared = prepare(spec, self.root, layout.logs / "setup.log", self.progress)
-        jdk = prepared.jdk
-        write_instance_config(spec, prepared.home, layout, options, jdk, prepared.jvm_extra)
+        root = InstanceLayout(self._instance_dir(spec))
+        root.logs.mkdir(parents=True, exist_ok=True)
+        prepared = prepare(spec, self.root, root.logs / "setup.log", self.progress)
         user = ensure_service_user() if os.geteuid() == 0 else None
+        # A cluster's nodes each get a folder of their own under the instance.
+        layouts = (
+            [root]
+            if spec.nodes == 1
+            else [InstanceLayout(root.root / f"node-{n}") for n in range(spec.nodes)]
+        )
+        where = spec.url if spec.nodes == 1 else f"{spec.nodes} nodes from {spec.url}"
+        self.progress(f"starting {spec.kind.label} {spec.version} on {where}")
+        popens = [
+            self._spawn_node(spec, prepared, layout, node, options, user)
+            for node, layout in enumerate(layouts)
+        ]
+        logs = [layout.server_log(spec) for layout in layouts]
+
+        def describe(what: str) -> str:
+            for popen in popens:
+                popen.poll()
+            gone = next((n for n, p in enumerate(popens) if p.returncode is not None), 0)
+            layout = layouts[gone]
+            code = popens[gone].returncode
+            node = f" node {gone}" if spec.nodes > 1 else ""
+            excerpt = tail(logs[gone]) or tail(layout.stdout_log)
+            return (
+                f"{spec.kind.label} {spec.version}{node} {what}"
+                + (f" (exit code {code})" if code is not None else "")
+                + f". Logs: {logs[gone]} and {layout.stdout_log}."
+                + (f"\nLast lines:\n{excerpt}" if excerpt else "")
+            )
+
+        started = time.monotonic()
+        try:
+            probe.wait_healthy(
+                spec.url,
+                options.timeout,
+                lambda: all(p.poll() is None for p in popens),
+                describe,
+                nodes=spec.nodes,
+            )
+        except EngineStartError:
+            _stop_all([(p.pid, p) for p in popens], grace=10)
+            raise
+        processes = [(p.pid, start_ticks(p.pid)) for p in popens]
+        handle = EngineHandle(
+            spec.kind,
+            spec.version,
+            spec.url,
+            "started",
+            popens[0].pid,
+            str(logs[0]),
+            instance=root.root.name,
+            pid_start=processes[0][1],
+            started_by=self.owner,
+            extras=tuple(e.name for e in spec.extras),
+            nodes=spec.nodes,
+            peers=tuple(processes[1:]),
+        )
+        handle.save(root.state_file)
+        self.progress(
+            f"{spec.kind.label} {spec.version} healthy after {time.monotonic() - started:.0f}s"
+            + (f" with {spec.nodes} nodes" if spec.nodes > 1 else "")
+        )
+        return handle
+
+    def _spawn_node(
+        self,
+        spec: EngineSpec,
+        prepared: Prepared,
+        layout: InstanceLayout,
+        node: int,
+        options: StartOptions,
+        user: pwd.struct_passwd | None,
+    ) -> subprocess.Popen[bytes]:
+        jdk = prepared.jdk
+        layout.logs.mkdir(parents=True, exist_ok=True)
+        write_instance_config(spec, prepared.home, layout, options, jdk, prepared.jvm_extra, node)
         if user is not None:
             chown_tree(layout.root, user)
         env = {
@@ -318,46 +422,11 @@ class Launcher:
             "HOME": str(layout.root),
             "LANG": "C.UTF-8",
         }
-        self.progress(f"starting {spec.kind.label} {spec.version} on {spec.url}")
         # cwd is the instance: jvm.options writes logs/gc.log and heap dumps relative to it.
         executable = prepared.home / spec.executable
         popen = spawn([str(executable)], env, layout.root, layout.stdout_log, user)
         self._popens[popen.pid] = popen
-        server_log = layout.server_log(spec)
-
-        def describe(what: str) -> str:
-            popen.poll()
-            excerpt = tail(server_log) or tail(layout.stdout_log)
-            return (
-                f"{spec.kind.label} {spec.version} {what}"
-                + (f" (exit code {popen.returncode})" if popen.returncode is not None else "")
-                + f". Logs: {server_log} and {layout.stdout_log}."
-                + (f"\nLast lines:\n{excerpt}" if excerpt else "")
-            )
-
-        started = time.monotonic()
-        try:
-            probe.wait_healthy(spec.url, options.timeout, lambda: popen.poll() is None, describe)
-        except EngineStartError:
-            stop_group(popen.pid, grace=10, popen=popen)
-            raise
-        handle = EngineHandle(
-            spec.kind,
-            spec.version,
-            spec.url,
-            "started",
-            popen.pid,
-            str(server_log),
-            instance=layout.root.name,
-            pid_start=start_ticks(popen.pid),
-            started_by=self.owner,
-            extras=tuple(e.name for e in spec.extras),
-        )
-        handle.save(layout.state_file)
-        self.progress(
-            f"{spec.kind.label} {spec.version} healthy after {time.monotonic() - started:.0f}s"
-        )
-        return handle
+        return popen
 
     # -- status and down ------------------------------------------------
 
@@ -382,8 +451,17 @@ class Launcher:
             elif handle.origin == "container":  # no process of ours to look at
                 state = "running" if health else "unreachable"
             else:
-                alive = _owns_process(handle)
-                state = "running" if alive and health else "starting" if alive else "stopped"
+                alive = _running(handle)
+                total = len(handle.processes)
+                state = (
+                    "stopped"
+                    if not alive
+                    else "starting"
+                    if not health
+                    else "running"
+                    if alive == total
+                    else "degraded"
+                )
             rows.append(
                 EngineStatus(
                     handle.name,
@@ -395,6 +473,8 @@ class Launcher:
                     handle.log,
                     handle.started_by,
                     probe.plugin_names(handle.url) if health else None,
+                    probe.node_count(handle.url) if health else None,
+                    f"{_running(handle)}/{len(handle.processes)}" if handle.nodes > 1 else None,
                 )
             )
         return rows
@@ -404,9 +484,12 @@ class Launcher:
         if handle.origin == "container" and handle.container_id:
             containers.stop(handle.container_id)
         elif handle.origin == "started" and handle.pid is not None:
-            if _owns_process(handle):
-                self.progress(f"stopping {handle.name} (process group {handle.pid})")
-                clean = stop_group(handle.pid, grace, self._popens.pop(handle.pid, None))
+            owned = [pid for pid, ticks in handle.processes if _owns(pid, ticks)]
+            if owned:
+                groups = ", ".join(str(pid) for pid in owned)
+                plural = "s" if len(owned) > 1 else ""
+                self.progress(f"stopping {handle.name} (process group{plural} {groups})")
+                clean = _stop_all([(pid, self._popens.pop(pid, None)) for pid in owned], grace)
                 if not clean:
                     self.progress(f"{handle.name} ignored SIGTERM for {grace:.0f}s and was killed")
             else:
@@ -448,13 +531,24 @@ def _lacking_extras(extras: tuple[Extra, ...], url: str) -> str | None:
     return ", ".join(lacking) or None
 
 
-def _owns_process(handle: EngineHandle) -> bool:
-    """Whether the handle's process group still runs, and is still the engine.
+def _owns(pid: int, ticks: int | None) -> bool:
+    """Whether process group ``pid`` still runs, and is still the engine node.
 
     A state file can outlive its engine (a reboot, a kill -9); the recorded
     start time keeps ``down`` from signalling an unrelated process that has
     since been given the same pid.
     """
-    if handle.pid is None or not group_alive(handle.pid):
+    if not group_alive(pid):
         return False
-    return handle.pid_start is None or start_ticks(handle.pid) == handle.pid_start
+    return ticks is None or start_ticks(pid) == ticks
+
+
+def _running(handle: EngineHandle) -> int:
+    """How many of the handle's node processes still run."""
+    return sum(_owns(pid, ticks) for pid, ticks in handle.processes)
+
+
+def _stop_all(groups: list[tuple[int, subprocess.Popen[bytes] | None]], grace: float) -> bool:
+    """Stop process groups side by side (a cluster's nodes); whether all stopped cleanly."""
+    with ThreadPoolExecutor(max(1, len(groups))) as pool:
+        return all(pool.map(lambda group: stop_group(group[0], grace, group[1]), groups))

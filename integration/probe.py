@@ -11,6 +11,7 @@ import socket
 import time
 import urllib.error
 from collections.abc import Callable
+from typing import Any
 
 from tandem.plugin.engines.identify import (
     EngineIdentity,
@@ -27,7 +28,9 @@ __all__ = [
     "EngineIdentity",
     "NotAnEngine",
     "cluster_health",
+    "health",
     "identify",
+    "node_count",
     "plugin_names",
     "port_is_free",
     "redact",
@@ -36,16 +39,28 @@ __all__ = [
 ]
 
 
-def cluster_health(url: str, timeout: float = 3.0) -> str | None:
-    """The cluster's health colour, or ``None`` when the engine does not answer yet."""
+def health(url: str, timeout: float = 3.0) -> dict[str, Any] | None:
+    """``_cluster/health`` (status, number_of_nodes, ...), or ``None`` when the engine
+    does not answer yet."""
     try:
         status, _, payload = get_json(url, "/_cluster/health", timeout)
     except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
         return None
     if status not in (200, 408) or not isinstance(payload, dict):
         return None
-    colour = payload.get("status")
+    return payload
+
+
+def cluster_health(url: str, timeout: float = 3.0) -> str | None:
+    """The cluster's health colour, or ``None`` when the engine does not answer yet."""
+    colour = (health(url, timeout) or {}).get("status")
     return str(colour) if colour else None
+
+
+def node_count(url: str, timeout: float = 3.0) -> int | None:
+    """How many nodes the cluster at ``url`` has, or ``None`` when it does not answer."""
+    found = health(url, timeout)
+    return int(found.get("number_of_nodes", 0)) if found else None
 
 
 def plugin_names(url: str, timeout: float = 3.0) -> list[str] | None:
@@ -67,17 +82,19 @@ def wait_healthy(
     still_running: Callable[[], bool],
     describe_failure: Callable[[str], str],
     interval: float = 0.5,
+    nodes: int = 1,
 ) -> str:
-    """Poll until the cluster is yellow or green.
+    """Poll until the cluster is yellow or green, with ``nodes`` nodes joined.
 
-    Fails early when ``still_running`` says the process has gone, instead of
+    Fails early when ``still_running`` says a process has gone, instead of
     waiting out the timeout.
     """
     deadline = time.monotonic() + timeout
     while True:
-        colour = cluster_health(url)
-        if colour in ("yellow", "green"):
-            return colour
+        found = health(url) or {}
+        colour = found.get("status")
+        if colour in ("yellow", "green") and int(found.get("number_of_nodes", 0)) >= nodes:
+            return str(colour)
         if not still_running():
             raise EngineStartError(describe_failure("exited during start"))
         if time.monotonic() >= deadline:

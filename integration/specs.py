@@ -29,6 +29,8 @@ _HTTP_PORTS: dict[tuple[EngineKind, int], int] = {
     (EngineKind.ELASTICSEARCH, 8): 9230,
 }
 _TRANSPORT_OFFSET = 100
+# Node ports are consecutive; the default ports of the matrix are 10 apart.
+MAX_NODES = 9
 
 _VERSION_RE = re.compile(r"^(\d+)\.(\d+)\.(\d+)$")
 
@@ -89,12 +91,19 @@ class EngineSpec:
     java_modules: tuple[str, ...] = ()
     # Optional plugin sets (``--with ml``); their zips are already among ``plugins``.
     extras: tuple[Extra, ...] = ()
+    # Nodes of a local cluster; node ``i`` listens on ``http_port + i``, ``transport_port + i``.
+    nodes: int = 1
 
     def __post_init__(self) -> None:
         if not _VERSION_RE.match(self.version):
             raise ValueError(f"engine version must look like 3.6.0, got {self.version!r}")
         if not 0 < self.http_port < 65536 or not 0 < self.transport_port < 65536:
             raise ValueError(f"ports must be in 1..65535, got {self.http_port}")
+        if not 1 <= self.nodes <= MAX_NODES:
+            raise ValueError(f"a local cluster has 1 to {MAX_NODES} nodes, got {self.nodes}")
+        if self.nodes > 1 and self.extras:
+            names = ", ".join(e.label for e in self.extras)
+            raise ValueError(f"{names} runs on a single node; drop --nodes or --with")
 
     @property
     def name(self) -> str:
@@ -102,6 +111,16 @@ class EngineSpec:
         folder and the instance's, so an engine with extras never shares the plain one's.
         (Not ``+ml``: the plugin installer URL-decodes a ``+`` in its path into a space.)"""
         return f"{self.kind.value}-{self.version}" + "".join(f"-with-{e.name}" for e in self.extras)
+
+    @property
+    def instance(self) -> str:
+        """The instance folder's name: ``opensearch-3.6.0-9200``, ``…-9200-3-nodes``."""
+        nodes = f"-{self.nodes}-nodes" if self.nodes > 1 else ""
+        return f"{self.name}-{self.http_port}{nodes}"
+
+    def ports(self, node: int) -> tuple[int, int]:
+        """The HTTP and transport ports of ``node`` (0-based)."""
+        return self.http_port + node, self.transport_port + node
 
     @property
     def major(self) -> int:
@@ -193,9 +212,11 @@ def engine_spec(
     version: str | None = None,
     port: int | None = None,
     extras: tuple[Extra, ...] = (),
+    nodes: int = 1,
 ) -> EngineSpec:
     """Build the spec for ``kind`` at ``version`` (default: the tested line), with the
-    plugin sets in ``extras`` installed after the engine's own plugins."""
+    plugin sets in ``extras`` installed after the engine's own plugins, as a cluster of
+    ``nodes`` local nodes."""
     extras = check_extras(kind, extras)
     version = version or DEFAULT_VERSIONS[kind]
     major = major_of(version)
@@ -227,6 +248,7 @@ def engine_spec(
             ),
             modules=_opensearch_modules(version),
             extras=extras,
+            nodes=nodes,
         )
     return EngineSpec(
         kind=kind,
@@ -240,4 +262,5 @@ def engine_spec(
         ),
         # The module-info of 9.x's org.elasticsearch.entitlement requires both.
         java_modules=("jdk.jlink", "jdk.jdi") if major >= 9 else (),
+        nodes=nodes,
     )

@@ -15,7 +15,7 @@ from tandem.integration.errors import EngineError
 from tandem.integration.extras import EXTRAS, check_extras
 from tandem.integration.images import DEFAULT_BASE
 from tandem.integration.launcher import RUNTIMES, Launcher
-from tandem.integration.specs import parse_kind
+from tandem.integration.specs import MAX_NODES, parse_kind
 from tandem.plugin.engines.base import Capabilities
 from tandem.plugin.engines.capabilities import capabilities_json
 from tandem.plugin.engines.connect import connect
@@ -62,6 +62,15 @@ def register(commands: Any) -> None:
     up.add_argument("which", nargs="?", default="all", choices=_WHICH)
     up.add_argument("--version", help="engine version, e.g. 3.6.0 (only with one engine)")
     up.add_argument("--port", type=int, help="HTTP port (transport port is HTTP + 100)")
+    up.add_argument(
+        "--nodes",
+        type=_argument(_nodes),
+        default=1,
+        help=(
+            f"start a local cluster of this many nodes, 2 to {MAX_NODES}, as local processes; "
+            "node i listens on PORT + i (default 1: a single node)"
+        ),
+    )
     up.add_argument(
         "--heap",
         default="512m",
@@ -176,6 +185,16 @@ def register(commands: Any) -> None:
     info.set_defaults(handler=_info)
 
 
+def _nodes(text: str) -> int:
+    try:
+        count = int(text)
+    except ValueError:
+        raise ValueError(f"--nodes takes a whole number, got {text!r}") from None
+    if not 1 <= count <= MAX_NODES:
+        raise ValueError(f"--nodes must be between 1 and {MAX_NODES}, got {count}")
+    return count
+
+
 def _kinds(which: str) -> tuple[EngineKind, ...]:
     return tuple(EngineKind) if which == "all" else (parse_kind(which),)
 
@@ -197,7 +216,9 @@ def _up(args: argparse.Namespace) -> int:
     launcher = Launcher(progress=_say, provider=args.runtime, owner=ENGINES_UP)
     options = StartOptions(heap=args.heap, timeout=args.timeout, settings=tuple(args.setting))
     for kind in kinds:
-        handle = launcher.up(kind, args.version, args.port, options, extras, args.image)
+        handle = launcher.up(
+            kind, args.version, args.port, options, extras, args.image, nodes=args.nodes
+        )
         print(f"{handle.name}\t{handle.url}\t{handle.origin}")
     return 0
 
@@ -233,13 +254,16 @@ def _status(args: argparse.Namespace) -> int:
     plugins_w = max(len("PLUGINS"), *(len(p) for p in plugins))
     print(
         f"{'ENGINE':<{name_w}} {'URL':<24} {'ORIGIN':<10} {'STATE':<11} {'HEALTH':<7} "
-        f"{'PLUGINS':<{plugins_w}} LOG"
+        f"{'NODES':<11} {'PLUGINS':<{plugins_w}} LOG"
     )
     for r, shown in zip(rows, plugins, strict=True):
         health = r.health or "-"
+        nodes = "-" if r.nodes is None else str(r.nodes)
+        if r.processes:
+            nodes += f" ({r.processes} up)"  # of a local cluster's processes
         print(
             f"{r.name:<{name_w}} {r.url:<24} {r.origin:<10} {r.state:<11} {health:<7} "
-            f"{shown:<{plugins_w}} {r.log or '-'}"
+            f"{nodes:<11} {shown:<{plugins_w}} {r.log or '-'}"
         )
     return 0
 
