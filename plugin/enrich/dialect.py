@@ -166,6 +166,15 @@ def source_filter(adapter: EngineAdapter, source: list[str] | bool) -> Any:
     return source
 
 
+class ShardsFailed(EngineRequestError):
+    """A read answered without some shards (a node left, a primary moving): its hits
+    are not every document, so a scan must not go on as if they were."""
+
+    @property
+    def retryable(self) -> bool:
+        return True
+
+
 def search(
     adapter: EngineAdapter,
     path: str,
@@ -173,7 +182,22 @@ def search(
     params: Mapping[str, str] | None = None,
     what: str = "reading documents",
 ) -> Json:
-    return adapter.request("POST", path, body, params=params, what=what)
+    """One page of a scan; raises :class:`ShardsFailed` when shards did not answer."""
+    found = adapter.request("POST", path, body, params=params, what=what)
+    shards = found.get("_shards", {})
+    if shards.get("failed", 0):
+        reasons = sorted(
+            {
+                str(f.get("reason", {}).get("type") or f.get("reason"))
+                for f in shards.get("failures", [])
+            }
+        )
+        raise ShardsFailed(
+            f"{what}: {shards['failed']} of {shards.get('total', '?')} shards did not answer "
+            f"({', '.join(reasons) or 'no reason given'})",
+            error_type="shards_failed",
+        )
+    return found
 
 
 def mget(

@@ -42,6 +42,8 @@ class EnrichReport:
     follow_passes: int = 0
     # How long a reindex's switch held the source write-blocked (writes were refused).
     write_pause_seconds: float = 0.0
+    # Times the backfill read from the start again because shards stopped answering.
+    scan_restarts: int = 0
     no_text: list[str] = field(default_factory=list)
     bad_text: list[Failure] = field(default_factory=list)
     failures: list[Failure] = field(default_factory=list)
@@ -90,6 +92,7 @@ class EnrichReport:
             "followed": self.followed,
             "follow_passes": self.follow_passes,
             "write_pause_seconds": round(self.write_pause_seconds, 3),
+            "scan_restarts": self.scan_restarts,
             "no_text": list(self.no_text),
             "bad_text": [{"id": f.id, "reason": f.reason} for f in self.bad_text],
             "failed": [{"id": f.id, "reason": f.reason} for f in self.failures],

@@ -116,6 +116,7 @@ class Enricher:
         )
         self.report.lengths = self.vectors.lengths if self.vectors is not None else {}
         self._state: dict[str, Any] = {}
+        self._rereading = False
         # In place the scan reads only the text fields and the marker; a copy reads all.
         self._read: list[str] | bool = (
             [*self.request.text_fields, self.request.marker_field]
@@ -206,7 +207,12 @@ class Enricher:
         marks = _ints(state["marks"])
         if dialect.has_shard_doc(self.adapter):
             scan: PitScan | SeqNoScan = PitScan(
-                self.adapter, self.plan.source, self._read, self.options.page, state["position"]
+                self.adapter,
+                self.plan.source,
+                self._read,
+                self.options.page,
+                state["position"],
+                on_restart=self._reread,
             )
         else:
             position = state.get("position") or {}
@@ -226,6 +232,14 @@ class Enricher:
             scan.close()
         state.update(phase="catch-up", position=None, after=state["marks"])
         self._save(state)
+
+    def _reread(self, why: str) -> None:
+        """The backfill reads from the start again (a shard copy its point in time was
+        on has gone): documents it already wrote come back as rechecked."""
+        self._rereading = True
+        self.report.scan_restarts += 1
+        if self.progress:
+            self.progress(self.report, False)
 
     def _catch_up_phase(self, state: dict[str, Any]) -> None:
         self.report.phase = "catch-up"
@@ -412,7 +426,7 @@ class Enricher:
                 if marker is not None and marker.current(digest, self.models):
                     # After the backfill a pass also reads this run's own writes (each
                     # update takes a new _seq_no): those are rechecked, not unchanged.
-                    if self.report.phase == "backfill":
+                    if self.report.phase == "backfill" and not self._rereading:
                         self.report.unchanged += 1
                     else:
                         self.report.rechecked += 1

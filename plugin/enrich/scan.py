@@ -14,7 +14,8 @@ from one.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from tandem.plugin.engines.base import EngineAdapter, Json
@@ -24,10 +25,19 @@ from . import dialect
 from .dialect import Hit
 
 PAGE = 256
+# A scan whose shards do not all answer (a node has left) waits for the cluster to move
+# its shards and tries again: these many times, this many seconds apart.
+SHARD_RETRIES = 12
+SHARD_WAIT = 2.5
 
 
 class PitScan:
-    """Every document of ``index`` as of the point in time, in ``_shard_doc`` order."""
+    """Every document of ``index`` as of the point in time, in ``_shard_doc`` order.
+
+    A point in time lives on the shard copies it was opened on. When one of them is gone
+    (its node left), a page answers without that shard's documents; the scan then
+    opens a new point in time and reads from the start again (``on_restart`` is told),
+    since ``_shard_doc`` positions mean nothing in another point in time."""
 
     def __init__(
         self,
@@ -36,8 +46,11 @@ class PitScan:
         source: Sequence[str] | bool,
         page: int = PAGE,
         position: Mapping[str, Any] | None = None,
+        on_restart: Callable[[str], None] | None = None,
     ) -> None:
         self.adapter = adapter
+        self.on_restart = on_restart
+        self.restarts = 0
         self.index = index
         self.source: list[str] | bool = source if isinstance(source, bool) else list(source)
         self.page = page
@@ -84,13 +97,39 @@ class PitScan:
                 else:
                     return
         if self.pit is None:
-            self.pit = dialect.open_pit(self.adapter, self.index)
+            self.pit = self._open()
         while True:
-            hits = self._page()
+            try:
+                hits = self._page()
+            except dialect.ShardsFailed as err:
+                self._restart(err)
+                continue
             if not hits:
                 return
             self.after = list(hits[-1].sort)
             yield hits
+
+    def _open(self) -> str:
+        for attempt in range(SHARD_RETRIES):
+            try:
+                return dialect.open_pit(self.adapter, self.index)
+            except EngineRequestError as err:  # shards still moving after a node left
+                if attempt == SHARD_RETRIES - 1 or (not err.retryable and err.status != 503):
+                    raise
+                time.sleep(SHARD_WAIT)
+        raise AssertionError("unreachable")
+
+    def _restart(self, err: dialect.ShardsFailed) -> None:
+        self.restarts += 1
+        if self.restarts > SHARD_RETRIES:
+            raise err
+        if self.pit is not None:
+            dialect.close_pit(self.adapter, self.pit)
+        self.pit, self.after = None, None
+        if self.on_restart is not None:
+            self.on_restart(str(err))
+        time.sleep(SHARD_WAIT)
+        self.pit = self._open()
 
     def close(self) -> None:
         if self.pit is not None:
@@ -133,13 +172,7 @@ class SeqNoScan:
                     "seq_no_primary_term": True,
                     "track_total_hits": False,
                 }
-                found = dialect.search(
-                    self.adapter,
-                    f"/{self.index}/_search",
-                    body,
-                    params={"preference": f"_shards:{shard}"},
-                    what=f"reading shard {shard} of {self.index}",
-                )
+                found = self._search(shard, body)
                 hits = [Hit.of(h) for h in found.get("hits", {}).get("hits", [])]
                 if not hits:
                     self.after[shard] = self.upto[shard]
@@ -149,6 +182,23 @@ class SeqNoScan:
                 else:
                     self.after[shard] = hits[-1].seq_no
                 yield hits
+
+    def _search(self, shard: int, body: Json) -> Json:
+        """One page of ``shard``, waited for while the shard has no copy to answer."""
+        for attempt in range(SHARD_RETRIES):
+            try:
+                return dialect.search(
+                    self.adapter,
+                    f"/{self.index}/_search",
+                    body,
+                    params={"preference": f"_shards:{shard}"},
+                    what=f"reading shard {shard} of {self.index}",
+                )
+            except dialect.ShardsFailed:
+                if attempt == SHARD_RETRIES - 1:
+                    raise
+                time.sleep(SHARD_WAIT)
+        raise AssertionError("unreachable")
 
     def close(self) -> None:
         pass
