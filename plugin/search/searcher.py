@@ -27,6 +27,7 @@ from tandem.encoders.sparse import SparseVector
 from tandem.encoders.stages import note, stage
 from tandem.plugin.engines.base import Completeness, EngineAdapter, Json
 from tandem.plugin.engines.errors import CapabilityError, EngineBadRequest, error_for_status
+from tandem.plugin.engines.kinds import EngineKind
 from tandem.plugin.engines.responses import completeness
 from tandem.plugin.index.spec import DEFAULT_DENSE_FIELD, DEFAULT_SPARSE_FIELD, SparseType
 
@@ -47,6 +48,7 @@ from .partial import PartialResults, PartialResultsError, check_partial_results
 from .policy import QueryPolicy
 from .request import SearchRequest
 from .rewriter import bm25_body, dense_body, sparse_body
+from .shards import ShardCounts
 
 
 class SparseQueryEncoder(Protocol):
@@ -114,6 +116,7 @@ class Searcher:
         policy: QueryPolicy = QueryPolicy(),
         partial_results: PartialResults = "allow",
         layouts: PassageLayouts | None = None,
+        shards: ShardCounts | None = None,
     ) -> None:
         self.adapter = adapter
         self.dense = dense
@@ -125,6 +128,8 @@ class Searcher:
         self.partial_results = check_partial_results(partial_results)
         # Which indices hold passages; shared by the searchers of one sidecar.
         self.layouts = layouts if layouts is not None else PassageLayouts()
+        # Primaries per index, for auto's choice on OpenSearch; shared like ``layouts``.
+        self.shards = shards if shards is not None else ShardCounts()
 
     def admit(self, options: SearchOptions, dsl: TandemQuery | None = None) -> None:
         """Raise unless the operator's query policy allows ``options``' filters and ``dsl``."""
@@ -198,7 +203,12 @@ class Searcher:
             return None
         caps = self.adapter.capabilities
         if options.mode == "auto" and auto_skips_native(
-            caps, options.method, options.normalization
+            caps,
+            options.method,
+            options.normalization,
+            self.shards.of(self.adapter, request.index)
+            if caps.kind is EngineKind.OPENSEARCH
+            else None,
         ):
             return None
         retrievers = tuple(self._bodies(request, options.retrievers))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -57,3 +58,14 @@ def scifact_sidecar_index(engine_sidecar_client: TandemClient) -> Iterator[str]:
     yield name
     with contextlib.suppress(ClientError):
         engine_sidecar_client.delete_index(name)
+
+
+@pytest.fixture
+def alias(engine_client: Any) -> Iterator[str]:
+    """``user-XXXX-live``: the alias a user's application writes through, for index
+    ``user-XXXX``; afterwards every index named ``user-XXXX*`` is deleted."""
+    name = f"user-{uuid.uuid4().hex[:10]}"
+    yield f"{name}-live"
+    found = engine_client.indices.get(index=f"{name}*", ignore_unavailable=True)
+    for index in dict(found):
+        engine_client.indices.delete(index=index, ignore_unavailable=True)

@@ -156,23 +156,28 @@ def test_the_index_spreads_over_every_node(cluster: EngineHandle, sliced: Any) -
 
 
 @pytest.mark.parametrize("method", ["rrf", "linear"])
-def test_native_and_sidecar_fusion_agree_across_nodes(sliced: Any, method: str) -> None:
+def test_auto_fuses_a_multi_shard_index_the_same_on_every_engine(sliced: Any, method: str) -> None:
+    """``auto`` fuses a 3-shard index in the sidecar: OpenSearch's native fusion depends
+    on the sharding (docs/fusion.md), and Elasticsearch's Basic licence has none.
+    ``native`` still runs where the engine has it; how far it is from the sidecar's
+    ranking is printed (and recorded in docs/fusion.md)."""
     searcher, name = sliced
     common: dict[str, Any] = {"method": method, "normalization": "min_max"}
-    caps = searcher.adapter.capabilities
-    if caps.kind is EngineKind.ELASTICSEARCH and method not in caps.retrievers:
-        auto = searcher.search(name, "query", SearchOptions(mode="auto", **common))
-        assert auto.mode == "sidecar"  # the licence has no native one; auto falls back
-        return
-    disagree = []
+    differ = []
     for text in _queries(QUERIES):
-        native = searcher.search(name, text, SearchOptions(mode="native", **common))
-        assert native.mode == "native"
+        auto = searcher.search(name, text, SearchOptions(**common))
+        assert auto.mode == "sidecar"
         sidecar = searcher.search(name, text, SearchOptions(mode="sidecar", size=40, **common))
+        assert [h.id for h in auto.hits] == [h.id for h in sidecar.hits[:10]]
+        caps = searcher.adapter.capabilities
+        if caps.kind is EngineKind.ELASTICSEARCH and method not in caps.retrievers:
+            continue
+        native = searcher.search(name, text, SearchOptions(mode="native", **common))
+        assert native.mode == "native" and len(native.hits) == 10
         ranked = [(h.id, h.score) for h in sidecar.hits]
         if not top10_agree_up_to_ties([h.id for h in native.hits], ranked):
-            disagree.append(text)
-    assert disagree == [], f"{len(disagree)} of {QUERIES} queries differ: {disagree[:3]}"
+            differ.append(text)
+    print(f"\n{method}/min_max on 3 shards: native differs from sidecar on {len(differ)}/{QUERIES}")
 
 
 def test_pages_concatenate_across_nodes(sliced: Any) -> None:

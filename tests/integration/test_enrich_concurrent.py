@@ -12,7 +12,6 @@ from __future__ import annotations
 import random
 import threading
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -91,15 +90,6 @@ class Writer(threading.Thread):
             body = {"title": f"overwritten {doc_id}", "body": uuid.uuid4().hex, "tag": "new"}
             self.client.index(index=self.alias, id=doc_id, body=body)
         self.counts[kind] += 1
-
-
-@pytest.fixture
-def alias(engine_client: Any) -> Iterator[str]:
-    name = f"user-{uuid.uuid4().hex[:10]}"
-    yield f"{name}-live"
-    found = engine_client.indices.get(index=f"{name}*", ignore_unavailable=True)
-    for index in dict(found):
-        engine_client.indices.delete(index=index, ignore_unavailable=True)
 
 
 @pytest.mark.parametrize("strategy", ["in-place", "reindex"])

@@ -11,8 +11,7 @@ briefly write-blocked, or it is in the copy when the alias moves.
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pytest
@@ -39,15 +38,6 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(scope="module")
 def encoders() -> tuple[DenseEncoder, SpladeEncoder]:
     return load_dense(KNOWN_MODELS["minilm"]), load_sparse(KNOWN_MODELS["splade-tiny"])
-
-
-@pytest.fixture
-def alias(engine_client: Any) -> Iterator[str]:
-    name = f"user-{uuid.uuid4().hex[:10]}"
-    yield f"{name}-live"
-    found = engine_client.indices.get(index=f"{name}*", ignore_unavailable=True)
-    for index in dict(found):
-        engine_client.indices.delete(index=index, ignore_unavailable=True)
 
 
 def test_a_write_just_before_the_switch_is_in_the_copy_when_the_alias_moves(

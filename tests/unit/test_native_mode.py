@@ -29,13 +29,22 @@ class RecordingAdapter:
         caps: Any,
         ids: Sequence[str] = ("d1", "d2", "d3", "d4"),
         extra: Mapping[str, Any] | None = None,
+        shards: int = 1,
     ) -> None:
         self.capabilities = caps
+        self.shards = shards
+        self.requests: list[str] = []
         self.ids = ids
         self.extra = dict(extra or {})  # merged into every response (timed_out, _shards)
         self.pipelines: list[tuple[str, Mapping[str, Any]]] = []
         self.searches: list[tuple[Mapping[str, Any], str | None]] = []
         self.msearches: list[Sequence[tuple[str, Mapping[str, Any]]]] = []
+
+    def request(self, method: str, path: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        self.requests.append(path)
+        assert path.endswith("/_settings/index.number_of_shards"), path
+        index = path.split("/")[1]
+        return {index: {"settings": {"index": {"number_of_shards": str(self.shards)}}}}
 
     def put_search_pipeline(self, name: str, body: Mapping[str, Any]) -> None:
         self.pipelines.append((name, body))
@@ -234,3 +243,15 @@ def test_a_timed_out_native_search_is_partial() -> None:
     assert result.partial and result.timed_out and result.shard_failures == ()
     complete, _ = searcher(OPENSEARCH_36)
     assert not complete.search("idx", "q", SearchOptions(method="rrf")).partial
+
+
+def test_opensearch_auto_fuses_a_multi_shard_index_in_the_sidecar() -> None:
+    assert auto_skips_native(OPENSEARCH_36, "rrf", "min_max", 3)
+    assert auto_skips_native(OPENSEARCH_36, "rrf", "min_max", None) is None  # unknown
+    assert auto_skips_native(LICENSED_ES, "rrf", "min_max", 3) is None
+    s, adapter = searcher(OPENSEARCH_36, shards=3)
+    assert s.search("idx", "q", SearchOptions(method="rrf")).mode == "sidecar"
+    assert s.search("idx", "q", SearchOptions(method="linear")).mode == "sidecar"
+    assert adapter.requests == ["/idx/_settings/index.number_of_shards"]  # learnt once
+    native = s.search("idx", "q", SearchOptions(method="rrf", mode="native"))
+    assert native.mode == "native"  # still runs on request
