@@ -257,14 +257,15 @@ class Enricher:
         alias = self.plan.alias
         assert alias is not None
         state["target_after"] = _keys(dialect.watermarks(self.adapter, self.plan.target))
-        if dialect.alias_exists(self.adapter, alias) != [self.plan.target]:
+        pointed = dialect.alias_exists(self.adapter, alias)
+        if pointed != [self.plan.target]:
             state["write_block"] = self.plan.source  # --resume lifts it if the run is killed
             self._save(state)
             started = time.monotonic()
             dialect.block_writes(self.adapter, self.plan.source)
             try:
                 self._copy_as_is(state)
-                self._move_alias(alias)
+                self._move_alias(alias, pointed)
             finally:
                 dialect.lift_write_block(self.adapter, self.plan.source)
                 self.report.write_pause_seconds += time.monotonic() - started
@@ -288,14 +289,10 @@ class Enricher:
         """Copy what the source took since the last pass, without vectors: with writes
         blocked what it holds is final, and nothing is encoded while they wait. The pass
         over the copy after the switch encodes these documents (they have no marker)."""
-        after = _ints(state["after"])
-        upto = dialect.watermarks(self.adapter, self.plan.source)
-        if all(upto[s] <= after.get(s, -1) for s in upto):
+        found = self._since(self.plan.source, state["after"], True)
+        if found is None:
             return
-        self.adapter.refresh(self.plan.source)
-        scan = SeqNoScan(
-            self.adapter, self.plan.source, True, upto=upto, after=after, page=self.options.page
-        )
+        scan, upto = found
         for hits in scan.pages():
             self.report.scanned += len(hits)
             items = [self._pending(_Todo(hit, None, ""), {}, copying=True) for hit in hits]
@@ -305,7 +302,7 @@ class Enricher:
         state["after"] = _keys(upto)
         self._save(state)
 
-    def _move_alias(self, alias: str) -> None:
+    def _move_alias(self, alias: str, pointed: list[str]) -> None:
         """One atomic ``_aliases`` call: off the source, onto the copy as write index,
         keeping the alias's filter and routing."""
         options = dialect.aliases_of(self.adapter, self.plan.source).get(alias, {})
@@ -315,7 +312,7 @@ class Enricher:
             if k in ("filter", "routing", "index_routing", "search_routing", "is_hidden")
         }
         actions: list[Json] = []
-        if self.plan.source in dialect.alias_exists(self.adapter, alias):
+        if self.plan.source in pointed:
             actions.append({"remove": {"index": self.plan.source, "alias": alias}})
         actions.append(
             {"add": {"index": self.plan.target, "alias": alias, "is_write_index": True, **keep}}
@@ -340,17 +337,15 @@ class Enricher:
         in_place: bool | None = None,
     ) -> int:
         """Read what ``index`` took since ``state[key]``; how many documents it wrote."""
-        after = _ints(state[key])
-        upto = dialect.watermarks(self.adapter, index)
-        if all(upto[s] <= after.get(s, -1) for s in upto):
-            return 0
-        self.adapter.refresh(index)
-        before = self.report.enriched
         copying = self.plan.strategy == "reindex" and not in_place
         read: list[str] | bool = (
             True if copying else [*self.request.text_fields, self.request.marker_field]
         )
-        scan = SeqNoScan(self.adapter, index, read, upto=upto, after=after, page=self.options.page)
+        found = self._since(index, state[key], read)
+        if found is None:
+            return 0
+        scan, upto = found
+        before = self.report.enriched
         self._pages(scan, None, self.report.phase, copying=copying)
         state[key] = _keys(upto)
         self._save(state)
@@ -360,6 +355,19 @@ class Enricher:
         else:
             self.report.caught_up += wrote
         return wrote
+
+    def _since(
+        self, index: str, marks: Mapping[str, Any], read: list[str] | bool
+    ) -> tuple[SeqNoScan, dict[int, int]] | None:
+        """A scan of what ``index`` took after ``marks`` up to its watermarks now (and
+        those watermarks), refreshed so that it sees them; ``None`` if it took nothing."""
+        after = _ints(marks)
+        upto = dialect.watermarks(self.adapter, index)
+        if all(upto[s] <= after.get(s, -1) for s in upto):
+            return None
+        self.adapter.refresh(index)
+        scan = SeqNoScan(self.adapter, index, read, upto=upto, after=after, page=self.options.page)
+        return scan, upto
 
     # ------------------------------------------------------------------ pages
 
