@@ -1,0 +1,1 @@
+"""Scale benchmark: latency, recall and footprint from 10k to 1M documents (docs/scale.md)."""
