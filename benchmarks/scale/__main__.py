@@ -32,7 +32,8 @@ from tandem.integration.launcher import Launcher
 from tandem.integration.specs import parse_kind
 from tandem.plugin.engines.base import EngineAdapter
 from tandem.plugin.engines.connect import connect
-from tandem.plugin.index.mapping import sparse_field_type
+from tandem.plugin.engines.kinds import EngineKind
+from tandem.plugin.index.mapping import OPENSEARCH_SPARSE_VECTOR_REFUSAL, sparse_field_type
 from tandem.plugin.index.spec import default_spec
 from tandem.plugin.ingest.assemble import ensure_index
 from tandem.plugin.search.options import SearchOptions
@@ -95,11 +96,8 @@ def run(args: argparse.Namespace) -> ScaleRun:
     result = ScaleRun(
         f"{caps.kind.value} {caps.version_text}", encoded.count, args.queries, args.prune_k
     )
-    if not caps.neural_sparse:
-        result.not_measured["sparse (seismic)"] = (
-            f"{caps.label} has no neural-search plugin here: its sparse_vector field "
-            "(SEISMIC) is not available"
-        )
+    if caps.kind is EngineKind.OPENSEARCH:
+        result.not_measured["sparse (seismic)"] = OPENSEARCH_SPARSE_VECTOR_REFUSAL
     try:
         adapter.delete_index(args.index)
         ensure_index(
