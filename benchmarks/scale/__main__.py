@@ -36,6 +36,8 @@ from tandem.plugin.engines.kinds import EngineKind
 from tandem.plugin.index.mapping import OPENSEARCH_SPARSE_VECTOR_REFUSAL, sparse_field_type
 from tandem.plugin.index.spec import default_spec
 from tandem.plugin.ingest.assemble import ensure_index
+from tandem.plugin.ingest.fill import holds
+from tandem.plugin.search.names import DEFAULT_WINDOW
 from tandem.plugin.search.options import SearchOptions
 from tandem.plugin.search.searcher import Searcher
 
@@ -60,7 +62,12 @@ DEFAULT_SIZES = (10_000, 100_000, 1_000_000)
 
 
 def _variants(
-    adapter: EngineAdapter, dense: Any, splade: Any, idf: IdfQueryEncoder, prune_k: int
+    adapter: EngineAdapter,
+    dense: Any,
+    splade: Any,
+    idf: IdfQueryEncoder,
+    prune_k: int,
+    dense_windows: list[int],
 ) -> list[Variant]:
     spec = default_spec(INDEX, dims=384)
     sparse_type = sparse_field_type(spec, adapter.capabilities)
@@ -70,6 +77,11 @@ def _variants(
     return [
         Variant("bm25", full, SearchOptions(method="bm25")),
         Variant("dense", full, SearchOptions(method="dense"), "dense"),
+        *(
+            Variant(f"dense (window {w})", full, SearchOptions(method="dense", window=w), "dense")
+            for w in dense_windows
+            if w != DEFAULT_WINDOW
+        ),
         Variant("sparse (splade)", full, SearchOptions(method="sparse"), "sparse"),
         Variant(f"sparse (splade top {prune_k})", pruned, SearchOptions(method="sparse"), "sparse"),
         Variant("sparse (idf)", free, SearchOptions(method="sparse"), "sparse"),
@@ -99,15 +111,22 @@ def run(args: argparse.Namespace) -> ScaleRun:
     if caps.kind is EngineKind.OPENSEARCH:
         result.not_measured["sparse (seismic)"] = OPENSEARCH_SPARSE_VECTOR_REFUSAL
     try:
-        adapter.delete_index(args.index)
-        ensure_index(
-            adapter, default_spec(args.index, dims=encoded.dense.shape[1]), encoded.dense.shape[1]
-        )
-        variants = _variants(adapter, dense, splade, idf, args.prune_k)
+        # Documents are the same in every run (seeded), so an index that holds exactly
+        # the largest size can be measured again without writing it again.
+        reuse = args.reuse and holds(adapter, args.index, max(args.sizes))
+        if not reuse:
+            adapter.delete_index(args.index)
+            dims = encoded.dense.shape[1]
+            ensure_index(adapter, default_spec(args.index, dims=dims), dims)
+        variants = _variants(adapter, dense, splade, idf, args.prune_k, args.dense_windows)
         store = Store(max(args.sizes), encoded.dense.shape[1])
         for size in sorted(args.sizes):
-            log(f"growing {args.index} to {size:,} documents")
-            seconds = grow_to(adapter, args.index, grower, store, size, log)
+            if reuse:
+                log(f"regenerating {size:,} documents for exact scoring ({args.index} holds them)")
+                seconds = grow_to(adapter, args.index, grower, store, size, log, write=False)
+            else:
+                log(f"growing {args.index} to {size:,} documents")
+                seconds = grow_to(adapter, args.index, grower, store, size, log)
             log(f"  exact top {10} of {len(texts.queries)} queries over {size:,} documents")
             reference = Reference.of(
                 store, SparseIndex.of(store.sparse), texts.queries, dense, splade
@@ -161,10 +180,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, help="folder for scale.json and the charts")
     parser.add_argument("--index", default=INDEX, help=f"index to grow (default {INDEX})")
     parser.add_argument("--keep", action="store_true", help="keep the index afterwards")
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="measure an index that already holds the largest size (from --keep) without "
+        "writing it again; only that size is measured",
+    )
+    parser.add_argument(
+        "--dense-windows",
+        type=_sizes,
+        default=[DEFAULT_WINDOW],
+        help=f"kNN candidate windows to measure (default {DEFAULT_WINDOW}, Tandem's); "
+        "each other one adds a dense variant",
+    )
     parser.add_argument("--json", action="store_true", help="print JSON")
     args = parser.parse_args(argv)
     if args.real < 1 or args.queries < 1 or args.prune_k < 1:
         parser.error("--real, --queries and --prune-k must be at least 1")
+    if args.reuse:
+        args.sizes = [max(args.sizes)]
     started = time.perf_counter()
     result = run(args)
     log(f"done in {time.perf_counter() - started:,.0f} s")

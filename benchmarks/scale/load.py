@@ -76,12 +76,18 @@ def grow_to(
     store: Store,
     end: int,
     log: Callable[[str], None],
+    write: bool = True,
 ) -> float:
-    """Write documents ``len(store)..end``; the seconds it took, refresh included.
+    """Write documents ``len(store)..end``; the seconds it took, refresh included
+    (without ``write``, only keep them for exact scoring: the index holds them).
 
     Raises :class:`RuntimeError` naming the first document the engine refused."""
     started = time.perf_counter()
     first = len(store)
+    if not write:
+        for i in range(first, end):
+            store.keep(grower.doc(i))
+        return 0.0
     writer = BulkWriter(adapter, index, BulkOptions(max_docs=CHUNK))
     _refresh_interval(adapter, index, LOADING_REFRESH)
     reported = first

@@ -31,9 +31,10 @@ def summary(run: ScaleRun, last_only: bool = False) -> str:
         ]
         f = size.footprint
         rss = "" if f.rss_bytes is None else f", engine RSS {f.rss_bytes / MB:,.0f} MB"
+        loaded = f"loaded in {size.load_seconds:,.0f} s" if size.load_seconds else "reused"
         lines += [
             "",
-            f"{size.docs:,} documents (loaded in {size.load_seconds:,.0f} s): index "
+            f"{size.docs:,} documents ({loaded}): index "
             f"{f.store_bytes / MB:,.0f} MB in {f.segments} segments, heap "
             f"{f.heap_used_bytes / MB:,.0f} of {f.heap_max_bytes / MB:,.0f} MB{rss}",
             table(["variant", "p50 ms", "p99 ms", "p50 / bm25", "recall@10"], rows),
