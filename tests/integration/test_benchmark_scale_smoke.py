@@ -26,7 +26,7 @@ def test_the_scale_benchmark_grows_measures_and_charts(
 ) -> None:
     index = f"tandem-bench-scale-{uuid.uuid4().hex[:10]}"
     argv = ["--engine", opensearch_engine.url, "--index", index, "--sizes", "2000,10000"]
-    argv += ["--real", "400", "--queries", "20", "--out", str(tmp_path), "--keep"]
+    argv += ["--real", "200", "--queries", "10", "--out", str(tmp_path), "--keep"]
     adapter = connect(opensearch_engine.url)
     try:
         assert main(argv) == 0
@@ -37,7 +37,7 @@ def test_the_scale_benchmark_grows_measures_and_charts(
 
     run = json.loads((tmp_path / "scale.json").read_text())
     assert [s["docs"] for s in run["sizes"]] == [2000, 10_000]
-    assert run["real"] == 400
+    assert run["real"] == 200
     for size in run["sizes"]:
         rows = {r["variant"]: r for r in size["rows"]}
         assert set(rows) == {
