@@ -18,13 +18,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import log
+from benchmarks.common import emit, log
 from tandem.encoders.idf import IdfQueryEncoder, IdfTable
 from tandem.encoders.loader import load_dense, load_sparse, text_batcher
 from tandem.encoders.registry import KNOWN_MODELS
@@ -208,11 +207,7 @@ def main(argv: list[str] | None = None) -> int:
         (args.out / "scale.json").write_text(json.dumps(data, indent=2) + "\n")
         for path in charts(result, args.out):
             log(f"wrote {path}")
-    if args.json:
-        print(json.dumps(data, indent=2))
-        print(summary(result), file=sys.stderr)
-    else:
-        print(summary(result))
+    emit(summary(result), data if args.json else None)
     return 0
 
 
