@@ -86,6 +86,9 @@ def _variants(
         Variant("sparse (idf)", free, SearchOptions(method="sparse"), "sparse"),
         Variant("hybrid (rrf)", full, SearchOptions()),
         Variant("hybrid (rrf, idf sparse)", free, SearchOptions()),
+        # auto fuses a one-shard OpenSearch index natively; the same through _msearch:
+        Variant("hybrid (rrf, sidecar)", full, SearchOptions(mode="sidecar")),
+        Variant("hybrid (rrf, idf sparse, sidecar)", free, SearchOptions(mode="sidecar")),
     ]
 
 

@@ -48,6 +48,8 @@ def test_the_scale_benchmark_grows_measures_and_charts(
             "sparse (idf)",
             "hybrid (rrf)",
             "hybrid (rrf, idf sparse)",
+            "hybrid (rrf, sidecar)",
+            "hybrid (rrf, idf sparse, sidecar)",
         }
         assert all(r["p50_ms"] > 0 and r["p99_ms"] >= r["p50_ms"] for r in rows.values())
         # rank_features keeps 9 bits of each weight: near-ties may swap, little else.
