@@ -15,15 +15,21 @@ from pathlib import Path
 import pytest
 
 from benchmarks.scale.__main__ import main
-from tandem.integration.handle import EngineHandle
+from tandem.integration.pytest_plugin import EnginePool
+from tandem.integration.specs import DEFAULT_VERSIONS
 from tandem.plugin.engines.connect import connect
+from tandem.plugin.engines.kinds import EngineKind
 
 pytestmark = pytest.mark.integration
 
 
 def test_the_scale_benchmark_grows_measures_and_charts(
-    opensearch_engine: EngineHandle, tmp_path: Path
+    engine_pool: EnginePool, tmp_path: Path
 ) -> None:
+    # One engine, as the benchmark itself runs on one (OpenSearch 3.x, the default).
+    opensearch_engine = engine_pool.get(
+        EngineKind.OPENSEARCH, DEFAULT_VERSIONS[EngineKind.OPENSEARCH]
+    )
     index = f"tandem-bench-scale-{uuid.uuid4().hex[:10]}"
     argv = ["--engine", opensearch_engine.url, "--index", index, "--sizes", "2000,10000"]
     argv += ["--real", "200", "--queries", "10", "--out", str(tmp_path), "--keep"]

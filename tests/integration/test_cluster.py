@@ -11,7 +11,6 @@ after this module.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import itertools
 import os
 import signal
@@ -19,7 +18,6 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -64,54 +62,20 @@ QUERIES = 20
 ON_THE_DEAD_NODE = 150  # documents ingested, and enriched, while a node is killed
 
 
-_LAUNCHER = Launcher(progress=lambda m: print(f"[cluster] {m}", flush=True), owner="pytest")
-_STARTS: dict[EngineKind, Future[EngineHandle]] = {}
-_POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cluster-start")
-
-
-def _start(kind: EngineKind) -> Future[EngineHandle]:
-    if kind not in _STARTS:
-        up = functools.partial(_LAUNCHER.up, kind, DEFAULT_VERSIONS[kind], PORTS[kind])
-        _STARTS[kind] = _POOL.submit(up, nodes=NODES)
-    return _STARTS[kind]
-
-
-def _stop(handle: EngineHandle) -> None:
-    if os.environ.get("TANDEM_KEEP_ENGINES") != "1":
-        _LAUNCHER.stop(handle)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _no_cluster_left() -> Iterator[None]:
-    """A cluster started ahead for tests that then did not run is stopped with the module."""
-    yield
-    for future in _STARTS.values():
-        if not future.cancel() and future.exception() is None:
-            _stop(future.result())
-    _STARTS.clear()
-
-
 @pytest.fixture(scope="module", params=list(PORTS), ids=lambda kind: f"{kind.value}-cluster")
 def cluster(request: pytest.FixtureRequest) -> Iterator[EngineHandle]:
     kind: EngineKind = request.param
+    launcher = Launcher(progress=lambda m: print(f"[cluster] {m}", flush=True), owner="pytest")
     try:
-        handle = _start(kind).result()
+        handle = launcher.up(kind, DEFAULT_VERSIONS[kind], PORTS[kind], nodes=NODES)
     except EngineError as err:
         message = f"a {NODES}-node {kind.label} cluster did not start: {err}"
         if in_ci():
             pytest.fail(message, pytrace=False)
         pytest.skip(message)
-    # The next engine's cluster starts while this one's tests run (it takes 25 to 40 s).
-    wanted = {
-        spec.params.get("cluster")
-        for spec in (getattr(item, "callspec", None) for item in request.session.items)
-        if spec is not None
-    }
-    later = [k for k in PORTS if k not in _STARTS and k in wanted]
-    if later:
-        _start(later[0])
     yield handle
-    _stop(handle)
+    if os.environ.get("TANDEM_KEEP_ENGINES") != "1":
+        launcher.stop(handle)
 
 
 @pytest.fixture(scope="module")
