@@ -32,7 +32,7 @@ from tandem.integration.specs import parse_kind
 from tandem.plugin.engines.base import EngineAdapter
 from tandem.plugin.engines.connect import connect
 from tandem.plugin.engines.kinds import EngineKind
-from tandem.plugin.index.mapping import OPENSEARCH_SPARSE_VECTOR_REFUSAL, sparse_field_type
+from tandem.plugin.index.mapping import OPENSEARCH_SPARSE_VECTOR_REFUSAL, sparse_type_for
 from tandem.plugin.index.spec import default_spec
 from tandem.plugin.ingest.assemble import ensure_index
 from tandem.plugin.ingest.fill import holds
@@ -68,8 +68,7 @@ def _variants(
     prune_k: int,
     dense_windows: list[int],
 ) -> list[Variant]:
-    spec = default_spec(INDEX, dims=384)
-    sparse_type = sparse_field_type(spec, adapter.capabilities)
+    sparse_type = sparse_type_for(adapter.capabilities)
     full = Searcher(adapter, dense, splade, sparse_type)
     pruned = Searcher(adapter, None, PrunedSplade(splade, prune_k), sparse_type)
     free = Searcher(adapter, dense, idf, sparse_type)
@@ -98,7 +97,7 @@ def run(args: argparse.Namespace) -> ScaleRun:
     splade = load_sparse(KNOWN_MODELS["splade-tiny"])
     encoded = encode_texts(texts, dense, splade, ("minilm", "splade-tiny"), log)
     tokenizer = text_batcher(KNOWN_MODELS["splade-tiny"])
-    idf = IdfQueryEncoder(tokenizer, IdfTable.from_corpus(tokenizer, encoded_passages(texts)))
+    idf = IdfQueryEncoder(tokenizer, IdfTable.from_corpus(tokenizer, texts.passages()))
     grower = Grower(texts, encoded, args.seed)
     url = (
         args.engine
@@ -144,10 +143,6 @@ def run(args: argparse.Namespace) -> ScaleRun:
             adapter.delete_index(args.index)
         adapter.close()
     return result
-
-
-def encoded_passages(texts: Any) -> list[str]:
-    return [f"{t} {x}" for t, x in zip(texts.titles, texts.texts, strict=True)]
 
 
 def _sizes(value: str) -> list[int]:

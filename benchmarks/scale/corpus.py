@@ -46,6 +46,10 @@ class Texts:
     texts: list[str]
     queries: list[str]
 
+    def passages(self) -> list[str]:
+        """What the encoders read of each document: title, then text."""
+        return [f"{t} {x}" for t, x in zip(self.titles, self.texts, strict=True)]
+
 
 @dataclass(frozen=True)
 class Encoded:
@@ -123,7 +127,7 @@ def encode_texts(
                 saved["weights"],
                 [str(t) for t in saved["vocabulary"]],
             )
-    passages = [f"{title} {text}" for title, text in zip(texts.titles, texts.texts, strict=True)]
+    passages = texts.passages()
     vectors: list[Floats] = []
     ids: list[Ints] = []
     weights: list[Floats] = []
