@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from tandem.client import ClientError
 from tandem.encoders.sources import SourceError
+from tandem.plugin.distributed import PoolError
 from tandem.plugin.engines.errors import EngineRequestError
 
 from . import (
@@ -40,6 +41,7 @@ KNOWN_ERRORS: tuple[type[Exception], ...] = (
     ValueError,
     ImportError,
     FileNotFoundError,
+    PoolError,
 )
 
 

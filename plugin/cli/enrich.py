@@ -10,7 +10,6 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from tandem.encoders.loader import load_dense, load_sparse
 from tandem.encoders.passages import Lengths
 from tandem.encoders.registry import ModelKind, resolve_spec
 from tandem.encoders.sparse import Pruning
@@ -30,6 +29,7 @@ from tandem.plugin.ingest.bulk import BulkOptions
 from tandem.plugin.ingest.passages import Splitters, length_lines
 from tandem.plugin.ingest.progress import ProgressLine
 
+from .encoding import Encoders, add_ray_arguments, check_ray_flags, encoders_for
 from .passages import add_passage_arguments, passages_from
 from .remote import add_server_arguments
 from .search import DEFAULT_DENSE, DEFAULT_SPARSE
@@ -141,6 +141,7 @@ def register(commands: Any) -> None:
         metavar="FILE",
         help="append the id of each document to FILE as it is encoded; not with --server",
     )
+    add_ray_arguments(parser)
     add_server_arguments(parser, required=False)
     parser.set_defaults(handler=_enrich)
 
@@ -155,6 +156,7 @@ def _say(message: str) -> None:
 
 def _enrich(args: argparse.Namespace) -> int:
     text_fields = parse_text_fields(args.text_fields, boosts=False)
+    check_ray_flags(args)
     if args.server:
         from .enrich_remote import enrich_remote
 
@@ -174,16 +176,27 @@ def _enrich_here(args: argparse.Namespace, adapter: Any, text_fields: tuple[str,
         model_label(dense.name, args.int8) if dense else None,
         model_label(sparse.name, args.int8) if sparse else None,
     )
+    with encoders_for(args, dense, sparse, _say) as encoders:
+        return _enrich_with(args, adapter, text_fields, models, encoders)
+
+
+def _enrich_with(
+    args: argparse.Namespace,
+    adapter: Any,
+    text_fields: tuple[str, ...],
+    models: str,
+    encoders: Encoders,
+) -> int:
     checkpoint = Checkpoint(args.checkpoint or default_path(adapter.url, args.index))
     saved = checkpoint.load()
-    dense_encoder = load_dense(dense, args.int8, progress=_say) if dense else None
-    dims = int(dense_encoder.encode(["dimension probe"]).shape[1]) if dense_encoder else None
+    dense_encoder, sparse_encoder = encoders.dense, encoders.sparse
+    dims = encoders.dims()
     target = resumed_target(saved, args.resume, args.target)
     request = EnrichRequest(
         args.index,
         text_fields,
         dims,
-        sparse is not None,
+        sparse_encoder is not None,
         args.joiner,
         args.dense_field,
         args.sparse_field,
@@ -206,7 +219,6 @@ def _enrich_here(args: argparse.Namespace, adapter: Any, text_fields: tuple[str,
             f"a checkpoint of an interrupted run exists ({checkpoint.path}); starting over "
             "(--resume continues it; documents already done are skipped by their markers)"
         )
-    sparse_encoder = load_sparse(sparse, args.int8, progress=_say) if sparse else None
     line = ProgressLine(verb="enriched")
     stop = threading.Event()
     enricher = Enricher(
@@ -232,6 +244,7 @@ def _enrich_here(args: argparse.Namespace, adapter: Any, text_fields: tuple[str,
         progress=lambda report, final: line(report.snapshot(), final),
         stop=stop,
         splitters=Splitters.for_index(dense_encoder, sparse_encoder, request.passages),
+        pool=encoders.pool,
     )
     terminated = threading.Event()
 

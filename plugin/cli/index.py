@@ -13,7 +13,6 @@ from typing import Any
 import grpc
 
 from tandem.client import ClientError, IndexProgress
-from tandem.encoders.loader import load_dense, load_sparse
 from tandem.encoders.registry import ModelKind, resolve_spec
 from tandem.encoders.sparse import Pruning
 from tandem.plugin.engines.connect import connect
@@ -33,6 +32,7 @@ from tandem.plugin.ingest.passages import Splitters, check_windows, length_lines
 from tandem.plugin.ingest.pipeline import Failure, FieldMap, IngestOptions
 from tandem.plugin.ingest.progress import ProgressLine, Snapshot
 
+from .encoding import Encoders, add_ray_arguments, check_ray_flags, encoders_for
 from .passages import add_passage_arguments, passages_from
 from .remote import add_server_arguments, client_for, refuse_local_flags
 from .search import DEFAULT_DENSE, DEFAULT_SPARSE
@@ -86,6 +86,7 @@ def register(commands: Any) -> None:
     parser.add_argument("--concurrency", type=int, default=2, help="bulk requests in flight")
     parser.add_argument("--top-k", type=int, help="keep at most K sparse terms per document")
     parser.add_argument("--failures", type=Path, help="write every failure to this JSONL file")
+    add_ray_arguments(parser)
     add_server_arguments(parser, required=False)
     parser.set_defaults(handler=_index)
 
@@ -104,23 +105,27 @@ def _index(args: argparse.Namespace) -> int:
     corpus = corpus_file(args.data)  # fail on a bad path before loading any model
     bm25 = _bm25(args)  # and on bad BM25 parameters
     passages = passages_from(args)
+    check_ray_flags(args)
     if args.server:
         refuse_local_flags(args, "indexes", "index")
         return _index_remote(args, corpus, text_fields)
     dense_name, sparse_name = args.dense or DEFAULT_DENSE, args.sparse or DEFAULT_SPARSE
-    dense = (
-        None
-        if dense_name == NONE
-        else load_dense(resolve_spec(dense_name, ModelKind.DENSE), args.int8, progress=_say)
-    )
-    sparse = (
-        None
-        if sparse_name == NONE
-        else load_sparse(resolve_spec(sparse_name, ModelKind.SPARSE), args.int8, progress=_say)
-    )
-    dims = None
-    if dense is not None:
-        dims = int(dense.encode(["dimension probe"]).shape[1])
+    dense_spec = None if dense_name == NONE else resolve_spec(dense_name, ModelKind.DENSE)
+    sparse_spec = None if sparse_name == NONE else resolve_spec(sparse_name, ModelKind.SPARSE)
+    with encoders_for(args, dense_spec, sparse_spec, _say) as encoders:
+        return _index_here(args, corpus, text_fields, bm25, passages, encoders)
+
+
+def _index_here(
+    args: argparse.Namespace,
+    corpus: Path,
+    text_fields: tuple[str, ...],
+    bm25: Bm25 | None,
+    passages: Passages | None,
+    encoders: Encoders,
+) -> int:
+    dense, sparse = encoders.dense, encoders.sparse
+    dims = encoders.dims()
     adapter = connect(engine_url(args.engine or "opensearch"))
     try:
         line = ProgressLine()
@@ -164,6 +169,7 @@ def _index(args: argparse.Namespace) -> int:
             options=IngestOptions(batch_size=args.batch_size, resume=args.resume),
             progress=watch,
             splitters=Splitters.for_index(dense, sparse, layout),
+            pool=encoders.pool,
         )
         try:
             report = ingestor.run(read_documents(corpus, text_fields), total=_count_lines(corpus))

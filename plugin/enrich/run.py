@@ -30,7 +30,7 @@ from tandem.plugin.engines.base import EngineAdapter, Json
 from tandem.plugin.ingest.bulk import BulkOptions, BulkWriter, DocResult, Pending
 from tandem.plugin.ingest.passages import Splitters
 from tandem.plugin.ingest.pipeline import DocumentDense, DocumentSparse, Failure
-from tandem.plugin.ingest.vectors import FieldMap, VectorBuilder
+from tandem.plugin.ingest.vectors import ChunkEncoder, FieldMap, VectorBuilder
 
 from . import dialect
 from .checkpoint import Checkpoint
@@ -94,7 +94,10 @@ class Enricher:
         progress: Progress | None = None,
         stop: threading.Event | None = None,
         splitters: Splitters | None = None,
+        pool: ChunkEncoder | None = None,
     ) -> None:
+        """``pool`` runs the models elsewhere (an encoder pool); ``dense`` and ``sparse``
+        still say which models are in use."""
         self.adapter = adapter
         self.plan = plan
         self.dense = dense if plan.dense_field else None
@@ -110,7 +113,7 @@ class Enricher:
         # Vectors as ingest makes them: splitting long texts for a passage field.
         fields = FieldMap(plan.dense_field, plan.sparse_field, plan.request.passages is not None)
         self.vectors = (
-            VectorBuilder(fields, self.dense, self.sparse, options.pruning, splitters)
+            VectorBuilder(fields, self.dense, self.sparse, options.pruning, splitters, pool)
             if self.dense is not None or self.sparse is not None
             else None
         )
@@ -474,18 +477,20 @@ class Enricher:
     def _encode(self, todos: list[_Todo], copying: bool) -> list[Pending]:
         items = [self._pending(t, {}, copying) for t in todos if t.text is None]
         todos = [t for t in todos if t.text is not None]
-        for start in range(0, len(todos), self.options.batch_size):
-            chunk = todos[start : start + self.options.batch_size]
-            texts = [t.text for t in chunk if t.text is not None]
-            began = time.monotonic()
-            fields: list[Json] = (
-                self.vectors.fields_for(texts) if self.vectors else [{} for _ in chunk]
-            )
-            self.report.stages.encode += time.monotonic() - began
+        size = self.options.batch_size
+        chunks = [todos[start : start + size] for start in range(0, len(todos), size)]
+        began = time.monotonic()
+        fields: list[list[Json]] = (
+            self.vectors.fields_for_chunks([[t.text or "" for t in c] for c in chunks])
+            if self.vectors
+            else [[{} for _ in c] for c in chunks]
+        )
+        self.report.stages.encode += time.monotonic() - began
+        for chunk, out in zip(chunks, fields, strict=True):
             self.report.encoded += len(chunk)
             self._audit(chunk)
-            for todo, out in zip(chunk, fields, strict=True):
-                items.append(self._pending(todo, out, copying))
+            for todo, vectors in zip(chunk, out, strict=True):
+                items.append(self._pending(todo, vectors, copying))
         return items
 
     def _audit(self, chunk: Sequence[_Todo]) -> None:

@@ -27,6 +27,7 @@ from .pipeline import (
     SourceBuilder,
 )
 from .progress import Snapshot
+from .vectors import ChunkEncoder
 
 Progress = Callable[[Snapshot, bool], None]
 
@@ -44,13 +45,15 @@ def build_ingestor(
     progress: Progress | None = None,
     on_result: ResultHook | None = None,
     splitters: Splitters | None = None,
+    pool: ChunkEncoder | None = None,
 ) -> Ingestor:
     """An ingestor that writes into ``index``, its vectors into ``fields`` (from the index's
     spec, :meth:`FieldMap.of`, or read from its mapping); ``splitters`` measure texts
-    against each model's window and, for a passage index, split them."""
+    against each model's window and, for a passage index, split them; ``pool`` runs the
+    models elsewhere (an encoder pool, :mod:`tandem.plugin.distributed`)."""
     return Ingestor(
         BulkWriter(adapter, index, bulk),
-        SourceBuilder(fields, dense, sparse, pruning, splitters),
+        SourceBuilder(fields, dense, sparse, pruning, splitters, pool),
         options,
         progress,
         on_result,

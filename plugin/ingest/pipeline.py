@@ -13,6 +13,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import Literal
 
 from tandem.encoders.passages import Lengths
@@ -81,10 +82,17 @@ class SourceBuilder(VectorBuilder):
     :class:`~.vectors.VectorBuilder` makes from their text."""
 
     def build(self, docs: Sequence[Document]) -> list[Pending]:
-        vectors = self.fields_for([d.passage() for d in docs])
+        return self.build_batches([docs])[0]
+
+    def build_batches(self, batches: Sequence[Sequence[Document]]) -> list[list[Pending]]:
+        """:meth:`build` of each batch, encoded together (side by side on a pool)."""
+        vectors = self.fields_for_chunks([[d.passage() for d in docs] for docs in batches])
         return [
-            Pending.of(d.id, {**d.metadata, **d.text, **v})
-            for d, v in zip(docs, vectors, strict=True)
+            [
+                Pending.of(d.id, {**d.metadata, **d.text, **v})
+                for d, v in zip(docs, out, strict=True)
+            ]
+            for docs, out in zip(batches, vectors, strict=True)
         ]
 
 
@@ -132,6 +140,21 @@ class Ingestor:
                 time.sleep(wait)
         return self.writer.adapter.existing_ids(self.writer.index, ids)
 
+    def _to_encode(self, batch: list[Document | BadLine], report: IngestReport) -> list[Document]:
+        """The documents of ``batch`` to encode: bad lines fail, stored ones (resume) skip."""
+        docs = [r for r in batch if isinstance(r, Document)]
+        for bad in (r for r in batch if isinstance(r, BadLine)):
+            report.failures.append(Failure(bad.id, bad.reason))
+            self._settle(bad.id, "failed", bad.reason)
+        if self.options.resume and docs:
+            stored = self._stored([d.id for d in docs])
+            for doc in docs:
+                if doc.id in stored:
+                    report.skipped += 1
+                    self._settle(doc.id, "skipped")
+            docs = [d for d in docs if d.id not in stored]
+        return docs
+
     def run(self, records: Iterable[Document | BadLine], total: int | None = None) -> IngestReport:
         report = IngestReport()
         started = time.monotonic()
@@ -158,27 +181,20 @@ class Ingestor:
                     collect(inflight.popleft())
                 inflight.append(pool.submit(self.writer.send, chunk))
 
-            for batch in batched(records, self.options.batch_size):
-                docs = [r for r in batch if isinstance(r, Document)]
-                for bad in (r for r in batch if isinstance(r, BadLine)):
-                    report.failures.append(Failure(bad.id, bad.reason))
-                    self._settle(bad.id, "failed", bad.reason)
-                if self.options.resume and docs:
-                    stored = self._stored([d.id for d in docs])
-                    for doc in docs:
-                        if doc.id in stored:
-                            report.skipped += 1
-                            self._settle(doc.id, "skipped")
-                    docs = [d for d in docs if d.id not in stored]
-                if not docs:
-                    continue
-                for item in self.builder.build(docs):
-                    full = buffer.add(item)
-                    if full:
-                        submit(full)
-                if first or buffer.age() >= self.options.flush_seconds:
-                    submit(buffer.flush())
-                    first = False
+            # One round is as many encoder batches as the builder works on at once (one
+            # here; one per worker of an encoder pool), each batch cut as it would be alone.
+            batches = batched(records, self.options.batch_size)
+            for round_ in iter(lambda: list(islice(batches, self.builder.width)), []):
+                todo = [self._to_encode(batch, report) for batch in round_]
+                todo = [docs for docs in todo if docs]
+                for items in self.builder.build_batches(todo) if todo else []:
+                    for item in items:
+                        full = buffer.add(item)
+                        if full:
+                            submit(full)
+                    if first or buffer.age() >= self.options.flush_seconds:
+                        submit(buffer.flush())
+                        first = False
             rest = buffer.flush()
             if rest:
                 submit(rest)

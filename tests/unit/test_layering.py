@@ -45,6 +45,7 @@ FLOORS = {
     "tandem.plugin.search": 3,
     "tandem.plugin.enrich": 3,
     "tandem.plugin.ingest": 3,
+    "tandem.plugin.distributed": 3,
     "tandem.plugin.index": 2,
     "tandem.plugin.engines": 1,
     "tandem.encoders": 1,

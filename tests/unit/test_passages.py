@@ -38,7 +38,9 @@ LONG = WORDS + " ".join(f"Claim {i} links gene-{i} to outcome {i * 7}." for i in
 def tokenizer() -> Tokenizer:
     from tandem.encoders.loader import text_batcher
     from tandem.encoders.registry import KNOWN_MODELS
+    from tandem.encoders.sources import pull
 
+    pull(KNOWN_MODELS["minilm"])  # a fresh cache: the checkpoint is not there until pulled
     return text_batcher(KNOWN_MODELS["minilm"]).tokenizer
 
 
