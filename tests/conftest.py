@@ -14,6 +14,7 @@ os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
 
 import pytest
 
+from tandem.integration.specs import DEFAULT_VERSIONS
 from tandem.plugin.engines.kinds import EngineKind
 
 pytest_plugins = ["tandem.integration.pytest_plugin"]
@@ -34,7 +35,9 @@ def _applies(item: pytest.Item) -> bool:
     param = callspec.params.get("engine") if callspec is not None else None
     if param is None:
         return True
-    kind = param[0]
+    kind, version = param
+    if item.get_closest_marker("newest_engines") and version != DEFAULT_VERSIONS[kind]:
+        return False
     names = getattr(item, "fixturenames", ())
     return all(kind is only for name, only in _ENGINE_ONLY.items() if name in names)
 

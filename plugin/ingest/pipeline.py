@@ -184,7 +184,8 @@ class Ingestor:
             # One round is as many encoder batches as the builder works on at once (one
             # here; one per worker of an encoder pool), each batch cut as it would be alone.
             batches = batched(records, self.options.batch_size)
-            for round_ in iter(lambda: list(islice(batches, self.builder.width)), []):
+            width = max(1, self.builder.width)
+            for round_ in iter(lambda: list(islice(batches, width)), []):
                 todo = [self._to_encode(batch, report) for batch in round_]
                 todo = [docs for docs in todo if docs]
                 for items in self.builder.build_batches(todo) if todo else []:

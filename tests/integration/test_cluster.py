@@ -48,6 +48,7 @@ from tandem.plugin.ingest.progress import Snapshot
 from tandem.plugin.search.options import SearchOptions
 from tandem.plugin.search.searcher import Searcher
 
+from .memo import MemoEncoders
 from .shared_data import shared_dir
 from .test_search import top10_agree_up_to_ties
 from .user_index import bulk, create_user_index, scifact_docs, stale, stored
@@ -118,11 +119,16 @@ def _ingest(
     docs: list[Document],
     models: tuple[DenseEncoder, SpladeEncoder],
     progress: Any = None,
+    memo: bool = False,
 ) -> Any:
+    """Ingest ``docs``; ``memo``: with encodings kept across clusters (not for an ingest
+    whose timing matters, such as one a node is killed during)."""
     dense, sparse = models
     return Ingestor(
         BulkWriter(adapter, name, BulkOptions(max_docs=16)),
-        SourceBuilder(FieldMap(), dense, sparse),
+        SourceBuilder(
+            FieldMap(), dense, sparse, pool=MemoEncoders(dense, sparse) if memo else None
+        ),
         IngestOptions(batch_size=16, flush_seconds=0.5),
         progress=progress,
     ).run(docs)
@@ -137,7 +143,7 @@ def sliced(
     name = f"tandem-cluster-{uuid.uuid4().hex[:8]}"
     _create(adapter, name)
     _health(adapter, name, status="green")
-    report = _ingest(adapter, name, _scifact(SLICE), models)
+    report = _ingest(adapter, name, _scifact(SLICE), models, memo=True)
     assert (report.indexed, report.failures) == (SLICE, [])
     adapter.refresh(name)
     dense, sparse = models

@@ -92,6 +92,7 @@ class Writer(threading.Thread):
         self.counts[kind] += 1
 
 
+@pytest.mark.newest_engines
 @pytest.mark.parametrize("strategy", ["in-place", "reindex"])
 def test_a_concurrent_writer_loses_nothing_and_leaves_nothing_stale(
     strategy: str,

@@ -99,6 +99,7 @@ def _percentiles(lags: list[float]) -> str:
     return f"p50 {p50:.2f} s, p99 {p99:.2f} s, max {max(lags):.2f} s over {len(lags)} writes"
 
 
+@pytest.mark.newest_engines
 def test_follow_enriches_every_write_within_a_measured_lag(
     engine: EngineHandle, engine_client: Any, index_name: str, tmp_path: Path
 ) -> None:

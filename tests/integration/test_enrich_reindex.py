@@ -57,6 +57,7 @@ def test_a_copy_keeps_the_users_own_vectors(
         assert copy[doc["_id"]].get("user_vec") == expected, doc["_id"]
 
 
+@pytest.mark.newest_engines
 def test_documents_deleted_during_a_copy_stay_deleted(
     engine: EngineHandle,
     engine_client: Any,

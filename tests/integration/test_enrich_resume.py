@@ -58,6 +58,7 @@ def _kill_when_audited(command: list[str], audit: Path, count: int) -> int:
     return len(_lines(audit))
 
 
+@pytest.mark.newest_engines
 @pytest.mark.parametrize("strategy", ["in-place", "reindex"])
 def test_sigkill_then_resume_encodes_each_document_once_and_misses_none(
     strategy: str, engine: EngineHandle, engine_client: Any, index_name: str, tmp_path: Path
@@ -130,6 +131,7 @@ def test_sigkill_then_resume_encodes_each_document_once_and_misses_none(
     )
 
 
+@pytest.mark.newest_engines
 def test_sigterm_stops_with_a_report_and_resume_finishes(
     engine: EngineHandle, engine_client: Any, index_name: str, tmp_path: Path
 ) -> None:

@@ -33,6 +33,7 @@ from tandem.plugin.search.options import SearchOptions
 from tandem.plugin.search.searcher import Searcher
 
 from .cli import tandem
+from .memo import MemoEncoders
 from .shared_data import shared_dir
 
 QUERIES = 60
@@ -88,7 +89,8 @@ def index_slice(url: str, models: tuple[DenseEncoder, SpladeEncoder]) -> Iterato
     dense, sparse = models
     report = Ingestor(
         BulkWriter(adapter, name, BulkOptions()),
-        SourceBuilder(FieldMap(), dense, sparse),
+        # Encoded once for the session, written to each engine.
+        SourceBuilder(FieldMap(), dense, sparse, pool=MemoEncoders(dense, sparse)),
         IngestOptions(),
     ).run(docs)
     assert report.failures == []

@@ -129,6 +129,7 @@ def test_index_through_the_sidecar_stream(
         engine_sidecar_client.delete_index(name)
 
 
+@pytest.mark.newest_engines
 def test_index_through_the_sidecar_shows_progress_and_stops_on_ctrl_c(
     engine_sidecar: EmbeddedSidecar,
     engine_sidecar_client: TandemClient,
