@@ -38,7 +38,7 @@ from tandem.encoders.registry import KNOWN_MODELS
 from tandem.encoders.sparse import Pruning
 from tandem.integration.launcher import Launcher
 from tandem.integration.specs import parse_kind
-from tandem.plugin.distributed.pool import EncoderPool, PoolOptions, import_ray
+from tandem.plugin.distributed.pool import EncoderPool, PoolOptions, import_ray, join_ray
 from tandem.plugin.engines.base import EngineAdapter
 from tandem.plugin.engines.connect import connect
 from tandem.plugin.engines.kinds import EngineKind
@@ -50,7 +50,7 @@ from tandem.plugin.ingest.pipeline import FieldMap, IngestOptions
 from tandem.plugin.ingest.vectors import Chunk, ChunkEncoder, Encoded
 
 INDEX = "tandem-bench-ray"
-SHAPES = ((2, 1), (1, 2))  # (workers, CPUs each) on a 2-core machine
+SHAPES = ((2, 1), (1, 2))  # (workers, CPUs each): this 2-core machine's two ways
 
 
 @dataclass(frozen=True)
@@ -157,7 +157,13 @@ def _ingest(
     return report.docs_per_second, len(report.failures)
 
 
-def run(data: Path, count: int, engine: str, batch_size: int) -> RayBench:
+def run(
+    data: Path,
+    count: int,
+    engine: str,
+    batch_size: int,
+    shapes: Sequence[tuple[int, int]] = SHAPES,
+) -> RayBench:
     docs = [r for r in read_documents(data) if isinstance(r, Document)][:count]
     url = engine if "://" in engine else Launcher(progress=log).up(parse_kind(engine)).url
     adapter = connect(url)
@@ -181,8 +187,8 @@ def run(data: Path, count: int, engine: str, batch_size: int) -> RayBench:
 
         single("single process")
         recording: Recording | None = None
-        ray.init(include_dashboard=False, logging_level="WARNING", log_to_driver=False)
-        for workers, cpus in SHAPES:
+        join_ray(ray, None, log)  # a local Ray, or the cluster at RAY_ADDRESS
+        for workers, cpus in shapes:
             started = time.perf_counter()
             options = PoolOptions(workers=workers, worker_cpus=cpus)
             with EncoderPool.start(dense_spec, sparse_spec, options=options, progress=log) as pool:
@@ -203,7 +209,7 @@ def run(data: Path, count: int, engine: str, batch_size: int) -> RayBench:
         ray.shutdown()
         assert recording is not None
         log("replay: the Ray run's vectors, no encoding")
-        replay = Replay(recording.kept, 2 * SHAPES[0][0])
+        replay = Replay(recording.kept, 2 * shapes[0][0])
         rate, failed = _ingest(adapter, docs, dense, sparse, batch_size, replay)
         bench.variants.append(Variant("replay (no encoding)", rate, failed))
         single("single process (again)")
@@ -233,15 +239,32 @@ def summary(bench: RayBench) -> str:
     return "\n".join(lines)
 
 
+def _shapes(text: str) -> list[tuple[int, int]]:
+    try:
+        pairs = [tuple(int(n) for n in part.split("x")) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected WORKERSxCPUS,..., got {text!r}") from None
+    if not pairs or any(len(p) != 2 or min(p) < 1 for p in pairs):
+        raise argparse.ArgumentTypeError(f"expected WORKERSxCPUS,..., got {text!r}")
+    return [(p[0], p[1]) for p in pairs]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="BEIR folder")
     parser.add_argument("--docs", type=int, default=512, help="documents per variant")
     parser.add_argument("--engine", default=EngineKind.OPENSEARCH.value)
     parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument(
+        "--shapes",
+        type=_shapes,
+        default=SHAPES,
+        help="pools to try, WORKERSxCPUS comma-separated (default 2x1,1x2; on a cluster, "
+        "with RAY_ADDRESS set, e.g. 64x1)",
+    )
     parser.add_argument("--json", action="store_true", help="print JSON")
     args = parser.parse_args(argv)
-    bench = run(args.data, args.docs, args.engine, args.batch_size)
+    bench = run(args.data, args.docs, args.engine, args.batch_size, args.shapes)
     print(json.dumps(bench.as_dict(), indent=2) if args.json else summary(bench))
     return 0
 

@@ -33,8 +33,8 @@ _ENGINE_ONLY = {"opensearch": EngineKind.OPENSEARCH, "elasticsearch": EngineKind
 def _applies(item: pytest.Item) -> bool:
     callspec = getattr(item, "callspec", None)
     param = callspec.params.get("engine") if callspec is not None else None
-    if param is None:
-        return True
+    if not (isinstance(param, tuple) and len(param) == 2 and isinstance(param[0], EngineKind)):
+        return True  # not the engine matrix's parameter
     kind, version = param
     if item.get_closest_marker("newest_engines") and version != DEFAULT_VERSIONS[kind]:
         return False

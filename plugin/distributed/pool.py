@@ -141,7 +141,7 @@ class EncoderPool:
                 pull(spec)  # the tokenizers, here; each worker loads its own models
         owns_ray = not ray.is_initialized()
         if owns_ray:
-            _init(ray, options.address, progress)
+            join_ray(ray, options.address, progress)
         cpus = float(ray.cluster_resources().get("CPU", 0))
         count = options.workers or max(1, int(cpus // options.worker_cpus))
         progress(
@@ -222,7 +222,8 @@ class EncoderPool:
         self.close()
 
 
-def _init(ray: ModuleType, address: str | None, progress: Progress) -> None:
+def join_ray(ray: ModuleType, address: str | None, progress: Progress = _quiet) -> None:
+    """Start a local Ray (``address`` ``None`` and no ``RAY_ADDRESS``), or join one."""
     quiet: dict[str, Any] = {
         "include_dashboard": False,
         "logging_level": logging.WARNING,
