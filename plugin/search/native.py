@@ -80,8 +80,18 @@ def native_plan(
     return NativePlan(body)
 
 
+# Past this many documents, ``auto`` fuses OpenSearch hybrid searches in the sidecar:
+# the hybrid query's cost grows much faster with the index than _msearch's (docs/scale.md:
+# the same p50 at 10^4 documents, NATIVE_MEASURED at 10^5 and 10^6).
+NATIVE_MAX_DOCS = 100_000
+
+
 def auto_skips_native(
-    caps: Capabilities, method: str, normalization: str, shards: int | None = 1
+    caps: Capabilities,
+    method: str,
+    normalization: str,
+    shards: int | None = 1,
+    docs: int | None = None,
 ) -> str | None:
     """Why ``auto`` keeps a search in the sidecar although the engine could fuse it.
 
@@ -93,7 +103,9 @@ def auto_skips_native(
     hits, and RRF ranks documents by Lucene doc ids, which repeat across shards
     (measured on 3 shards over 3 nodes: 12 of 20 SciFact top-10 lists differ from
     the sidecar's with ``linear``/``min_max``, 2 of 20 with ``rrf``; none on one
-    shard). ``native`` mode still runs them on request.
+    shard). On an index of more than :data:`NATIVE_MAX_DOCS` documents (``docs``) the
+    ``hybrid`` query is the slower way to fuse. ``native`` mode still runs them on
+    request.
     """
     if caps.kind is not EngineKind.OPENSEARCH:
         return None
@@ -101,6 +113,11 @@ def auto_skips_native(
         return "OpenSearch's z_score floors negative scores; sidecar fusion keeps them"
     if shards is not None and shards > 1:
         return f"OpenSearch's native fusion depends on the index's {shards} shards"
+    if docs is not None and docs > NATIVE_MAX_DOCS:
+        return (
+            f"OpenSearch's hybrid query is slower than fusing _msearch results on an index "
+            f"of {docs:,} documents (more than {NATIVE_MAX_DOCS:,})"
+        )
     return None
 
 

@@ -48,7 +48,7 @@ from .partial import PartialResults, PartialResultsError, check_partial_results
 from .policy import QueryPolicy
 from .request import SearchRequest
 from .rewriter import bm25_body, dense_body, sparse_body
-from .shards import ShardCounts
+from .shards import IndexSizes
 
 
 class SparseQueryEncoder(Protocol):
@@ -116,7 +116,7 @@ class Searcher:
         policy: QueryPolicy = QueryPolicy(),
         partial_results: PartialResults = "allow",
         layouts: PassageLayouts | None = None,
-        shards: ShardCounts | None = None,
+        sizes: IndexSizes | None = None,
     ) -> None:
         self.adapter = adapter
         self.dense = dense
@@ -128,8 +128,8 @@ class Searcher:
         self.partial_results = check_partial_results(partial_results)
         # Which indices hold passages; shared by the searchers of one sidecar.
         self.layouts = layouts if layouts is not None else PassageLayouts()
-        # Primaries per index, for auto's choice on OpenSearch; shared like ``layouts``.
-        self.shards = shards if shards is not None else ShardCounts()
+        # Primaries and documents per index, for auto's choice on OpenSearch; shared too.
+        self.sizes = sizes if sizes is not None else IndexSizes()
 
     def admit(self, options: SearchOptions, dsl: TandemQuery | None = None) -> None:
         """Raise unless the operator's query policy allows ``options``' filters and ``dsl``."""
@@ -202,13 +202,17 @@ class Searcher:
         if not options.tries_native:
             return None
         caps = self.adapter.capabilities
+        size = (
+            self.sizes.of(self.adapter, request.index)
+            if options.mode == "auto" and caps.kind is EngineKind.OPENSEARCH
+            else None
+        )
         if options.mode == "auto" and auto_skips_native(
             caps,
             options.method,
             options.normalization,
-            self.shards.of(self.adapter, request.index)
-            if caps.kind is EngineKind.OPENSEARCH
-            else None,
+            size.primaries if size is not None else None,
+            size.docs if size is not None else None,
         ):
             return None
         retrievers = tuple(self._bodies(request, options.retrievers))

@@ -11,7 +11,7 @@ from tandem.plugin.index.names import IndexPolicy
 from tandem.plugin.search.layout import PassageLayouts
 from tandem.plugin.search.partial import PartialResults
 from tandem.plugin.search.policy import QueryPolicy
-from tandem.plugin.search.shards import ShardCounts
+from tandem.plugin.search.shards import IndexSizes
 
 from .batcher import BatcherOptions, Listener
 from .encoding import DenseModel, Limits, SparseModel
@@ -46,7 +46,7 @@ class Runtime:
     )
     # Which indices hold passages, as searches learnt it (searchers are made per call).
     layouts: PassageLayouts = field(default_factory=PassageLayouts)
-    shards: ShardCounts = field(default_factory=ShardCounts)
+    sizes: IndexSizes = field(default_factory=IndexSizes)
 
     def require_dense(self) -> DenseModel:
         if self.dense is None:

@@ -123,7 +123,7 @@ class QueryPlanner:
             policy=self.runtime.policy,
             partial_results=self.runtime.partial_results,
             layouts=self.runtime.layouts,
-            shards=self.runtime.shards,
+            sizes=self.runtime.sizes,
         )
 
 

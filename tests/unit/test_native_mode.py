@@ -11,7 +11,12 @@ import pytest
 
 from tandem.encoders.sparse import SparseVector
 from tandem.plugin.engines.errors import CapabilityError
-from tandem.plugin.search.native import auto_skips_native, native_plan, page_request
+from tandem.plugin.search.native import (
+    NATIVE_MAX_DOCS,
+    auto_skips_native,
+    native_plan,
+    page_request,
+)
 from tandem.plugin.search.options import SearchOptions
 from tandem.plugin.search.request import SearchRequest
 from tandem.plugin.search.searcher import Searcher
@@ -30,9 +35,11 @@ class RecordingAdapter:
         ids: Sequence[str] = ("d1", "d2", "d3", "d4"),
         extra: Mapping[str, Any] | None = None,
         shards: int = 1,
+        docs: int = 1000,
     ) -> None:
         self.capabilities = caps
         self.shards = shards
+        self.docs = docs
         self.requests: list[str] = []
         self.ids = ids
         self.extra = dict(extra or {})  # merged into every response (timed_out, _shards)
@@ -42,9 +49,10 @@ class RecordingAdapter:
 
     def request(self, method: str, path: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
         self.requests.append(path)
-        assert path.endswith("/_settings/index.number_of_shards"), path
-        index = path.split("/")[1]
-        return {index: {"settings": {"index": {"number_of_shards": str(self.shards)}}}}
+        assert path.startswith("/_cat/indices/"), path
+        index = path.removeprefix("/_cat/indices/")
+        row = {"index": index, "pri": str(self.shards), "docs.count": str(self.docs)}
+        return {"answer": [row]}  # as the adapters return a JSON array
 
     def put_search_pipeline(self, name: str, body: Mapping[str, Any]) -> None:
         self.pipelines.append((name, body))
@@ -195,6 +203,22 @@ def test_opensearch_z_score_stays_in_the_sidecar_unless_native_is_asked() -> Non
     assert s.search("idx", "q", replace(options, mode="native")).mode == "native"
 
 
+def test_opensearch_auto_fuses_a_large_index_in_the_sidecar() -> None:
+    """OpenSearch's hybrid query grows much faster with the index than the same fusion
+    over _msearch (docs/scale.md): past NATIVE_MAX_DOCS, auto fuses in the sidecar."""
+    large = NATIVE_MAX_DOCS + 1
+    reason = auto_skips_native(OPENSEARCH_36, "rrf", "min_max", 1, large)
+    assert reason is not None and f"{large:,}" in reason
+    assert auto_skips_native(OPENSEARCH_36, "rrf", "min_max", 1, NATIVE_MAX_DOCS) is None
+    assert auto_skips_native(OPENSEARCH_36, "rrf", "min_max", 1, None) is None  # unknown
+    assert auto_skips_native(LICENSED_ES, "rrf", "min_max", 1, large) is None
+    s, _ = searcher(OPENSEARCH_36, docs=large)
+    assert s.search("idx", "q", SearchOptions(method="rrf")).mode == "sidecar"
+    assert s.search("idx", "q", SearchOptions(method="rrf", mode="native")).mode == "native"
+    small, _ = searcher(OPENSEARCH_36, docs=NATIVE_MAX_DOCS)
+    assert small.search("idx", "q", SearchOptions(method="rrf")).mode == "native"
+
+
 def test_opensearch_219_has_no_weighted_rrf_pipeline() -> None:
     s, _ = searcher(OPENSEARCH_219)
     weighted = SearchOptions(method="rrf", weights={"bm25": 2.0})
@@ -252,6 +276,6 @@ def test_opensearch_auto_fuses_a_multi_shard_index_in_the_sidecar() -> None:
     s, adapter = searcher(OPENSEARCH_36, shards=3)
     assert s.search("idx", "q", SearchOptions(method="rrf")).mode == "sidecar"
     assert s.search("idx", "q", SearchOptions(method="linear")).mode == "sidecar"
-    assert adapter.requests == ["/idx/_settings/index.number_of_shards"]  # learnt once
+    assert adapter.requests == ["/_cat/indices/idx"]  # learnt once
     native = s.search("idx", "q", SearchOptions(method="rrf", mode="native"))
     assert native.mode == "native"  # still runs on request
