@@ -113,9 +113,17 @@ def test_follow_enriches_every_write_within_a_measured_lag(
         *("--checkpoint", str(checkpoint), "--json"),
     )
     writer = PacedWriter(engine, index_name, [d["_id"] for d in docs])
-    writer.start()
     followed_at: float | None = None
     try:
+        # The application writes from the moment the backfill starts (the checkpoint
+        # exists): the command's start-up and model loading are not the test's subject,
+        # and on a busy machine they ate into the writer's 30 s before follow mode.
+        deadline = time.monotonic() + 120
+        while _phase(checkpoint) is None:
+            assert process.poll() is None, process.communicate()[1][-3000:]
+            assert time.monotonic() < deadline, "enrich did not start its backfill in 120 s"
+            time.sleep(0.05)
+        writer.start()
         while writer.is_alive():
             if followed_at is None and _phase(checkpoint) == "follow":
                 followed_at = time.time()
