@@ -172,18 +172,29 @@ class EngineAdapter(Protocol):
 
     def refresh(self, index: str) -> None: ...
 
-    def search(self, index: str, body: Mapping[str, Any], timeout: float | None = None) -> Json:
+    def search(
+        self,
+        index: str,
+        body: Mapping[str, Any],
+        timeout: float | None = None,
+        preference: str | None = None,
+    ) -> Json:
         """One search with ``body`` as given (OpenSearch's native fusion carries its
         search pipeline inside it); ``timeout`` (seconds) overrides the client's for
-        this request (a caller's deadline)."""
+        this request (a caller's deadline); ``preference`` routes searches that share it
+        to the same shard copies."""
         ...
 
     def msearch(
-        self, searches: Sequence[tuple[str, Mapping[str, Any]]], timeout: float | None = None
+        self,
+        searches: Sequence[tuple[str, Mapping[str, Any]]],
+        timeout: float | None = None,
+        preference: str | None = None,
     ) -> list[Json]:
         """One round trip for several ``(index, body)`` searches; responses in order.
 
         A sub-search that failed comes back as a response with an ``error`` key.
+        ``preference`` is every sub-search's (see :meth:`search`).
         """
         ...
 

@@ -173,19 +173,28 @@ class ElasticsearchAdapter:
         with engine_errors(translate, f"refreshing {index}", self._url):
             self._client.indices.refresh(index=index)
 
-    def search(self, index: str, body: Mapping[str, Any], timeout: float | None = None) -> Json:
+    def search(
+        self,
+        index: str,
+        body: Mapping[str, Any],
+        timeout: float | None = None,
+        preference: str | None = None,
+    ) -> Json:
         client = self._client.options(request_timeout=timeout) if timeout else self._client
         with engine_errors(translate, f"search in {index}", self._url):
-            return dict(client.search(index=index, body=dict(body)).body)
+            return dict(client.search(index=index, body=dict(body), preference=preference).body)
 
     def msearch(
-        self, searches: Sequence[tuple[str, Mapping[str, Any]]], timeout: float | None = None
+        self,
+        searches: Sequence[tuple[str, Mapping[str, Any]]],
+        timeout: float | None = None,
+        preference: str | None = None,
     ) -> list[Json]:
         if not searches:
             return []
         client = self._client.options(request_timeout=timeout) if timeout else self._client
         with engine_errors(translate, "msearch", self._url):
-            response = client.msearch(searches=msearch_lines(searches))
+            response = client.msearch(searches=msearch_lines(searches, preference))
         return msearch_responses(response.body, len(searches))
 
     def request(

@@ -154,19 +154,30 @@ class OpenSearchAdapter:
         with engine_errors(translate, f"refreshing {index}", self._url):
             self._client.indices.refresh(index=index)
 
-    def search(self, index: str, body: Mapping[str, Any], timeout: float | None = None) -> Json:
-        extra = {"request_timeout": timeout} if timeout else {}
+    def search(
+        self,
+        index: str,
+        body: Mapping[str, Any],
+        timeout: float | None = None,
+        preference: str | None = None,
+    ) -> Json:
+        extra: dict[str, Any] = {"request_timeout": timeout} if timeout else {}
+        if preference:
+            extra["preference"] = preference
         with engine_errors(translate, f"search in {index}", self._url):
             return dict(self._client.search(index=index, body=dict(body), **extra))
 
     def msearch(
-        self, searches: Sequence[tuple[str, Mapping[str, Any]]], timeout: float | None = None
+        self,
+        searches: Sequence[tuple[str, Mapping[str, Any]]],
+        timeout: float | None = None,
+        preference: str | None = None,
     ) -> list[Json]:
         if not searches:
             return []
         extra = {"request_timeout": timeout} if timeout else {}
         with engine_errors(translate, "msearch", self._url):
-            response = self._client.msearch(body=msearch_lines(searches), **extra)
+            response = self._client.msearch(body=msearch_lines(searches, preference), **extra)
         return msearch_responses(response, len(searches))
 
     def request(

@@ -154,11 +154,15 @@ def found_ids(response: Mapping[str, Any], what: str, url: str) -> set[str]:
     return found
 
 
-def msearch_lines(searches: Sequence[tuple[str, Mapping[str, Any]]]) -> list[Mapping[str, Any]]:
-    """The NDJSON lines of one ``_msearch``: a header naming the index, then the body."""
+def msearch_lines(
+    searches: Sequence[tuple[str, Mapping[str, Any]]], preference: str | None = None
+) -> list[Mapping[str, Any]]:
+    """The NDJSON lines of one ``_msearch``: a header naming the index (and the shard
+    copies' ``preference``), then the body."""
+    header: dict[str, Any] = {"preference": preference} if preference else {}
     lines: list[Mapping[str, Any]] = []
     for index, body in searches:
-        lines.append({"index": index})
+        lines.append({"index": index, **header})
         lines.append(body)
     return lines
 

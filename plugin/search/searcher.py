@@ -16,6 +16,7 @@ for the page's hits only (:mod:`tandem.plugin.search.documents`).
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -266,7 +267,9 @@ class Searcher:
         index = request.index
         try:
             with stage("engine round trip"):
-                response = self.adapter.search(index, plan.body, timeout=timeout)
+                response = self.adapter.search(
+                    index, plan.body, timeout=timeout, preference=shard_copies(request)
+                )
         except EngineBadRequest:
             self._check_fields(request, options.retrievers, options)
             raise
@@ -371,7 +374,9 @@ class Searcher:
             bodies = self._retriever_bodies(request, options, dsl)
         with stage("engine round trip"):
             responses = self.adapter.msearch(
-                [(index, body) for body in bodies.values()], timeout=timeout
+                [(index, body) for body in bodies.values()],
+                timeout=timeout,
+                preference=shard_copies(request),
             )
         searched = time.perf_counter()
         # The sub-searches run side by side in the engine: the slowest is its time.
@@ -436,3 +441,11 @@ class Searcher:
             hits = tuple((h["_id"], float(h["_score"])) for h in response["hits"]["hits"])
             results.append(RetrieverHits(name, hits))
         return results, reports
+
+
+def shard_copies(request: SearchRequest) -> str:
+    """The ``preference`` of every search of one query: the same shard copies for each
+    of its pages (replicas build their own segments, so their HNSW graphs and kNN
+    answers differ), while other queries spread over the copies."""
+    key = f"{request.index}\0{request.text}".encode()
+    return "tandem-" + hashlib.sha1(key, usedforsecurity=False).hexdigest()[:16]

@@ -46,6 +46,7 @@ class RecordingAdapter:
         self.pipelines: list[tuple[str, Mapping[str, Any]]] = []
         self.searches: list[tuple[Mapping[str, Any], str | None]] = []
         self.msearches: list[Sequence[tuple[str, Mapping[str, Any]]]] = []
+        self.preferences: list[str | None] = []
 
     def request(self, method: str, path: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
         self.requests.append(path)
@@ -67,15 +68,21 @@ class RecordingAdapter:
         body: Mapping[str, Any],
         pipeline: str | None = None,
         timeout: float | None = None,
+        preference: str | None = None,
     ) -> Any:
         self.searches.append((body, pipeline))
+        self.preferences.append(preference)
         hits = [{"_id": d, "_score": 1.0 / (i + 1)} for i, d in enumerate(self.ids)]
         return {**self.extra, "hits": {"hits": hits[: body["size"]]}}
 
     def msearch(
-        self, searches: Sequence[tuple[str, Mapping[str, Any]]], timeout: float | None = None
+        self,
+        searches: Sequence[tuple[str, Mapping[str, Any]]],
+        timeout: float | None = None,
+        preference: str | None = None,
     ) -> list[Any]:
         self.msearches.append(searches)
+        self.preferences.append(preference)
         hits = [{"_id": d, "_score": 1.0 / (i + 1)} for i, d in enumerate(self.ids)]
         return [{**self.extra, "hits": {"hits": hits}} for _ in searches]
 
@@ -217,6 +224,20 @@ def test_opensearch_auto_fuses_a_large_index_in_the_sidecar() -> None:
     assert s.search("idx", "q", SearchOptions(method="rrf", mode="native")).mode == "native"
     small, _ = searcher(OPENSEARCH_36, docs=NATIVE_MAX_DOCS)
     assert small.search("idx", "q", SearchOptions(method="rrf")).mode == "native"
+
+
+@pytest.mark.parametrize("mode", ["native", "sidecar"])
+def test_every_page_of_a_query_goes_to_the_same_shard_copies(mode: str) -> None:
+    """Replicas build their own segments, so their HNSW graphs (and kNN answers) differ:
+    the pages of one query must read the same copies to concatenate, so every search
+    of a query carries one ``preference``, and other queries spread over the copies."""
+    s, adapter = searcher(OPENSEARCH_36)
+    for start in (0, 10, 20):
+        s.search("idx", "heart", SearchOptions(mode=mode, start=start))  # type: ignore[arg-type]
+    s.search("idx", "lung", SearchOptions(mode=mode))  # type: ignore[arg-type]
+    heart, lung = adapter.preferences[:3], adapter.preferences[3]
+    assert heart[0] is not None and heart == [heart[0]] * 3
+    assert lung is not None and lung != heart[0]
 
 
 def test_opensearch_219_has_no_weighted_rrf_pipeline() -> None:

@@ -24,13 +24,20 @@ class FakeAdapter:
         self.capabilities = CAPS
 
     def msearch(
-        self, searches: Sequence[tuple[str, Mapping[str, Any]]], timeout: float | None = None
+        self,
+        searches: Sequence[tuple[str, Mapping[str, Any]]],
+        timeout: float | None = None,
+        preference: str | None = None,
     ) -> list[dict[str, Any]]:
         self.searches.extend(searches)
         return self.responses[: len(searches)]
 
     def search(
-        self, index: str, body: Mapping[str, Any], timeout: float | None = None
+        self,
+        index: str,
+        body: Mapping[str, Any],
+        timeout: float | None = None,
+        preference: str | None = None,
     ) -> dict[str, Any]:
         self.searches.append((index, body))
         ids = body["query"]["ids"]["values"]

@@ -39,11 +39,20 @@ class Adapter:
         self.capabilities = caps or ELASTICSEARCH_95
 
     def msearch(
-        self, searches: Sequence[tuple[str, Mapping[str, Any]]], timeout: float | None = None
+        self,
+        searches: Sequence[tuple[str, Mapping[str, Any]]],
+        timeout: float | None = None,
+        preference: str | None = None,
     ) -> list[dict[str, Any]]:
         return self.responses[: len(searches)]
 
-    def search(self, index: str, body: Mapping[str, Any], timeout: float | None = None) -> Any:
+    def search(
+        self,
+        index: str,
+        body: Mapping[str, Any],
+        timeout: float | None = None,
+        preference: str | None = None,
+    ) -> Any:
         response = self.responses[0]
         if "error" in response:
             raise EngineBadRequest("search in idx failed: all shards failed", 400)
@@ -134,7 +143,10 @@ class LayoutEngine(Adapter):
         self.bodies: list[Mapping[str, Any]] = []
 
     def msearch(
-        self, searches: Sequence[tuple[str, Mapping[str, Any]]], timeout: float | None = None
+        self,
+        searches: Sequence[tuple[str, Mapping[str, Any]]],
+        timeout: float | None = None,
+        preference: str | None = None,
     ) -> list[dict[str, Any]]:
         self.bodies.extend(body for _, body in searches)
         nested = self.mapping is NESTED
