@@ -267,7 +267,10 @@ def test_a_node_killed_mid_run_loses_nothing_from_ingest_or_enrich(
     enriched = stored(client, user)
     assert len(enriched) == ON_THE_DEAD_NODE
     assert stale(enriched) == [], "every document has vectors of its current text"
-    assert report.enriched + report.unchanged >= ON_THE_DEAD_NODE
+    # A write whose acknowledgement died with the node conflicts when retried (the
+    # promoted copy has a new primary term); it is re-read, found current and counted
+    # as rechecked (CI saw 7 of 150), so conflicts complete the account.
+    assert report.enriched + report.unchanged + report.conflicts >= ON_THE_DEAD_NODE
     adapter.close()
 
 
