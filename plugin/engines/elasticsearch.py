@@ -182,7 +182,11 @@ class ElasticsearchAdapter:
     ) -> Json:
         client = self._client.options(request_timeout=timeout) if timeout else self._client
         with engine_errors(translate, f"search in {index}", self._url):
-            return dict(client.search(index=index, body=dict(body), preference=preference).body)
+            if preference:
+                found = client.search(index=index, body=dict(body), preference=preference)
+            else:
+                found = client.search(index=index, body=dict(body))
+            return dict(found.body)
 
     def msearch(
         self,

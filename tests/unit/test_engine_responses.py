@@ -434,6 +434,22 @@ def test_search_sends_the_body_as_given() -> None:
     assert es_client.calls == [("search", {"index": "a", "body": {"size": 1}})]
 
 
+def test_a_preference_reaches_search_and_every_msearch_header() -> None:
+    os_client = _Recorder({"search": {"hits": {"hits": []}}})
+    es_client = _Recorder({"search": _Body({"hits": {"hits": []}})})
+    os_adapter.OpenSearchAdapter(os_client, URL, _caps(EngineKind.OPENSEARCH)).search(  # type: ignore[arg-type]
+        "a", {"size": 1}, preference="tandem-1"
+    )
+    es_adapter.ElasticsearchAdapter(es_client, URL, _caps(EngineKind.ELASTICSEARCH)).search(  # type: ignore[arg-type]
+        "a", {"size": 1}, preference="tandem-1"
+    )
+    assert os_client.calls[0][1]["preference"] == es_client.calls[0][1]["preference"] == "tandem-1"
+    lines = msearch_lines([("a", {"size": 1}), ("b", {"size": 2})], "tandem-1")
+    assert lines[0] == {"index": "a", "preference": "tandem-1"}
+    assert lines[2] == {"index": "b", "preference": "tandem-1"}
+    assert msearch_lines([("a", {})])[0] == {"index": "a"}
+
+
 def test_bulk_requests_and_empty_bulk() -> None:
     ops = [{"index": {"_index": "i", "_id": "1"}}, {"n": 1}]
     reply = {"items": [{"index": {"_id": "1", "status": 201}}]}
