@@ -111,14 +111,20 @@ class EncoderPool:
     enrich take them (``None`` for a model not in use)."""
 
     def __init__(
-        self, ray: ModuleType, workers: list[Any], options: PoolOptions, owns_ray: bool
+        self,
+        ray: ModuleType,
+        workers: list[Any],
+        options: PoolOptions,
+        owns_ray: bool,
+        dense: ModelSpec | None,
+        sparse: ModelSpec | None,
     ) -> None:
         self.ray = ray
         self.workers = workers
         self.options = options
         self.owns_ray = owns_ray
-        self.dense: PoolDense | None = None
-        self.sparse: PoolSparse | None = None
+        self.dense = PoolDense(self, dense, True) if dense is not None else None
+        self.sparse = PoolSparse(self, sparse, False) if sparse is not None else None
 
     @classmethod
     def start(
@@ -154,7 +160,7 @@ class EncoderPool:
             max_task_retries=options.restarts,
         )
         workers = [remote.remote(dense, sparse, int8, options.worker_cpus) for _ in range(count)]
-        pool = cls(ray, workers, options, owns_ray)
+        pool = cls(ray, workers, options, owns_ray, dense, sparse)
         try:
             started = time.monotonic()
             pool._ready(cpus)
@@ -162,8 +168,6 @@ class EncoderPool:
         except BaseException:
             pool.close()
             raise
-        pool.dense = PoolDense(pool, dense, True) if dense is not None else None
-        pool.sparse = PoolSparse(pool, sparse, False) if sparse is not None else None
         return pool
 
     def _ready(self, cpus: float) -> None:
