@@ -23,6 +23,7 @@ def test_the_ray_benchmark_runs_every_variant(
     engine_pool: EnginePool, capsys: pytest.CaptureFixture[str]
 ) -> None:
     opensearch = engine_pool.get(EngineKind.OPENSEARCH, DEFAULT_VERSIONS[EngineKind.OPENSEARCH])
+    capsys.readouterr()  # what the engine pool printed, if it started or attached one now
     assert main(["--engine", opensearch.url, "--docs", "24", "--batch-size", "8", "--json"]) == 0
     run = json.loads(capsys.readouterr().out)
     names = [v["name"] for v in run["variants"]]
